@@ -1,0 +1,54 @@
+"""Run the action server: ``python -m actions``.
+
+rasa_sdk's own server accepts any caller; this entry point adds the shared-token check that
+DESIGN.md asks for between Rasa and the action server, and reads host and port from settings.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from sanic import Request, response
+from sanic.response import HTTPResponse
+
+from actions.dependencies import get_settings
+
+logger = logging.getLogger("actions")
+
+TOKEN_HEADER = "X-CivicDesk-Action-Token"  # noqa: S105 (a header name, not a secret)
+_OPEN_PATHS = frozenset({"/health"})
+
+
+def main() -> None:
+    """Start the action server in the foreground until interrupted."""
+    from rasa_sdk.endpoint import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    expected = settings.action_token.get_secret_value().encode()
+    if not expected:
+        logger.warning("CIVICDESK_ACTION_TOKEN is empty: the action server accepts any caller")
+    if not settings.backoffice_api_key.get_secret_value():
+        raise SystemExit(
+            "CIVICDESK_BACKOFFICE_API_KEY is not set: create one with "
+            "`make backoffice-api-key` (or use `make run`, which sets it up)"
+        )
+
+    app = create_app("actions", cors_origins=[])
+
+    @app.on_request
+    async def check_token(request: Request) -> HTTPResponse | None:
+        if not expected or request.path in _OPEN_PATHS:
+            return None
+        given = request.headers.get(TOKEN_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return response.json({"error": "missing or wrong action token"}, status=401)
+        return None
+
+    logger.info("action server listening on http://%s:%d", settings.host, settings.port)
+    app.run(settings.host, settings.port, workers=1, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Where actions get their collaborators, so tests can hand them a fake or a real server."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from actions.open311_client import Open311Client
+from actions.settings import ActionSettings
+from open311_schema import (
+    NewServiceRequest,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+    ServiceRequestCreated,
+)
+
+
+class Open311Api(Protocol):
+    """What actions need from the back office; :class:`Open311Client` is the real one."""
+
+    async def list_services(self) -> list[Service]: ...
+
+    async def get_service_definition(self, service_code: str) -> ServiceDefinition: ...
+
+    async def create_request(self, request: NewServiceRequest) -> ServiceRequestCreated: ...
+
+    async def get_request(self, service_request_id: str) -> ServiceRequest: ...
+
+
+_settings: ActionSettings | None = None
+_client: Open311Api | None = None
+
+
+def get_settings() -> ActionSettings:
+    """The process's settings, read from the environment on first use."""
+    global _settings
+    if _settings is None:
+        _settings = ActionSettings()
+    return _settings
+
+
+def get_open311_client() -> Open311Api:
+    """The process-wide back-office client, created on first use (never at import)."""
+    global _client
+    if _client is None:
+        settings = get_settings()
+        _client = Open311Client(
+            settings.backoffice_url,
+            settings.backoffice_api_key.get_secret_value(),
+            timeout_seconds=settings.backoffice_timeout_seconds,
+        )
+    return _client
+
+
+def override(*, client: Open311Api | None = None, settings: ActionSettings | None = None) -> None:
+    """Replace the collaborators (tests); ``None`` restores lazy creation from settings."""
+    global _client, _settings
+    _client = client
+    _settings = settings

@@ -1,0 +1,99 @@
+"""Pick the catalogue entry that best fits what the citizen wrote.
+
+A deliberately small ranking (word overlap with each service's name, keywords and group) for
+the walking skeleton; the back office's catalogue search replaces it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from open311_schema import Service
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Words that say nothing about which service is meant.
+_STOP_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "on",
+        "in",
+        "at",
+        "of",
+        "to",
+        "for",
+        "my",
+        "our",
+        "there",
+        "it",
+        "its",
+        "this",
+        "that",
+        "and",
+        "or",
+        "not",
+        "no",
+        "from",
+        "by",
+        "with",
+        "near",
+        "outside",
+        "since",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "again",
+    }
+)
+
+
+def _stem(word: str) -> str:
+    # Crude plural folding is enough to match "lights" to "light" and "bins" to "bin".
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> set[str]:
+    """The meaningful, normalised words of ``text``."""
+    return {_stem(word) for word in _WORD.findall(text.casefold()) if word not in _STOP_WORDS}
+
+
+def _service_words(service: Service) -> tuple[set[str], set[str]]:
+    keyword_words = set().union(*(words(keyword) for keyword in service.keywords))
+    return words(service.service_name) | keyword_words, words(service.group)
+
+
+def rank_services(text: str, services: Iterable[Service]) -> list[Service]:
+    """Services sharing words with ``text``, best first.
+
+    A service must share a word with its name or keywords; its group only breaks ties, since
+    a group word ("street") says too little on its own.
+    """
+    said = words(text)
+    scored: list[tuple[int, str, Service]] = []
+    for service in services:
+        strong, weak = _service_words(service)
+        if said & strong:
+            score = 2 * len(said & strong) + len(said & weak)
+            scored.append((-score, service.service_code, service))
+    return [service for _, _, service in sorted(scored, key=lambda item: item[:2])]
+
+
+def find_service(services: Sequence[Service], service_code: str) -> Service | None:
+    """The service with ``service_code``, if the catalogue has it."""
+    return next((s for s in services if s.service_code == service_code), None)

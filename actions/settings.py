@@ -1,0 +1,53 @@
+"""Settings of the action server process, read from the environment (see `.env.example`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseSettings, SecretStr, validator
+
+# Rasa pins pydantic 1, so this uses pydantic 1's BaseSettings rather than pydantic-settings.
+
+
+class ActionSettings(BaseSettings):
+    """Configuration of the action server.
+
+    Attributes:
+        backoffice_url: Base URL of the back office (its Open311 API lives under
+            ``/open311/v2/``).
+        backoffice_api_key: The Open311 API key the bot files tickets with.
+        backoffice_timeout_seconds: Per-request timeout towards the back office.
+        fallback_service_code: Catalogue entry used when no service matches the citizen's words
+            (configuration, so the bot still never hard-codes a service).
+        action_token: Shared secret Rasa must send in ``X-CivicDesk-Action-Token``; empty
+            disables the check (only for running the action server alone in development).
+        host: Interface to listen on (``CIVICDESK_ACTIONS_HOST``).
+        port: Port to listen on (``CIVICDESK_ACTIONS_PORT``).
+    """
+
+    backoffice_url: str = "http://127.0.0.1:8000"
+    backoffice_api_key: SecretStr = SecretStr("")
+    backoffice_timeout_seconds: float = 5.0
+    fallback_service_code: str = "other_problem"
+    action_token: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = 5055
+
+    class Config:
+        env_prefix = "CIVICDESK_"
+        env_file = ".env"
+        env_file_encoding = "utf-8"
+        fields = {  # noqa: RUF012 (pydantic 1's configuration format)
+            "host": {"env": "CIVICDESK_ACTIONS_HOST"},
+            "port": {"env": "CIVICDESK_ACTIONS_PORT"},
+        }
+
+    @validator("backoffice_timeout_seconds")
+    def _timeout_is_sane(cls, value: float) -> float:
+        if not 0 < value <= 60:
+            raise ValueError("must be more than 0 and at most 60 seconds")
+        return value
+
+    @validator("port")
+    def _port_is_valid(cls, value: int) -> int:
+        if not 0 < value < 65536:
+            raise ValueError("must be a TCP port number, 1 to 65535")
+        return value

@@ -1,0 +1,147 @@
+"""The walking skeleton, end to end through three real processes and a trained model.
+
+A citizen chats on Rasa's REST channel; the complaint form collects what happened and where;
+the action server files an Open311 request with the back office's API key; the ticket lands in
+the back office's SQLite file; the bot answers with the ticket's ``service_request_id``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from devstack import ROOT, Stack, StackConfig, free_port
+
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+MODEL = ROOT / "models" / "civicdesk.tar.gz"
+
+
+def response_text(key: str) -> str:
+    return str(DOMAIN["responses"][key][0]["text"])
+
+
+def template_pattern(key: str) -> re.Pattern[str]:
+    """A regex for a response with placeholders; each placeholder becomes a named group."""
+    pattern = re.escape(response_text(key))
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.*?)", pattern) + "$")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    assert MODEL.is_file(), f"no trained model at {MODEL}: run `make train` (make test does)"
+    var_dir = tmp_path_factory.mktemp("var")
+    config = StackConfig(
+        var_dir=var_dir,
+        model_path=MODEL,
+        database_url=f"sqlite+aiosqlite:///{var_dir / 'backoffice.sqlite3'}",
+        backoffice_port=free_port(),
+        actions_port=free_port(),
+        rasa_port=free_port(),
+    )
+    with Stack(config) as running:
+        yield running
+    assert running.exited() == [], "stop() must leave no child behind"
+
+
+def say(stack: Stack, sender: str, message: str) -> list[str]:
+    reply = httpx.post(
+        f"{stack.config.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": message},
+        timeout=30,
+    )
+    reply.raise_for_status()
+    return [str(item["text"]) for item in reply.json() if "text" in item]
+
+
+def test_citizen_files_a_complaint_and_gets_its_reference(stack: Stack) -> None:
+    description = "The street lamp outside number 12 has been dark for a week"
+    location = "12 Jiefang Road, Gulou District"
+
+    assert say(stack, "citizen-42", "I want to report a problem") == [
+        response_text("utter_ask_issue_description")
+    ]
+    assert say(stack, "citizen-42", description) == [response_text("utter_ask_issue_location")]
+    replies = say(stack, "citizen-42", location)
+
+    assert len(replies) == 1, replies
+    filed = template_pattern("utter_complaint_filed").match(replies[0])
+    assert filed, replies[0]
+    reference = filed["service_request_id"]
+
+    # The reference is the Open311 service_request_id, readable back from the public API.
+    public = httpx.get(f"{stack.config.backoffice_url}/open311/v2/requests/{reference}.json")
+    assert public.status_code == 200
+    [ticket] = public.json()
+    assert ticket["service_request_id"] == reference
+    assert ticket["description"] == description
+    assert ticket["address"] == location
+    assert ticket["status"] == "open"
+    services = httpx.get(f"{stack.config.backoffice_url}/open311/v2/services.json").json()
+    names = {service["service_code"]: service["service_name"] for service in services}
+    assert names[ticket["service_code"]] == filed["service_name"]
+    assert ticket["service_code"] == "street_light"
+
+    # ...and it is stored in the back office's SQLite file.
+    with sqlite3.connect(stack.config.database_path) as database:
+        rows = database.execute(
+            "SELECT service_code, description FROM tickets WHERE service_request_id = ?",
+            (reference,),
+        ).fetchall()
+    assert rows == [("street_light", description)]
+
+
+def post_request(stack: Stack, fmt: str, **form: Any) -> httpx.Response:
+    return httpx.post(
+        f"{stack.config.backoffice_url}/open311/v2/requests.{fmt}",
+        data={"service_code": "street_light", "address_string": "1 Main St", **form},
+    )
+
+
+@pytest.mark.parametrize("api_key", [None, "", "cd_not-a-real-key"])
+def test_filing_without_a_valid_api_key_is_refused_in_open311_format(
+    stack: Stack, api_key: str | None
+) -> None:
+    form = {} if api_key is None else {"api_key": api_key}
+
+    as_json = post_request(stack, "json", **form)
+    as_xml = post_request(stack, "xml", **form)
+
+    assert as_json.status_code == 403
+    assert as_json.headers["content-type"].startswith("application/json")
+    [error] = as_json.json()
+    assert error["code"] == 403
+    assert error["description"]
+    assert as_xml.status_code == 403
+    assert as_xml.headers["content-type"].startswith("text/xml")
+    root = ElementTree.fromstring(as_xml.content)
+    assert root.tag == "errors"
+    assert root.findtext("error/code") == "403"
+
+
+def test_the_dev_api_key_is_accepted(stack: Stack) -> None:
+    assert stack.credentials is not None
+
+    created = post_request(stack, "json", api_key=stack.credentials.api_key, description="x")
+
+    assert created.status_code in (200, 201)
+    assert created.json()[0]["service_request_id"].startswith("CD-")
+
+
+def test_cancel_files_nothing(stack: Stack) -> None:
+    def ticket_count() -> int:
+        with sqlite3.connect(stack.config.database_path) as database:
+            return int(database.execute("SELECT count(*) FROM tickets").fetchone()[0])
+
+    before = ticket_count()
+    say(stack, "citizen-43", "I want to report a problem")
+    say(stack, "citizen-43", "Rubbish has not been collected for two weeks")
+
+    assert say(stack, "citizen-43", "cancel") == [response_text("utter_complaint_cancelled")]
+    assert ticket_count() == before

@@ -1,0 +1,74 @@
+"""Consistency of domain, training data and actions that `rasa data validate` does not check.
+
+Rasa cannot see which responses custom actions utter, so it warns about them; these tests
+check the real links instead: every reply key an action uses exists, every response is used,
+and every custom action the domain names is served by the action package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa_sdk import Action
+
+import actions
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text())
+# Responses Rasa itself utters (utter_default comes from the default fallback action).
+USED_BY_RASA = {"utter_default"}
+
+
+def action_sources() -> str:
+    return "\n".join(path.read_text() for path in (ROOT / "actions").glob("*.py"))
+
+
+def conversation_data() -> str:
+    return "\n".join(path.read_text() for path in (ROOT / "bot").rglob("*.yml"))
+
+
+def test_every_response_key_uttered_by_an_action_exists() -> None:
+    used = set(re.findall(r"""response\s*=\s*["'](utter_\w+)["']""", action_sources()))
+    used |= set(re.findall(r"""return None, ["'](utter_\w+)["']""", action_sources()))
+
+    assert used, "the scan found no response keys: the pattern is out of date"
+    assert used - set(DOMAIN["responses"]) == set()
+
+
+def test_every_response_is_used_somewhere() -> None:
+    ask_responses = {
+        f"utter_ask_{slot}" for form in DOMAIN["forms"].values() for slot in form["required_slots"]
+    }
+    text = action_sources() + conversation_data()
+    unused = {
+        key
+        for key in DOMAIN["responses"]
+        if key not in ask_responses and key not in USED_BY_RASA and key not in text
+    }
+
+    assert unused == set()
+
+
+def test_every_custom_action_in_the_domain_is_served() -> None:
+    served = set()
+    for module_info in pkgutil.iter_modules(actions.__path__, prefix="actions."):
+        module = importlib.import_module(module_info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Action) and cls.__module__ == module.__name__:
+                served.add(cls().name())
+
+    assert set(DOMAIN["actions"]) <= served
+
+
+def test_template_variables_are_plain_names() -> None:
+    # A second language is a data change: templates may only use {name} placeholders.
+    for key, variants in DOMAIN["responses"].items():
+        for variant in variants:
+            for placeholder in re.findall(r"\{([^}]*)\}", variant.get("text", "")):
+                assert re.fullmatch(r"[a-z_]+", placeholder), (key, placeholder)
