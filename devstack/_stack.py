@@ -1,0 +1,335 @@
+"""Start, watch and stop CivicDesk's three processes: back office, action server and Rasa.
+
+`make run` uses this in the foreground; the end-to-end tests use the same code on free ports,
+so what they exercise is exactly what a developer runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackError(RuntimeError):
+    """A process could not be started or did not become healthy."""
+
+
+@dataclass(frozen=True)
+class DevCredentials:
+    """What a developer needs to talk to the back office (created by ``dev-bootstrap``)."""
+
+    api_key: str
+    staff_username: str
+    staff_password: str
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where things are and which ports to use.
+
+    Attributes:
+        var_dir: Local state: SQLite file, dev credentials, process logs.
+        model_path: The trained Rasa model to serve.
+        backoffice_port: Back office HTTP port.
+        actions_port: Action server port.
+        rasa_port: Rasa server port (REST channel at ``/webhooks/rest/webhook``).
+        database_url: Back-office database; ``None`` takes ``BACKOFFICE__DB__URL`` from the
+            environment, else the SQLite file in ``var_dir``.
+        environment: Extra variables for every child (from ``.env``); the process
+            environment wins over them.
+        startup_timeout_seconds: How long each process may take to become healthy.
+    """
+
+    var_dir: Path = ROOT / "var"
+    model_path: Path = ROOT / "models" / "civicdesk.tar.gz"
+    backoffice_port: int = 8000
+    actions_port: int = 5055
+    rasa_port: int = 5005
+    database_url: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout_seconds: float = 180.0
+
+    @property
+    def database_path(self) -> Path:
+        return self.var_dir / "backoffice.sqlite3"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.var_dir / "dev-credentials.json"
+
+    @property
+    def backoffice_url(self) -> str:
+        return f"http://127.0.0.1:{self.backoffice_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+class Stack:
+    """The running processes; a context manager that always stops what it started."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self._children: list[_Child] = []
+        self.credentials: DevCredentials | None = None
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Bootstrap the back office, then start each process and wait until it is healthy."""
+        config = self.config
+        if not config.model_path.is_file():
+            raise StackError(f"no trained model at {config.model_path}: run `make train` first")
+        for executable in (_backoffice_cli(), _root_python()):
+            if not executable.exists():
+                raise StackError(f"{executable} is missing: run `make install` first")
+        (config.var_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+        backoffice_env = self._backoffice_env()
+        bootstrap = subprocess.run(
+            [
+                str(_backoffice_cli()),
+                "dev-bootstrap",
+                "--credentials-file",
+                str(config.credentials_path),
+            ],
+            env=backoffice_env,
+            cwd=ROOT / "backoffice",
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if bootstrap.returncode != 0:
+            raise StackError(
+                "back office bootstrap failed:\n" + bootstrap.stderr.decode(errors="replace")
+            )
+        self.credentials = _read_credentials(config.credentials_path)
+        action_token = secrets.token_urlsafe(24)
+
+        self._spawn(
+            "backoffice",
+            [str(_backoffice_cli()), "serve"],
+            backoffice_env,
+            cwd=ROOT / "backoffice",
+        )
+        self._wait_healthy("backoffice", f"{config.backoffice_url}/healthz")
+
+        actions_env = self._env(
+            CIVICDESK_BACKOFFICE_URL=config.backoffice_url,
+            CIVICDESK_BACKOFFICE_API_KEY=self.credentials.api_key,
+            CIVICDESK_ACTION_TOKEN=action_token,
+            CIVICDESK_ACTIONS_HOST="127.0.0.1",
+            CIVICDESK_ACTIONS_PORT=str(config.actions_port),
+        )
+        self._spawn("actions", [str(_root_python()), "-m", "actions"], actions_env, cwd=ROOT)
+        self._wait_healthy("actions", f"{config.actions_url}/health")
+
+        rasa_env = self._env(
+            CIVICDESK_ACTION_ENDPOINT_URL=f"{config.actions_url}/webhook",
+            CIVICDESK_ACTION_TOKEN=action_token,
+        )
+        self._spawn(
+            "rasa",
+            [
+                str(_root_python()),
+                "-m",
+                "rasa",
+                "run",
+                "--model",
+                str(config.model_path),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(config.rasa_port),
+            ],
+            rasa_env,
+            cwd=ROOT,
+        )
+        self._wait_healthy("rasa", f"{config.rasa_url}/")
+
+    def stop(self, timeout_seconds: float = 15.0) -> None:
+        """Stop the processes in reverse order: interrupt, wait, then kill what is left."""
+        for child in reversed(self._children):
+            if child.process.poll() is None:
+                _signal_group(child.process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_seconds
+        for child in reversed(self._children):
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time; killing it", child.name)
+                _signal_group(child.process, signal.SIGKILL)
+                child.process.wait()
+        self._children.clear()
+
+    def exited(self) -> list[tuple[str, int]]:
+        """Names and exit codes of processes that have stopped on their own."""
+        return [
+            (child.name, code)
+            for child in self._children
+            if (code := child.process.poll()) is not None
+        ]
+
+    def log_path(self, name: str) -> Path:
+        return self.config.var_dir / "logs" / f"{name}.log"
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path(name).read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def _backoffice_env(self) -> dict[str, str]:
+        configured = os.environ.get("BACKOFFICE__DB__URL") or self.config.environment.get(
+            "BACKOFFICE__DB__URL"
+        )
+        return self._env(
+            BACKOFFICE__DB__URL=self.config.database_url
+            or configured
+            or f"sqlite+aiosqlite:///{self.config.database_path}",
+            BACKOFFICE__HOST="127.0.0.1",
+            BACKOFFICE__PORT=str(self.config.backoffice_port),
+        )
+
+    def _env(self, **values: str) -> dict[str, str]:
+        env = {**self.config.environment, **os.environ, **values}
+        # Each child runs in its own environment; do not leak the parent's virtualenv.
+        env.pop("VIRTUAL_ENV", None)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        log_path = self.log_path(name)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Own process group: Ctrl-C reaches only the supervisor, which then stops
+                # the children in order instead of all at once.
+                start_new_session=True,
+            )
+        self._children.append(_Child(name, process, log_path))
+
+    def _wait_healthy(self, name: str, url: str) -> None:
+        child = next(c for c in self._children if c.name == name)
+        deadline = time.monotonic() + self.config.startup_timeout_seconds
+        while time.monotonic() < deadline:
+            code = child.process.poll()
+            if code is not None:
+                raise StackError(
+                    f"{name} exited with code {code} while starting; last log lines:\n"
+                    + self.log_tail(name)
+                )
+            if _http_ok(url):
+                return
+            time.sleep(0.25)
+        raise StackError(
+            f"{name} was not healthy at {url} after {self.config.startup_timeout_seconds:.0f} s;"
+            f" last log lines:\n{self.log_tail(name)}"
+        )
+
+
+def _backoffice_cli() -> Path:
+    return ROOT / "backoffice" / ".venv" / "bin" / "civicdesk-backoffice"
+
+
+def _root_python() -> Path:
+    return ROOT / ".venv" / "bin" / "python"
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
+            return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _read_credentials(path: Path) -> DevCredentials:
+    try:
+        data = json.loads(path.read_text())
+        return DevCredentials(
+            api_key=str(data["api_key"]),
+            staff_username=str(data["staff_username"]),
+            staff_password=str(data["staff_password"]),
+        )
+    except (OSError, ValueError, KeyError) as error:
+        raise StackError(f"cannot read dev credentials from {path}: {error}") from error
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for tests running their own stack)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a ``.env`` file; blank lines and ``#`` comments are skipped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
