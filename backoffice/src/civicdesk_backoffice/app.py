@@ -1,0 +1,38 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from civicdesk_backoffice.app_keys import ENGINE, SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.db import create_engine, create_sessionmaker
+from civicdesk_backoffice.errors import error_middleware
+from civicdesk_backoffice.routes import setup_routes
+from civicdesk_backoffice.settings import Settings
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the back-office application; nothing connects until it starts.
+
+    Args:
+        settings: Process settings (database URL, body size limit, jurisdiction...).
+
+    Returns:
+        The application, ready for ``web.run_app`` or a test client.
+    """
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database)
+    setup_routes(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """Own the engine for the application's lifetime."""
+    engine = create_engine(app[SETTINGS].db.url.get_secret_value())
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = create_sessionmaker(engine)
+    yield
+    await engine.dispose()

@@ -1,0 +1,328 @@
+"""The service catalogue: a versioned YAML file, validated, then synchronised into the database.
+
+The file (``catalogue/services.yml`` in this package by default) is the source of truth; the
+``services`` table is a copy the API reads. Loading inserts new entries, updates changed
+ones and marks entries that left the file inactive, so tickets filed under them keep a
+valid service code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civicdesk_backoffice.models import ServiceEntry
+
+logger = logging.getLogger(__name__)
+
+Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+LIST_DATATYPES = frozenset({"singlevaluelist", "multivaluelist"})
+
+_Text = Annotated[str, Field(min_length=1, max_length=500)]
+_LongText = Annotated[str, Field(min_length=1, max_length=2000)]
+_Label = Annotated[str, Field(min_length=1, max_length=100)]
+# Attribute codes travel inside ``attribute[code]`` form keys, so no brackets or spaces.
+_AttributeCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")]
+
+_SERVICE_CODE = r"[a-z][a-z0-9_]{1,63}"
+
+# A lock number of our own, so several back-office processes starting at once load in turn.
+_CATALOGUE_LOCK_ID = 0x0C1D_E5C0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class AttributeValue(_Strict):
+    """One choice of a list attribute."""
+
+    key: _Label
+    name: _Text
+
+
+class ServiceAttribute(_Strict):
+    """One Open311 attribute: a question the citizen answers when filing a request."""
+
+    code: _AttributeCode
+    datatype: Datatype
+    required: bool
+    order: Annotated[int, Field(ge=1)]
+    description: _Text
+    variable: bool = True
+    datatype_description: _Text | None = None
+    values: list[AttributeValue] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _values_fit_datatype(self) -> ServiceAttribute:
+        if self.datatype in LIST_DATATYPES:
+            if not self.values:
+                raise ValueError(f"a {self.datatype} needs at least one entry in values")
+            keys = [value.key for value in self.values]
+            if len(set(keys)) != len(keys):
+                raise ValueError("values have duplicate keys")
+        elif self.values:
+            raise ValueError(f"values are only allowed for list datatypes, not {self.datatype}")
+        return self
+
+    def to_open311(self) -> dict[str, Any]:
+        """The attribute as the Open311 service definition shows it."""
+        body: dict[str, Any] = {
+            "variable": self.variable,
+            "code": self.code,
+            "datatype": self.datatype,
+            "required": self.required,
+            "datatype_description": self.datatype_description,
+            "order": self.order,
+            "description": self.description,
+        }
+        if self.datatype in LIST_DATATYPES:
+            body["values"] = [{"key": value.key, "name": value.name} for value in self.values]
+        return body
+
+
+class CatalogueEntry(_Strict):
+    """One service of the catalogue file."""
+
+    code: Annotated[str, Field(pattern=f"^{_SERVICE_CODE}$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: _LongText
+    group: _Label
+    type: Literal["complaint", "application", "feedback"]
+    keywords: Annotated[list[_Label], Field(min_length=1)]
+    department: _Label
+    needs_location: bool
+    needs_photo: bool
+    sla_hours: Annotated[int, Field(ge=1, le=24 * 366)]
+    attributes: list[ServiceAttribute] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _attributes_are_distinct(self) -> CatalogueEntry:
+        codes = [attribute.code for attribute in self.attributes]
+        if len(set(codes)) != len(codes):
+            raise ValueError("attribute codes must be unique within a service")
+        orders = [attribute.order for attribute in self.attributes]
+        if len(set(orders)) != len(orders):
+            raise ValueError("attribute orders must be unique within a service")
+        return self
+
+    def column_values(self) -> dict[str, Any]:
+        """The ``services`` row this entry becomes (apart from version and active flag)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "group": self.group,
+            "type": self.type,
+            "keywords": list(self.keywords),
+            "department": self.department,
+            "needs_location": self.needs_location,
+            "needs_photo": self.needs_photo,
+            "sla_hours": self.sla_hours,
+            "attributes": [attribute.model_dump(mode="json") for attribute in self.attributes],
+        }
+
+
+class Catalogue(_Strict):
+    """The whole catalogue file."""
+
+    version: Annotated[int, Field(ge=1)]
+    services: Annotated[list[CatalogueEntry], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _codes_are_unique(self) -> Catalogue:
+        seen: set[str] = set()
+        for entry in self.services:
+            if entry.code in seen:
+                raise ValueError(f"service code {entry.code!r} appears more than once")
+            seen.add(entry.code)
+        return self
+
+
+_ATTRIBUTES = TypeAdapter(list[ServiceAttribute])
+
+
+def attributes_of(service: ServiceEntry) -> list[ServiceAttribute]:
+    """The validated attribute definitions stored on a ``services`` row."""
+    return _ATTRIBUTES.validate_python(service.attributes, strict=False)
+
+
+def is_service_code(text: str) -> bool:
+    """Whether ``text`` has the shape of a service code (snake_case, at most 64 characters)."""
+    return re.fullmatch(_SERVICE_CODE, text) is not None
+
+
+class CatalogueError(ValueError):
+    """The catalogue file cannot be read or is not valid.
+
+    Attributes:
+        problems: One message per problem, naming the entry (number and code) it is in.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"invalid catalogue {source}: " + "; ".join(problems))
+        self.problems = problems
+
+
+def read_catalogue(path: Path) -> Catalogue:
+    """Read and validate a catalogue file.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The validated catalogue.
+
+    Raises:
+        CatalogueError: if the file is missing, not YAML, or any entry is invalid.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CatalogueError(str(path), [f"cannot read the file ({error.strerror})"]) from error
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise CatalogueError(str(path), [f"not valid YAML: {error}"]) from error
+    return parse_catalogue(raw, source=str(path))
+
+
+def parse_catalogue(raw: object, *, source: str = "<data>") -> Catalogue:
+    """Validate already-loaded catalogue data.
+
+    Raises:
+        CatalogueError: listing every problem, each naming the entry it is in.
+    """
+    try:
+        return Catalogue.model_validate(raw)
+    except ValidationError as error:
+        problems = [
+            f"{_describe_location(raw, issue['loc'])}{issue['msg']}" for issue in error.errors()
+        ]
+        raise CatalogueError(source, problems) from error
+
+
+def _describe_location(raw: object, location: Sequence[int | str]) -> str:
+    """Turn a pydantic error location into words, naming list items by their code."""
+    parts: list[str] = []
+    node: Any = raw
+    for index, step in enumerate(location):
+        container = location[index - 1] if index else None
+        if isinstance(step, int):
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+            code = node.get("code") if isinstance(node, dict) else None
+            label = {"services": "service", "attributes": "attribute", "values": "value"}.get(
+                str(container), "item"
+            )
+            named = f" ({code})" if isinstance(code, str) else ""
+            parts[-1:] = [f"{label} #{step + 1}{named}"]
+        else:
+            node = node.get(step) if isinstance(node, dict) else None
+            parts.append(str(step))
+    return f"{', '.join(parts)}: " if parts else ""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What loading a catalogue changed in the database."""
+
+    version: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    deactivated: tuple[str, ...]
+    unchanged: int
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"catalogue version {self.version}: {len(self.added)} added, "
+            f"{len(self.updated)} updated, {len(self.deactivated)} deactivated, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+async def sync_catalogue(session: AsyncSession, catalogue: Catalogue) -> SyncReport:
+    """Make the ``services`` table match ``catalogue``; the caller commits.
+
+    Args:
+        session: An open session; its transaction is used for the whole sync.
+        catalogue: The validated catalogue.
+
+    Returns:
+        Which service codes were added, updated and deactivated.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _CATALOGUE_LOCK_ID}
+        )
+    existing = {row.code: row for row in (await session.scalars(select(ServiceEntry))).all()}
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged = 0
+    for entry in catalogue.services:
+        values = entry.column_values()
+        row = existing.pop(entry.code, None)
+        if row is None:
+            session.add(
+                ServiceEntry(
+                    code=entry.code, catalogue_version=catalogue.version, active=True, **values
+                )
+            )
+            added.append(entry.code)
+            continue
+        if row.active and all(getattr(row, name) == value for name, value in values.items()):
+            unchanged += 1
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.active = True
+            updated.append(entry.code)
+        row.catalogue_version = catalogue.version
+    deactivated = [code for code, row in existing.items() if row.active]
+    for code in deactivated:
+        existing[code].active = False
+    await session.flush()
+    return SyncReport(
+        version=catalogue.version,
+        added=tuple(added),
+        updated=tuple(updated),
+        deactivated=tuple(deactivated),
+        unchanged=unchanged,
+    )
+
+
+async def load_catalogue(sessionmaker: async_sessionmaker[AsyncSession], path: Path) -> SyncReport:
+    """Read ``path``, validate it and synchronise the database in one transaction.
+
+    Raises:
+        CatalogueError: if the file is invalid; the database is then left untouched.
+    """
+    catalogue = read_catalogue(path)
+    async with sessionmaker.begin() as session:
+        report = await sync_catalogue(session, catalogue)
+    logger.info("%s", report.summary())
+    return report
+
+
+async def active_services(session: AsyncSession) -> list[ServiceEntry]:
+    """Every service currently offered, by group and name."""
+    query = (
+        select(ServiceEntry)
+        .where(ServiceEntry.active.is_(True))
+        .order_by(ServiceEntry.group, ServiceEntry.name)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def active_service(session: AsyncSession, code: str) -> ServiceEntry | None:
+    """The service with this code if it is currently offered."""
+    if not is_service_code(code):
+        return None
+    service = await session.get(ServiceEntry, code)
+    return service if service is not None and service.active else None

@@ -1,0 +1,75 @@
+"""Engine and session construction, plus the errors that mean "the database is down"."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Build the async engine for ``url`` without connecting.
+
+    For SQLite, foreign keys are switched on (SQLite leaves them off per connection).
+
+    Args:
+        url: SQLAlchemy async URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+
+    Returns:
+        An engine; the first connection is made on first use.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = _create_async_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    # pre-ping lets a pool survive a database restart instead of failing one request each.
+    return _create_async_engine(parsed, pool_pre_ping=True)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The session factory views and commands use (objects stay readable after commit)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password masked, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached (answered with 503).
+
+    Covers refused or dropped connections, pool exhaustion and SQLite files that cannot be
+    opened. Integrity or data errors are bugs or bad input, not unavailability.
+    """
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, (exc.OperationalError, exc.InterfaceError)
+        )
+    # asyncpg raises plain OSError / TimeoutError while connecting, unwrapped by SQLAlchemy.
+    return isinstance(error, (exc.TimeoutError, OSError, asyncio.TimeoutError))
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file, so a fresh checkout can migrate.
+
+    Does nothing for other backends or in-memory databases.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: DBAPIConnection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the back-office schema, run by ``civicdesk-backoffice migrate``."""

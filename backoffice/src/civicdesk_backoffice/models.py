@@ -1,0 +1,232 @@
+"""Database tables of the back office (SQLAlchemy 2 typed declarative models).
+
+The schema itself is owned by the Alembic migrations in ``migrations/versions``; these
+classes must stay in step with them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from open311_schema import Status
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that always comes back timezone-aware.
+
+    PostgreSQL keeps the offset itself (``timestamptz``); SQLite has no timezone type and
+    returns naive values, so UTC is stored there without an offset and re-attached on read.
+    Naive datetimes are refused on the way in, because guessing their zone loses data.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC (naive UTC for SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime whatever the backend handed back."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class ServiceType(str, enum.Enum):
+    """What kind of thing a citizen files under a catalogue entry."""
+
+    COMPLAINT = "complaint"
+    APPLICATION = "application"
+    FEEDBACK = "feedback"
+
+
+class TicketStatus(str, enum.Enum):
+    """The internal ticket lifecycle; Open311 only sees ``open`` or ``closed``."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    REOPENED = "reopened"
+
+    @property
+    def open311(self) -> Status:
+        """The Open311 status this internal status is published as."""
+        return "open" if self in OPEN_STATUSES else "closed"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        TicketStatus.NEW,
+        TicketStatus.ACKNOWLEDGED,
+        TicketStatus.IN_PROGRESS,
+        TicketStatus.REOPENED,
+    }
+)
+"""Internal statuses published as Open311 ``open``; every other one is ``closed``."""
+
+
+class StaffRole(str, enum.Enum):
+    """What a staff member may see: agents and supervisors their department, admins all."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+def _check_in(column: str, values: type[enum.Enum]) -> str:
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({allowed})"
+
+
+# Named constraints keep Alembic migrations deterministic on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class ServiceEntry(Base):
+    """One catalogue entry, published as an Open311 service."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint(_check_in("type", ServiceType), name="type"),
+        CheckConstraint("sla_hours > 0", name="sla_hours_positive"),
+    )
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    group: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(20))
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    department: Mapped[str] = mapped_column(String(100))
+    needs_location: Mapped[bool] = mapped_column(Boolean)
+    needs_photo: Mapped[bool] = mapped_column(Boolean)
+    sla_hours: Mapped[int] = mapped_column(Integer)
+    attributes: Mapped[list[Any]] = mapped_column(default=list)
+    catalogue_version: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Ticket(Base):
+    """A service request filed by a citizen, with the personal data only staff may see."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_check_in("status", TicketStatus), name="status"),
+        Index("ix_tickets_requested_at", "requested_at"),
+        Index("ix_tickets_department_requested_at", "department", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_request_id: Mapped[str] = mapped_column(String(16), unique=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.NEW.value)
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    address_string: Mapped[str | None] = mapped_column(String(500))
+    address_id: Mapped[str | None] = mapped_column(String(255))
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    device_id: Mapped[str | None] = mapped_column(String(255))
+    account_id: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expected_at: Mapped[datetime | None]
+    media_url: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApiKey(Base):
+    """A client allowed to file requests; only a hash of the key is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(8), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class StaffUser(Base):
+    """A back-office staff member who signs in with a password."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint(_check_in("role", StaffRole), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    department: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One staff action on tickets. Rows are never updated or deleted (a trigger enforces it)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,180 @@
+"""Handlers of the Open311 GeoReport v2 resources; the work is done in the service modules."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from open311_schema import NewServiceRequest, SchemaError, Service, ServiceRequestCreated
+
+from civicdesk_backoffice import api_keys, catalogue, tickets
+from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.errors import ApiError
+from civicdesk_backoffice.models import utcnow
+from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
+from civicdesk_backoffice.open311.render import MEDIA_TYPES, Format, format_of, render
+
+logger = logging.getLogger(__name__)
+
+SPECIFICATION_URL = "http://wiki.open311.org/GeoReport_v2"
+API_CHANGESET = "2026-11-29T00:00:00Z"
+"""When this server's Open311 interface last changed (shown in service discovery)."""
+
+
+def _format(request: web.Request) -> Format:
+    fmt = format_of(request)
+    if fmt is None:
+        extension = request.match_info.get("fmt", "")[:20]
+        raise ApiError(
+            404, f"Unknown format {extension!r}: Open311 resources end in .json or .xml."
+        )
+    return fmt
+
+
+def _check_jurisdiction(request: web.Request, given: str | None) -> None:
+    served = request.app[SETTINGS].jurisdiction_id
+    if given and given.strip() and given.strip() != served:
+        raise ApiError(
+            404, f"jurisdiction_id {given.strip()[:60]!r} is not served here (only {served!r})."
+        )
+
+
+def _open311_request(request: web.Request) -> Format:
+    """The response format, after checking the jurisdiction named in the query string."""
+    fmt = _format(request)
+    _check_jurisdiction(request, request.query.get("jurisdiction_id"))
+    return fmt
+
+
+async def discovery(request: web.Request) -> web.Response:
+    """``GET discovery.{fmt}``: where this endpoint is and which formats it speaks."""
+    fmt = _open311_request(request)
+    settings = request.app[SETTINGS]
+    body = {
+        "changeset": API_CHANGESET,
+        "contact": settings.contact,
+        "key_service": "API keys are issued by the administrators of this back office.",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION_URL,
+                "url": str(request.url.origin() / "open311" / "v2"),
+                "changeset": API_CHANGESET,
+                "type": "production",
+                "formats": [MEDIA_TYPES["xml"], MEDIA_TYPES["json"]],
+            }
+        ],
+    }
+    return render(fmt, body, root="discovery")
+
+
+async def service_list(request: web.Request) -> web.Response:
+    """``GET services.{fmt}``: every service currently offered."""
+    fmt = _open311_request(request)
+    async with request.app[SESSIONMAKER]() as session:
+        services = await catalogue.active_services(session)
+    body = [
+        Service(
+            service_code=service.code,
+            service_name=service.name,
+            description=service.description,
+            metadata=bool(service.attributes),
+            type="realtime",  # every request gets its id at once, never a token
+            keywords=tuple(service.keywords),
+            group=service.group,
+        ).to_json()
+        for service in services
+    ]
+    return render(fmt, body, root="services")
+
+
+async def service_definition(request: web.Request) -> web.Response:
+    """``GET services/{code}.{fmt}``: the attributes (questions) of one service."""
+    fmt = _open311_request(request)
+    code = request.match_info["code"]
+    async with request.app[SESSIONMAKER]() as session:
+        service = await catalogue.active_service(session, code)
+    if service is None:
+        raise ApiError(404, f"There is no service with service_code {code[:64]!r}.")
+    attributes = sorted(catalogue.attributes_of(service), key=lambda item: item.order)
+    body = {
+        "service_code": service.code,
+        "attributes": [attribute.to_open311() for attribute in attributes],
+    }
+    return render(fmt, body, root="service_definition")
+
+
+async def create_request(request: web.Request) -> web.Response:
+    """``POST requests.{fmt}``: file a service request (needs an API key).
+
+    Answers 201 Created (the specification's example leaves the code open) with a
+    ``Location`` header pointing at the new request.
+    """
+    fmt = _format(request)
+    form = await read_form(request)
+    await _authorise_client(request, single_value(form, "api_key"))
+    _check_jurisdiction(request, single_value(form, "jurisdiction_id"))
+    try:
+        new = NewServiceRequest.from_form(form)
+    except SchemaError as error:
+        raise ApiError(400, *error.problems) from None
+    try:
+        filed = await tickets.file_request(request.app[SESSIONMAKER], new)
+    except tickets.UnknownServiceError:
+        raise ApiError(
+            404, f"There is no service with service_code {new.service_code[:64]!r}."
+        ) from None
+    except SchemaError as error:
+        raise ApiError(400, *error.problems) from None
+    reference = filed.ticket.service_request_id
+    created = ServiceRequestCreated(
+        service_request_id=reference, service_notice=filed.service_notice
+    )
+    # The specification's examples put the id first; dict order carries into the XML.
+    body = {"service_request_id": reference} | created.to_json()
+    return render(
+        fmt,
+        [body],
+        root="service_requests",
+        status=201,
+        headers={"Location": f"/open311/v2/requests/{reference}.{fmt}"},
+    )
+
+
+async def _authorise_client(request: web.Request, presented: str | None) -> None:
+    if presented is None:
+        raise ApiError(403, "An api_key is required to create a service request.")
+    async with request.app[SESSIONMAKER]() as session:
+        key = await api_keys.find_active_key(session, presented)
+    if key is None:
+        raise ApiError(403, "Invalid api_key: it is unknown or has been revoked.")
+    logger.debug("request filed with API key %r", key.name)
+
+
+async def get_request(request: web.Request) -> web.Response:
+    """``GET requests/{id}.{fmt}``: one request, public fields only."""
+    fmt = _open311_request(request)
+    reference = request.match_info["id"]
+    async with request.app[SESSIONMAKER]() as session:
+        found = await tickets.find_request(session, reference)
+    if found is None:
+        raise ApiError(404, f"There is no service request {reference[:40]!r}.")
+    return render(fmt, [tickets.to_public(*found).to_json()], root="service_requests")
+
+
+async def search_requests(request: web.Request) -> web.Response:
+    """``GET requests.{fmt}``: requests matching the filters, newest first."""
+    fmt = _open311_request(request)
+    search = parse_search(request.query, utcnow())
+    async with request.app[SESSIONMAKER]() as session:
+        found = await tickets.search_requests(session, search)
+    body = [tickets.to_public(ticket, name).to_json() for ticket, name in found]
+    return render(fmt, body, root="service_requests")
+
+
+async def get_token(request: web.Request) -> web.Response:
+    """``GET tokens/{id}.{fmt}``: there are no tokens, every service here is realtime."""
+    _open311_request(request)
+    raise ApiError(
+        404,
+        "Unknown token: this server returns a service_request_id at once and issues no tokens.",
+    )

@@ -1,0 +1,58 @@
+"""Process settings, read once from the environment (and an optional ``.env`` file).
+
+Every variable starts with ``BACKOFFICE__``; nested groups use ``__`` as well, so the
+database URL is ``BACKOFFICE__DB__URL``. ``main()`` builds one :class:`Settings` and passes
+it down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "catalogue" / "services.yml"
+"""The service catalogue shipped inside the package."""
+
+
+class DatabaseSettings(BaseModel):
+    """Where tickets live.
+
+    Attributes:
+        url: SQLAlchemy async URL. A secret because a PostgreSQL URL carries a password.
+    """
+
+    url: SecretStr = SecretStr("sqlite+aiosqlite:///var/backoffice.sqlite3")
+
+
+class Settings(BaseSettings):
+    """Everything the back office process can be configured with.
+
+    Attributes:
+        db: Database connection settings.
+        host: Interface ``serve`` binds to.
+        port: TCP port ``serve`` listens on.
+        max_body_bytes: Largest request body accepted; larger ones get 413.
+        catalogue_path: The service catalogue file loaded at ``serve`` start.
+        jurisdiction_id: The one jurisdiction this server answers for; a request naming
+            another one gets 404, as the Open311 specification asks.
+        contact: Who runs this endpoint, shown in Open311 service discovery.
+        log_level: Root logging level for the CLI.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="BACKOFFICE__",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    catalogue_path: Path = DEFAULT_CATALOGUE_PATH
+    jurisdiction_id: str = "civicdesk.local"
+    contact: str = "CivicDesk back office administrators"
+    log_level: str = "INFO"
