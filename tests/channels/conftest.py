@@ -55,6 +55,9 @@ def agent() -> RecordingAgent:
 @asynccontextmanager
 async def serve_channel(channel: InputChannel, agent: RecordingAgent) -> AsyncIterator[str]:
     """Serve ``channel``'s blueprint the way Rasa registers it; yields the base URL."""
+    # Several apps start in one process here; test mode keeps Sanic's start-up rewrite of its
+    # own methods repeatable (it breaks on the second app otherwise).
+    Sanic.test_mode = True
     app = Sanic(f"channel_test_{next(_app_numbers)}")
     app.blueprint(channel.blueprint(agent), url_prefix=f"/webhooks/{channel.url_prefix()}")
     port = free_port()
