@@ -1,0 +1,142 @@
+"""Open311 discovery, service list and service definitions, in JSON and XML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import parse_open311_xml
+
+Client = TestClient[Any, Any]
+
+
+async def test_discovery_json_lists_the_endpoint_and_both_formats(client: Client) -> None:
+    response = await client.get("/open311/v2/discovery.json")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    assert response.charset == "utf-8"
+    body = await response.json()
+    (endpoint,) = body["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"].endswith("/open311/v2")
+    assert set(endpoint["formats"]) == {"application/json", "text/xml"}
+
+
+async def test_discovery_xml_has_the_declaration_and_root(client: Client) -> None:
+    response = await client.get("/open311/v2/discovery.xml")
+    assert response.status == 200
+    assert response.content_type == "text/xml"
+    root = parse_open311_xml(await response.text())
+    assert root.tag == "discovery"
+    assert [f.text for f in root.iter("format")] == ["text/xml", "application/json"]
+
+
+async def test_service_list_json_has_every_active_service(client: Client) -> None:
+    response = await client.get("/open311/v2/services.json")
+    assert response.status == 200
+    services = {service["service_code"]: service for service in await response.json()}
+    assert set(services) == {"street_light", "graffiti", "bulky_waste"}
+    light = services["street_light"]
+    assert light["service_name"] == "Street light not working"
+    assert light["metadata"] is True
+    assert light["type"] == "realtime"
+    assert light["group"] == "streets"
+    assert "lamp" in light["keywords"]
+    assert services["graffiti"]["metadata"] is False
+
+
+async def test_service_list_xml_mirrors_the_json(client: Client) -> None:
+    response = await client.get("/open311/v2/services.xml")
+    assert response.status == 200
+    assert response.content_type == "text/xml"
+    root = parse_open311_xml(await response.text())
+    assert root.tag == "services"
+    codes = {service.findtext("service_code") for service in root.findall("service")}
+    assert codes == {"street_light", "graffiti", "bulky_waste"}
+    light = next(s for s in root.findall("service") if s.findtext("service_code") == "street_light")
+    assert light.findtext("metadata") == "true"
+
+
+async def test_service_list_refuses_another_jurisdiction_with_404(client: Client) -> None:
+    response = await client.get("/open311/v2/services.json?jurisdiction_id=elsewhere.gov")
+    assert response.status == 404
+    (error,) = await response.json()
+    assert error["code"] == 404
+    assert "elsewhere.gov" in error["description"]
+    same = await client.get("/open311/v2/services.json?jurisdiction_id=civicdesk.local")
+    assert same.status == 200
+
+
+async def test_service_definition_json_lists_attributes_in_order(client: Client) -> None:
+    response = await client.get("/open311/v2/services/street_light.json")
+    assert response.status == 200
+    body = await response.json()
+    assert body["service_code"] == "street_light"
+    attributes = body["attributes"]
+    assert [a["code"] for a in attributes] == [
+        "fault",
+        "pole_number",
+        "lights_affected",
+        "noticed_at",
+        "hazards",
+        "details",
+    ]
+    fault = attributes[0]
+    assert fault["datatype"] == "singlevaluelist"
+    assert fault["required"] is True
+    assert fault["variable"] is True
+    assert {"key": "out", "name": "It is off at night"} in fault["values"]
+
+
+async def test_service_definition_xml(client: Client) -> None:
+    response = await client.get("/open311/v2/services/street_light.xml")
+    assert response.status == 200
+    root = parse_open311_xml(await response.text())
+    assert root.tag == "service_definition"
+    attributes = root.find("attributes")
+    assert attributes is not None
+    first = attributes.findall("attribute")[0]
+    assert first.findtext("code") == "fault"
+    values = first.find("values")
+    assert values is not None
+    assert [v.findtext("key") for v in values.findall("value")] == ["out", "flickering"]
+
+
+async def test_unknown_service_definition_is_404_in_both_formats(client: Client) -> None:
+    response = await client.get("/open311/v2/services/no_such_thing.json")
+    assert response.status == 404
+    (error,) = await response.json()
+    assert error["code"] == 404
+    assert "no_such_thing" in error["description"]
+
+    response = await client.get("/open311/v2/services/no_such_thing.xml")
+    assert response.status == 404
+    root = parse_open311_xml(await response.text())
+    assert root.tag == "errors"
+    assert root.findtext("error/code") == "404"
+
+
+async def test_unknown_format_and_path_answer_open311_errors(client: Client) -> None:
+    response = await client.get("/open311/v2/services.yaml")
+    assert response.status == 404
+    (error,) = await response.json()
+    assert ".json or .xml" in error["description"]
+
+    response = await client.get("/open311/v2/nothing-here")
+    assert response.status == 404
+    assert (await response.json())[0]["code"] == 404
+
+
+async def test_wrong_method_is_405_with_allow_header(client: Client) -> None:
+    response = await client.delete("/open311/v2/services.json")
+    assert response.status == 405
+    assert "GET" in response.headers["Allow"]
+    (error,) = await response.json()
+    assert error["code"] == 405
+
+
+async def test_healthz_answers_ok(client: Client) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok"}
