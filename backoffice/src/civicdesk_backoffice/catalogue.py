@@ -1,9 +1,11 @@
-"""The service catalogue: a versioned YAML file, validated, then synchronised into the database.
+"""The service catalogue: versioned YAML, validated, then synchronised into the database.
 
-The file (``catalogue/services.yml`` in this package by default) is the source of truth; the
-``services`` table is a copy the API reads. Loading inserts new entries, updates changed
-ones and marks entries that left the file inactive, so tickets filed under them keep a
-valid service code.
+The catalogue is either one file holding ``version`` and ``services``, or a folder: an index
+file (``catalogue/services.yml`` in this package, the default) holding ``version`` and an
+``include`` pattern, and one YAML file per theme holding only ``services``. Either way it is
+one catalogue with one version. The YAML is the source of truth; the ``services`` table is a
+copy the API reads. Loading inserts new entries, updates changed ones and marks entries that
+left the catalogue inactive, so tickets filed under them keep a valid service code.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +37,9 @@ _Label = Annotated[str, Field(min_length=1, max_length=100)]
 _AttributeCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 
 _SERVICE_CODE = r"[a-z][a-z0-9_]{1,63}"
+
+INDEX_FILE_NAME = "services.yml"
+"""The index file looked for when a catalogue path names a folder."""
 
 # A lock number of our own, so several back-office processes starting at once load in turn.
 _CATALOGUE_LOCK_ID = 0x0C1D_E5C0
@@ -99,6 +105,7 @@ class CatalogueEntry(_Strict):
     group: _Label
     type: Literal["complaint", "application", "feedback"]
     keywords: Annotated[list[_Label], Field(min_length=1)]
+    synonyms: list[_Label] = Field(default_factory=list)
     department: _Label
     needs_location: bool
     needs_photo: bool
@@ -122,7 +129,8 @@ class CatalogueEntry(_Strict):
             "description": self.description,
             "group": self.group,
             "type": self.type,
-            "keywords": list(self.keywords),
+            # Synonyms are published as keywords too: Open311 has one list of search tags.
+            "keywords": list(dict.fromkeys([*self.keywords, *self.synonyms])),
             "department": self.department,
             "needs_location": self.needs_location,
             "needs_photo": self.needs_photo,
@@ -132,7 +140,7 @@ class CatalogueEntry(_Strict):
 
 
 class Catalogue(_Strict):
-    """The whole catalogue file."""
+    """The whole catalogue: a single file, or an index file and its service files."""
 
     version: Annotated[int, Field(ge=1)]
     services: Annotated[list[CatalogueEntry], Field(min_length=1)]
@@ -145,6 +153,20 @@ class Catalogue(_Strict):
                 raise ValueError(f"service code {entry.code!r} appears more than once")
             seen.add(entry.code)
         return self
+
+
+class CatalogueIndex(_Strict):
+    """The index file of a catalogue split over several files of one folder."""
+
+    version: Annotated[int, Field(ge=1)]
+    # A bare file-name pattern: service files must sit beside the index, nowhere else.
+    include: Annotated[str, Field(pattern=r"^[A-Za-z0-9_*?.-]+$")]
+
+
+class CataloguePart(_Strict):
+    """One service file of a split catalogue: services only, the index holds the version."""
+
+    services: Annotated[list[CatalogueEntry], Field(min_length=1)]
 
 
 _ATTRIBUTES = TypeAdapter(list[ServiceAttribute])
@@ -173,24 +195,81 @@ class CatalogueError(ValueError):
 
 
 def read_catalogue(path: Path) -> Catalogue:
-    """Read and validate a catalogue file.
+    """Read and validate a catalogue.
 
     Args:
-        path: The YAML file.
+        path: A single-file catalogue, an index file (one with ``include``), or a folder,
+            meaning the index file ``services.yml`` in it.
 
     Returns:
-        The validated catalogue.
+        The validated catalogue; a split one lists the services file by file, in file-name
+        order.
 
     Raises:
-        CatalogueError: if the file is missing, not YAML, or any entry is invalid.
+        CatalogueError: if a file is missing or not YAML, any entry is invalid, or a service
+            code appears twice (in one file or across files). Every problem is listed.
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CatalogueError(str(path), [f"cannot read the file ({error.strerror})"]) from error
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise CatalogueError(str(path), [f"not valid YAML: {error}"]) from error
+    if path.is_dir():
+        path = path / INDEX_FILE_NAME
+    raw = _read_yaml(path, str(path))
+    if isinstance(raw, dict) and "include" in raw:
+        return _read_split_catalogue(path, raw)
     return parse_catalogue(raw, source=str(path))
+
+
+def _read_yaml(path: Path, source: str) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CatalogueError(source, [f"cannot read {path.name} ({error.strerror})"]) from error
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise CatalogueError(source, [f"{path.name} is not valid YAML: {error}"]) from error
+
+
+def _read_split_catalogue(index_path: Path, raw_index: dict[str, Any]) -> Catalogue:
+    """Read the service files an index names; problems of every file are reported together."""
+    source = str(index_path)
+    try:
+        index = CatalogueIndex.model_validate(raw_index)
+    except ValidationError as error:
+        raise CatalogueError(
+            source, [f"{index_path.name}: {_describe_issue(raw_index, i)}" for i in error.errors()]
+        ) from error
+    parts = sorted(
+        part for part in index_path.parent.glob(index.include) if part.name != index_path.name
+    )
+    if not parts:
+        raise CatalogueError(source, [f"no service file matches include {index.include!r}"])
+    problems: list[str] = []
+    services: list[CatalogueEntry] = []
+    first_file: dict[str, str] = {}
+    for part_path in parts:
+        raw = _read_yaml(part_path, source)
+        if isinstance(raw, dict) and "version" in raw:
+            problems.append(
+                f"{part_path.name}: sets a version; only the index {index_path.name} does"
+            )
+            continue
+        try:
+            part = CataloguePart.model_validate(raw)
+        except ValidationError as error:
+            problems.extend(f"{part_path.name}: {_describe_issue(raw, i)}" for i in error.errors())
+            continue
+        for entry in part.services:
+            if entry.code in first_file:
+                where = first_file[entry.code]
+                problems.append(
+                    f"service code {entry.code!r} appears more than once: "
+                    f"in {where} and in {part_path.name}"
+                    if where != part_path.name
+                    else f"service code {entry.code!r} appears more than once in {where}"
+                )
+                continue
+            first_file[entry.code] = part_path.name
+            services.append(entry)
+    if problems:
+        raise CatalogueError(source, problems)
+    return Catalogue(version=index.version, services=services)
 
 
 def parse_catalogue(raw: object, *, source: str = "<data>") -> Catalogue:
@@ -202,10 +281,12 @@ def parse_catalogue(raw: object, *, source: str = "<data>") -> Catalogue:
     try:
         return Catalogue.model_validate(raw)
     except ValidationError as error:
-        problems = [
-            f"{_describe_location(raw, issue['loc'])}{issue['msg']}" for issue in error.errors()
-        ]
+        problems = [_describe_issue(raw, issue) for issue in error.errors()]
         raise CatalogueError(source, problems) from error
+
+
+def _describe_issue(raw: object, issue: ErrorDetails) -> str:
+    return f"{_describe_location(raw, issue['loc'])}{issue['msg']}"
 
 
 def _describe_location(raw: object, location: Sequence[int | str]) -> str:
