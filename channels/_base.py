@@ -39,6 +39,7 @@ CHANNEL_REPLIES: dict[str, dict[str, str]] = {
             "Sorry, I could not save your photo just now. Please send it again in a few minutes."
         ),
         "share_location_button": "Share my location",
+        "button_expired": "That button has expired. Please type your answer instead.",
     },
 }
 
