@@ -66,6 +66,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if error.status < 400:
             raise  # redirects and the like are not errors
         return error_response(request, _from_aiohttp(request, error))
+    except web.RequestPayloadError:
+        # The body was cut off or its Content-Encoding does not decode: the client's fault.
+        return error_response(
+            request,
+            ApiError(
+                400,
+                "The request body could not be read: it was cut short or its "
+                "Content-Encoding does not match its bytes.",
+            ),
+        )
     except Exception as error:
         if is_database_unavailable(error):
             # Name the exception type only: driver messages can carry query parameters.
