@@ -55,7 +55,7 @@ KNOWN_FIELDS = (
 # Text of every kind: control characters, surrogates are left out (they cannot be sent as
 # UTF-8 at all), long runs, numbers in odd notations.
 any_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300
+    alphabet=st.characters(exclude_categories=["Cs"]), max_size=300
 ) | st.sampled_from(
     [
         "",
