@@ -1,0 +1,87 @@
+"""Replies to WeChat: collected for the passive reply, or sent as customer-service messages.
+
+WeChat text messages cannot carry buttons, but a text may hold ``weixin://bizmsgmenu``
+links: tapping one sends its label back as the citizen's message. The adapter remembers
+which labels it offered each citizen so a tapped label becomes the button's payload.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from html import escape
+from urllib.parse import quote
+
+from channels._output import Button, SplittingOutputChannel, utf8_length
+from channels.wechat._client import WeChatApiClient
+
+# WeChat refuses text messages over 2048 bytes; keep clear of the limit.
+MAX_TEXT_BYTES = 2000
+
+
+class OfferedButtons:
+    """The last buttons offered to each citizen (bounded, per process)."""
+
+    def __init__(self, max_citizens: int = 10_000) -> None:
+        self._offers: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._max = max_citizens
+
+    def remember(self, open_id: str, buttons: Sequence[Button]) -> None:
+        self._offers[open_id] = {button.title.strip(): button.payload for button in buttons}
+        self._offers.move_to_end(open_id)
+        while len(self._offers) > self._max:
+            self._offers.popitem(last=False)
+
+    def payload_for(self, open_id: str, text: str) -> str | None:
+        """The payload of the button labelled ``text``, if it was offered last; then forgets."""
+        offered = self._offers.get(open_id)
+        if not offered or text.strip() not in offered:
+            return None
+        del self._offers[open_id]
+        return offered[text.strip()]
+
+
+class WeChatOutput(SplittingOutputChannel):
+    """Collects texts when ``api`` is ``None``; otherwise sends each as a service message."""
+
+    max_message_length = MAX_TEXT_BYTES
+
+    def __init__(self, api: WeChatApiClient | None, offers: OfferedButtons) -> None:
+        self._api = api
+        self._offers = offers
+        self.collected: list[str] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @staticmethod
+    def measure_length(text: str) -> int:
+        return utf8_length(text)
+
+    def render_buttons(self, buttons: Sequence[Button]) -> str:
+        links = []
+        for index, button in enumerate(buttons, 1):
+            query = f"msgmenucontent={quote(button.title)}&msgmenuid={index}"
+            links.append(f'<a href="weixin://bizmsgmenu?{query}">{escape(button.title)}</a>')
+        return "\n".join(links)
+
+    async def send_part(
+        self, recipient_id: str, text: str, buttons: Sequence[Button] | None
+    ) -> None:
+        if buttons:
+            self._offers.remember(recipient_id, buttons)
+            menu = self.render_buttons(buttons)
+            combined = f"{text}\n\n{menu}"
+            if self.measure_length(combined) <= self.max_message_length:
+                text = combined
+            else:
+                await self._deliver(recipient_id, text)
+                text = menu
+        await self._deliver(recipient_id, text)
+
+    async def _deliver(self, recipient_id: str, text: str) -> None:
+        if self._api is None:
+            self.collected.append(text)
+        else:
+            await self._api.send_text(recipient_id, text)
