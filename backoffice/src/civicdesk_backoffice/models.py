@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -166,6 +167,7 @@ class Ticket(Base):
         CheckConstraint(_check_in("status", TicketStatus), name="status"),
         Index("ix_tickets_requested_at", "requested_at"),
         Index("ix_tickets_department_requested_at", "department", "requested_at"),
+        Index("ix_tickets_account_id_requested_at", "account_id", "requested_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -230,3 +232,20 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(50))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IdempotencyRecord(Base):
+    """An ``Idempotency-Key`` a client sent with ``POST requests``, and what it produced.
+
+    ``ticket_id`` is empty while the first request with the key is still being processed.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -79,13 +79,18 @@ class FiledTicket:
 
 
 async def file_request(
-    sessionmaker: async_sessionmaker[AsyncSession], new: NewServiceRequest
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new: NewServiceRequest,
+    *,
+    on_stored: Callable[[AsyncSession, Ticket], Awaitable[None]] | None = None,
 ) -> FiledTicket:
     """Check a new request against its service definition and store it as a ticket.
 
     Args:
         sessionmaker: Session factory of the ticket database.
         new: The parsed ``POST requests`` form.
+        on_stored: Runs inside the storing transaction once the ticket has its id, so
+            what it writes commits (or rolls back) together with the ticket.
 
     Returns:
         The stored ticket and its service notice.
@@ -128,6 +133,9 @@ async def file_request(
         try:
             async with sessionmaker.begin() as session:
                 session.add(ticket)
+                if on_stored is not None:
+                    await session.flush()
+                    await on_stored(session, ticket)
         except IntegrityError as error:
             # Only a clash of the random reference is worth another try.
             if "service_request_id" not in str(error.orig) or attempt == _REFERENCE_ATTEMPTS:

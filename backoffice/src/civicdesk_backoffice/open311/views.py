@@ -6,11 +6,12 @@ import logging
 
 from aiohttp import web
 from open311_schema import NewServiceRequest, SchemaError, Service, ServiceRequestCreated
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import api_keys, catalogue, tickets
+from civicdesk_backoffice import api_keys, catalogue, idempotency, tickets
 from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
-from civicdesk_backoffice.models import utcnow
+from civicdesk_backoffice.models import ApiKey, Ticket, utcnow
 from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
 from civicdesk_backoffice.open311.render import MEDIA_TYPES, Format, format_of, render
 
@@ -107,40 +108,69 @@ async def create_request(request: web.Request) -> web.Response:
     """``POST requests.{fmt}``: file a service request (needs an API key).
 
     Answers 201 Created (the specification's example leaves the code open) with a
-    ``Location`` header pointing at the new request.
+    ``Location`` header pointing at the new request. With an ``Idempotency-Key`` header
+    (a CivicDesk extension, see ``docs/backoffice-api.md``) a retried request returns the
+    ticket the first one filed instead of filing another.
     """
     fmt = _format(request)
+    idempotency_key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     form = await read_form(request)
-    await _authorise_client(request, single_value(form, "api_key"))
+    client = await _authorise_client(request, single_value(form, "api_key"))
     _check_jurisdiction(request, single_value(form, "jurisdiction_id"))
     try:
         new = NewServiceRequest.from_form(form)
     except SchemaError as error:
         raise ApiError(400, *error.problems) from None
+    sessionmaker = request.app[SESSIONMAKER]
+    if idempotency_key is None:
+        filed = await _file(sessionmaker, new, None)
+        return _created(fmt, filed.ticket, filed.service_notice, replayed=False)
+    outcome = await idempotency.claim(
+        sessionmaker, client.id, idempotency_key, idempotency.fingerprint(form)
+    )
+    if isinstance(outcome, idempotency.Replay):
+        ticket = outcome.ticket
+        notice = tickets.service_notice(ticket.department, ticket.expected_at)
+        return _created(fmt, ticket, notice, replayed=True)
     try:
-        filed = await tickets.file_request(request.app[SESSIONMAKER], new)
+        filed = await _file(sessionmaker, new, outcome)
+    except BaseException:
+        await idempotency.release(sessionmaker, outcome)
+        raise
+    return _created(fmt, filed.ticket, filed.service_notice, replayed=False)
+
+
+async def _file(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new: NewServiceRequest,
+    claimed: idempotency.Claim | None,
+) -> tickets.FiledTicket:
+    async def record_claim(session: AsyncSession, ticket: Ticket) -> None:
+        if claimed is not None:
+            await idempotency.complete(session, claimed, ticket)
+
+    try:
+        return await tickets.file_request(sessionmaker, new, on_stored=record_claim)
     except tickets.UnknownServiceError:
         raise ApiError(
             404, f"There is no service with service_code {new.service_code[:64]!r}."
         ) from None
     except SchemaError as error:
         raise ApiError(400, *error.problems) from None
-    reference = filed.ticket.service_request_id
-    created = ServiceRequestCreated(
-        service_request_id=reference, service_notice=filed.service_notice
-    )
+
+
+def _created(fmt: Format, ticket: Ticket, notice: str, *, replayed: bool) -> web.Response:
+    reference = ticket.service_request_id
+    created = ServiceRequestCreated(service_request_id=reference, service_notice=notice)
     # The specification's examples put the id first; dict order carries into the XML.
     body = {"service_request_id": reference} | created.to_json()
-    return render(
-        fmt,
-        [body],
-        root="service_requests",
-        status=201,
-        headers={"Location": f"/open311/v2/requests/{reference}.{fmt}"},
-    )
+    headers = {"Location": f"/open311/v2/requests/{reference}.{fmt}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return render(fmt, [body], root="service_requests", status=201, headers=headers)
 
 
-async def _authorise_client(request: web.Request, presented: str | None) -> None:
+async def _authorise_client(request: web.Request, presented: str | None) -> ApiKey:
     if presented is None:
         raise ApiError(403, "An api_key is required to create a service request.")
     async with request.app[SESSIONMAKER]() as session:
@@ -148,6 +178,7 @@ async def _authorise_client(request: web.Request, presented: str | None) -> None
     if key is None:
         raise ApiError(403, "Invalid api_key: it is unknown or has been revoked.")
     logger.debug("request filed with API key %r", key.name)
+    return key
 
 
 async def get_request(request: web.Request) -> web.Response:
