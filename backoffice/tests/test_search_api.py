@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice.app import create_app
-from civicdesk_backoffice.catalogue import load_catalogue, read_catalogue
+from civicdesk_backoffice.catalogue import Catalogue, load_catalogue, read_catalogue
 from civicdesk_backoffice.search import SearchIndexCache
 from civicdesk_backoffice.settings import DEFAULT_CATALOGUE_PATH, DatabaseSettings, Settings
 
@@ -23,6 +23,11 @@ SEARCH = "/api/v1/services/search"
 TEST_CATALOGUE = Path(__file__).parent / "data" / "catalogue.yml"
 
 Client = TestClient[Any, Any]
+
+
+@pytest.fixture(scope="module")
+def packaged() -> Catalogue:
+    return read_catalogue(DEFAULT_CATALOGUE_PATH)
 
 
 @pytest.fixture
@@ -39,7 +44,9 @@ async def search_client(
     return client
 
 
-async def test_search_ranks_the_street_light_first(search_client: Client) -> None:
+async def test_search_ranks_the_street_light_first(
+    search_client: Client, packaged: Catalogue
+) -> None:
     response = await search_client.get(
         SEARCH, params={"q": "my street lamp has been dark for a week"}
     )
@@ -48,7 +55,7 @@ async def test_search_ranks_the_street_light_first(search_client: Client) -> Non
     assert response.content_type == "application/json"
     body = await response.json()
     assert body["query"] == "my street lamp has been dark for a week"
-    assert body["catalogue_version"] == read_catalogue(DEFAULT_CATALOGUE_PATH).version
+    assert body["catalogue_version"] == packaged.version
     first = body["results"][0]
     assert first["service_code"] == "street_light"
     assert first["service_name"] == "Street light not working"
@@ -124,7 +131,7 @@ class _Clock:
 
 
 async def test_index_follows_catalogue_version_changes(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], packaged: Catalogue
 ) -> None:
     clock = _Clock()
     cache = SearchIndexCache(recheck_seconds=5.0, clock=clock)
@@ -139,11 +146,11 @@ async def test_index_follows_catalogue_version_changes(
     clock.now += 5.0
     full = await cache.index(sessionmaker)
     assert full is not small
-    assert full.version == read_catalogue(DEFAULT_CATALOGUE_PATH).version
+    assert full.version == packaged.version
     assert full.search("passport", 1)[0].document.code == "passport"
     # Entries that left the catalogue are no longer offered.
     codes = {document.code for document in full.documents}
-    assert codes == {entry.code for entry in read_catalogue(DEFAULT_CATALOGUE_PATH).services}
+    assert codes == {entry.code for entry in packaged.services}
 
     clock.now += 5.0
     assert await cache.index(sessionmaker) is full  # unchanged version: no rebuild

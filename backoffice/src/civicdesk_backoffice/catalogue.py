@@ -41,6 +41,10 @@ _SERVICE_CODE = r"[a-z][a-z0-9_]{1,63}"
 INDEX_FILE_NAME = "services.yml"
 """The index file looked for when a catalogue path names a folder."""
 
+# libyaml's safe loader when PyYAML was built with it: several times faster on the full
+# catalogue, and it accepts exactly what the pure-Python SafeLoader accepts.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # A lock number of our own, so several back-office processes starting at once load in turn.
 _CATALOGUE_LOCK_ID = 0x0C1D_E5C0
 
@@ -219,7 +223,7 @@ def read_catalogue(path: Path) -> Catalogue:
 
 def _read_yaml(path: Path, source: str) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506
     except OSError as error:
         raise CatalogueError(source, [f"cannot read {path.name} ({error.strerror})"]) from error
     except (yaml.YAMLError, UnicodeDecodeError) as error:

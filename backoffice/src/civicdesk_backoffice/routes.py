@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from civicdesk_backoffice import health, staff_views
+from civicdesk_backoffice import health, search, staff_views
 from civicdesk_backoffice.open311 import views as open311
 
 OPEN311_PREFIX = "/open311/v2"
@@ -22,5 +22,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{OPEN311_PREFIX}/requests/{{id}}.{{fmt}}", open311.get_request)
     app.router.add_get(f"{OPEN311_PREFIX}/tokens/{{id}}.{{fmt}}", open311.get_token)
 
+    app.router.add_get("/api/v1/services/search", search.search_view())
     app.router.add_get("/api/v1/staff/tickets", staff_views.list_tickets)
     app.router.add_get("/api/v1/staff/tickets/{service_request_id}", staff_views.get_ticket)

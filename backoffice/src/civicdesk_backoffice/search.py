@@ -1,0 +1,532 @@
+"""Free-text search over the service catalogue: which services does a citizen's sentence mean?
+
+The bot sends what the citizen typed ("my street lamp has been dark for a week") and gets the
+catalogue entries ranked by how well they fit, so it can offer the best one or two as buttons.
+
+Ranking is BM25F over four fields of each entry, weighted so that a word in the name or the
+keywords counts more than one in the description. Words are folded (case, accents,
+apostrophes), filler words are dropped and a light suffix stripper makes "lights",
+"lighting" and "light" one term. Adjacent words also form a two-word term, so "street light"
+outranks an entry that merely mentions "street" and "light" apart. A query word the catalogue
+does not know is corrected to catalogue terms within one edit (two for long words; swapping
+two letters is one edit), and such a match counts for less than an exact one.
+
+The index is plain Python built in memory from the active ``services`` rows; it holds no
+connection. :class:`SearchIndexCache` rebuilds it when the catalogue version in the database
+changes, and :func:`search_view` serves ``GET /api/v1/services/search``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import re
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civicdesk_backoffice.app_keys import SESSIONMAKER
+from civicdesk_backoffice.catalogue import CatalogueEntry
+from civicdesk_backoffice.errors import ApiError
+from civicdesk_backoffice.models import ServiceEntry
+
+MAX_QUERY_CHARS = 500
+"""Longest query accepted; a citizen's first message is rarely longer than a few lines."""
+DEFAULT_LIMIT = 5
+MAX_LIMIT = 50
+
+# Field weights and length normalisation (BM25F). Names are short and precise; keyword lists
+# are long on purpose, so their length is barely held against them.
+_FIELDS: tuple[tuple[str, float, float], ...] = (
+    # (field, weight, b)
+    ("name", 3.0, 0.5),
+    ("keywords", 2.0, 0.2),
+    ("description", 1.0, 0.75),
+    ("group", 1.0, 0.0),
+)
+_K1 = 1.2
+_BIGRAM_BOOST = 1.5
+"""Two-word terms are rarer than single words; this extra factor makes phrases decisive."""
+_FUZZY_WEIGHT = {1: 0.7, 2: 0.45}
+"""How much a corrected word counts, by edit distance, relative to an exact match."""
+_MAX_FUZZY_CANDIDATES = 3
+
+_STOPWORD_TEXT = """
+    a about across after again ago all along also am an and any anyone are around as at be
+    because been before behind being beside between but by can cant could day days did do does
+    doesnt done dont for from get gets getting got had has have having he hello her here hey hi
+    him his how i ill im in inside into is isnt it its ive just keep keeps last like lot lots me
+    mine month months more my near need needs next no not now number of on once one opposite or
+    our out outside over please really she since so some someone something still than that the
+    their them then there these they this those to today too under up us very want wants was
+    wasnt we week weeks were what when where which while who why will with would yesterday yet
+    you your yours
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+"""Words that say nothing about which service is meant."""
+
+_SPELLING = {
+    "license": "licence",
+    "licenses": "licences",
+    "center": "centre",
+    "neighbor": "neighbour",
+    "neighbors": "neighbours",
+    "color": "colour",
+    "odor": "odour",
+    "mold": "mould",
+    "curb": "kerb",
+    "curbs": "kerbs",
+    "tire": "tyre",
+    "tires": "tyres",
+}
+"""American spellings folded into the British ones the catalogue is written in."""
+
+_WORD = re.compile(r"[a-z0-9]+")
+_APOSTROPHES = re.compile(r"['\u2019`]")
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents or apostrophes ("Driver's Café" -> "drivers cafe")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _APOSTROPHES.sub("", bare)
+
+
+@lru_cache(maxsize=8192)
+def stem(word: str) -> str:
+    """Strip common English suffixes so word forms meet: lights, lighting -> light.
+
+    Deliberately light: it only has to make a citizen's word and the catalogue's word agree,
+    both going through the same rules; it never has to produce a dictionary word.
+    """
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "ches", "shes")) or (word.endswith("es") and word[-3] in "sxz"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ied") and len(word) > 4:
+        word = word[:-3] + "y"
+    else:
+        # "ing" needs a longer remainder, or rating would become rat.
+        for suffix, shortest in (("ing", 4), ("ed", 3)):
+            if word.endswith(suffix) and len(word) - len(suffix) >= shortest:
+                word = _undouble(word[: -len(suffix)])
+                break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _undouble(word: str) -> str:
+    """Drop a doubled last letter (stopp, cancell) but not in pass or fill."""
+    last = word[-1]
+    if len(word) < 4 or last != word[-2] or last in "aeiou" or last == "s":
+        return word
+    if last == "l" and len(word) < 6:
+        return word
+    return word[:-1]
+
+
+def tokens(text: str) -> list[str]:
+    """The content words of ``text`` as written, folded, in order."""
+    found = (_SPELLING.get(token, token) for token in _WORD.findall(_fold(text)))
+    return [token for token in found if token not in _STOPWORDS]
+
+
+@lru_cache(maxsize=8192)
+def phrase_form(word: str) -> str:
+    """The form a word takes inside a two-word term: only plurals are folded.
+
+    Phrases keep their verb endings so that "car parked" does not meet "car park".
+    """
+    return word if stem(word) == word else _plural_stem(word)
+
+
+def _plural_stem(word: str) -> str:
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Index terms of ``text``: its stemmed words, then each pair of neighbouring words."""
+    written = tokens(text)
+    phrases = [phrase_form(token) for token in written]
+    return [stem(token) for token in written] + [
+        f"{first} {second}" for first, second in itertools.pairwise(phrases)
+    ]
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """What the search knows about one service."""
+
+    code: str
+    name: str
+    group: str
+    type: str
+    description: str
+    keywords: tuple[str, ...]
+    department: str
+
+    @classmethod
+    def from_row(cls, row: ServiceEntry) -> SearchDocument:
+        """From a ``services`` row (its keywords already include the synonyms)."""
+        return cls(
+            code=row.code,
+            name=row.name,
+            group=row.group,
+            type=row.type,
+            description=row.description,
+            keywords=tuple(str(keyword) for keyword in row.keywords),
+            department=row.department,
+        )
+
+    @classmethod
+    def from_entry(cls, entry: CatalogueEntry) -> SearchDocument:
+        """From a catalogue file entry, as it will be stored."""
+        return cls(
+            code=entry.code,
+            name=entry.name,
+            group=entry.group,
+            type=entry.type,
+            description=entry.description,
+            keywords=tuple(entry.column_values()["keywords"]),
+            department=entry.department,
+        )
+
+    def field_terms(self) -> dict[str, list[str]]:
+        """Index terms per field; keywords are phrases, so no pair spans two of them."""
+        return {
+            "name": terms(self.name),
+            "keywords": [term for keyword in self.keywords for term in terms(keyword)],
+            "description": terms(self.description),
+            "group": terms(self.group),
+        }
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked service.
+
+    Attributes:
+        document: The service.
+        score: Relevance; only comparable between hits of the same query.
+        matched: The query words that matched this service, as the citizen wrote them.
+    """
+
+    document: SearchDocument
+    score: float
+    matched: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The hit as the search API returns it."""
+        return {
+            "service_code": self.document.code,
+            "service_name": self.document.name,
+            "group": self.document.group,
+            "type": self.document.type,
+            "department": self.document.department,
+            "score": round(self.score, 3),
+            "matched": list(self.matched),
+        }
+
+
+@dataclass(frozen=True)
+class _QueryTerm:
+    term: str
+    weight: float
+    source: str  # the query word(s) it came from
+
+
+class CatalogueIndex:
+    """An immutable search index over a set of services."""
+
+    def __init__(self, documents: Iterable[SearchDocument], *, version: int | None = None) -> None:
+        """Index ``documents``; ``version`` is the catalogue version they come from."""
+        self.documents: tuple[SearchDocument, ...] = tuple(documents)
+        self.version = version
+        self._postings = self._build_postings()
+        self._vocabulary = frozenset(term for term in self._postings if " " not in term)
+        self._deletions: dict[str, set[str]] = defaultdict(set)
+        for term in self._vocabulary:
+            for variant in _deletions(term, _max_edits(term)):
+                self._deletions[variant].add(term)
+        self._corrections: dict[str, tuple[tuple[str, int], ...]] = {}
+
+    def _build_postings(self) -> dict[str, dict[int, float]]:
+        """Term -> {document number: BM25F contribution}, computed once at build time."""
+        per_document = [document.field_terms() for document in self.documents]
+        count = max(len(self.documents), 1)
+        average = {
+            name: max(sum(len(fields[name]) for fields in per_document) / count, 1.0)
+            for name, _, _ in _FIELDS
+        }
+        weighted: dict[str, dict[int, float]] = defaultdict(dict)
+        for number, fields in enumerate(per_document):
+            pseudo_tf: dict[str, float] = defaultdict(float)
+            for name, weight, b in _FIELDS:
+                terms_here = fields[name]
+                norm = 1 - b + b * len(terms_here) / average[name]
+                for term in terms_here:
+                    pseudo_tf[term] += weight / norm
+            for term, tf in pseudo_tf.items():
+                weighted[term][number] = tf
+        postings: dict[str, dict[int, float]] = {}
+        for term, by_document in weighted.items():
+            frequency = len(by_document)
+            idf = math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
+            if " " in term:
+                idf *= _BIGRAM_BOOST
+            postings[term] = {
+                number: idf * tf * (_K1 + 1) / (tf + _K1) for number, tf in by_document.items()
+            }
+        return postings
+
+    def search(self, query: str, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
+        """The services best matching ``query``, best first; empty if nothing matches.
+
+        Args:
+            query: Free text as the citizen wrote it.
+            limit: At most this many hits.
+        """
+        scores: dict[int, float] = defaultdict(float)
+        query_terms = list(self._query_terms(query))
+        for query_term in query_terms:
+            for number, contribution in self._postings.get(query_term.term, {}).items():
+                scores[number] += query_term.weight * contribution
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], self.documents[item[0]].code))
+        return [
+            SearchHit(self.documents[number], score, self._matched(number, query_terms))
+            for number, score in ranked[:limit]
+        ]
+
+    def _matched(self, number: int, query_terms: Sequence[_QueryTerm]) -> tuple[str, ...]:
+        """The query words behind the terms that document ``number`` contains."""
+        sources = (term.source for term in query_terms if number in self._postings[term.term])
+        return tuple(dict.fromkeys(sources))
+
+    def _query_terms(self, query: str) -> Iterator[_QueryTerm]:
+        written = tokens(query)
+        stems = [stem(token) for token in written]
+        phrases = [phrase_form(token) for token in written]
+        seen: set[str] = set()
+        # Each query word is resolved to the catalogue terms it stands for: itself if the
+        # catalogue knows it, otherwise its closest corrections.
+        resolved: list[tuple[tuple[str, float], ...]] = []
+        for token, word in zip(written, stems, strict=True):
+            if word in self._vocabulary:
+                options: tuple[tuple[str, float], ...] = ((word, 1.0),)
+            else:
+                options = tuple(
+                    (term, _FUZZY_WEIGHT[distance]) for term, distance in self._correct(word)
+                )
+            resolved.append(options)
+            for term, weight in options:
+                if term not in seen:
+                    seen.add(term)
+                    yield _QueryTerm(term, weight, token)
+        for index in range(len(resolved) - 1):
+            source = f"{written[index]} {written[index + 1]}"
+            for first, first_weight in self._phrase_options(phrases[index], resolved[index]):
+                for second, second_weight in self._phrase_options(
+                    phrases[index + 1], resolved[index + 1]
+                ):
+                    pair = f"{first} {second}"
+                    if pair not in seen and pair in self._postings:
+                        seen.add(pair)
+                        yield _QueryTerm(pair, first_weight * second_weight, source)
+
+    def _phrase_options(
+        self, phrase: str, resolved: tuple[tuple[str, float], ...]
+    ) -> tuple[tuple[str, float], ...]:
+        """A query word inside a pair: as written, or its corrections if it was unknown."""
+        if len(resolved) == 1 and resolved[0][1] == 1.0:
+            return ((phrase, 1.0),)
+        return resolved
+
+    def _correct(self, word: str) -> tuple[tuple[str, int], ...]:
+        """Catalogue terms within the allowed edits of an unknown ``word``, closest first."""
+        known = self._corrections.get(word)
+        if known is not None:
+            return known
+        limit = _max_edits(word)
+        candidates: set[str] = set()
+        if limit:
+            for variant in _deletions(word, limit):
+                candidates |= self._deletions.get(variant, set())
+        found = sorted(
+            (distance, term)
+            for term in candidates
+            if (distance := _edit_distance(word, term, limit)) <= limit
+        )
+        best = tuple((term, distance) for distance, term in found[:_MAX_FUZZY_CANDIDATES])
+        if len(self._corrections) < 10_000:  # bounded: queries are attacker-controlled
+            self._corrections[word] = best
+        return best
+
+
+def _max_edits(word: str) -> int:
+    """Edits allowed when correcting ``word``: none for short words, where typos are guesses."""
+    if len(word) < 5:
+        return 0
+    return 1 if len(word) < 8 else 2
+
+
+def _deletions(word: str, edits: int) -> set[str]:
+    """``word`` and every string made from it by deleting up to ``edits`` letters."""
+    found = {word}
+    frontier = {word}
+    for _ in range(edits):
+        frontier = {
+            variant[:position] + variant[position + 1 :]
+            for variant in frontier
+            for position in range(len(variant))
+        }
+        found |= frontier
+    return found
+
+
+def _edit_distance(first: str, second: str, limit: int) -> int:
+    """Optimal string alignment distance (a swap of neighbours is one edit), capped at limit+1."""
+    if abs(len(first) - len(second)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(second) + 1))
+    for i, char in enumerate(first, start=1):
+        current = [i] + [0] * len(second)
+        for j, other in enumerate(second, start=1):
+            cost = 0 if char == other else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char == second[j - 2] and first[i - 2] == other:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return min(previous[-1], limit + 1)
+
+
+Fingerprint = tuple[int | None, int]
+"""(highest catalogue version, number of active services) of the ``services`` table."""
+
+
+@dataclass
+class SearchIndexCache:
+    """The index of the active services, rebuilt when the catalogue in the database changes.
+
+    The database is asked for the catalogue version at most every ``recheck_seconds``, so a
+    search usually touches no database at all; a catalogue loaded by another process is
+    picked up within that delay.
+    """
+
+    recheck_seconds: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    _index: CatalogueIndex | None = field(default=None, init=False)
+    _fingerprint: Fingerprint | None = field(default=None, init=False)
+    _checked_at: float = field(default=-math.inf, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    async def index(self, sessionmaker: async_sessionmaker[AsyncSession]) -> CatalogueIndex:
+        """The current index, rebuilding it first if the catalogue changed."""
+        if self._index is not None and self.clock() - self._checked_at < self.recheck_seconds:
+            return self._index
+        async with self._lock:
+            if self._index is not None and self.clock() - self._checked_at < self.recheck_seconds:
+                return self._index  # another request refreshed it while we waited
+            async with sessionmaker() as session:
+                fingerprint = await _fingerprint(session)
+                if self._index is None or fingerprint != self._fingerprint:
+                    self._index = await _build_index(session, version=fingerprint[0])
+                    self._fingerprint = fingerprint
+            self._checked_at = self.clock()
+            return self._index
+
+
+async def _fingerprint(session: AsyncSession) -> Fingerprint:
+    query = select(func.max(ServiceEntry.catalogue_version), func.count()).where(
+        ServiceEntry.active.is_(True)
+    )
+    version, count = (await session.execute(query)).one()
+    return version, count
+
+
+async def _build_index(session: AsyncSession, *, version: int | None) -> CatalogueIndex:
+    rows = await session.scalars(select(ServiceEntry).where(ServiceEntry.active.is_(True)))
+    documents = sorted((SearchDocument.from_row(row) for row in rows), key=lambda d: d.code)
+    return CatalogueIndex(documents, version=version)
+
+
+def parse_search_query(query: Mapping[str, str]) -> tuple[str, int]:
+    """Check the ``q`` and ``limit`` query parameters.
+
+    Args:
+        query: The request's query string as a mapping.
+
+    Returns:
+        The text to search for and the number of hits wanted.
+
+    Raises:
+        ApiError: 400 naming what is wrong.
+    """
+    text = query.get("q")
+    if text is None or not text.strip():
+        raise ApiError(
+            400, "The query parameter q is required: the citizen's words, e.g. q=broken lamp."
+        )
+    if len(text) > MAX_QUERY_CHARS:
+        raise ApiError(400, f"The query parameter q is longer than {MAX_QUERY_CHARS} characters.")
+    raw_limit = query.get("limit")
+    if raw_limit is None:
+        return text, DEFAULT_LIMIT
+    if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise ApiError(
+            400, f"The query parameter limit must be a whole number from 1 to {MAX_LIMIT}."
+        )
+    return text, int(raw_limit)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def search_view(cache: SearchIndexCache | None = None) -> Handler:
+    """The handler of ``GET /api/v1/services/search?q=...&limit=N``, with its own index cache.
+
+    The answer is ``{"query", "catalogue_version", "results": [hit, ...]}``, best hit first;
+    ``results`` is empty when no catalogue word matches.
+    """
+    own_cache = cache or SearchIndexCache()
+
+    async def search_services(request: web.Request) -> web.Response:
+        text, limit = parse_search_query(request.query)
+        index = await own_cache.index(request.app[SESSIONMAKER])
+        hits = index.search(text, limit)
+        return web.json_response(
+            {
+                "query": text,
+                "catalogue_version": index.version,
+                "results": [hit.to_json() for hit in hits],
+            }
+        )
+
+    return search_services
+
+
+def index_of_entries(entries: Sequence[CatalogueEntry], version: int) -> CatalogueIndex:
+    """An index straight from catalogue file entries (tests and benchmarks need no database)."""
+    return CatalogueIndex((SearchDocument.from_entry(entry) for entry in entries), version=version)
