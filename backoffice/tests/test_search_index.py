@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from civicdesk_backoffice.catalogue import read_catalogue
@@ -178,3 +180,14 @@ def test_short_unknown_words_are_not_guessed() -> None:
 
 def test_an_empty_index_finds_nothing() -> None:
     assert CatalogueIndex([]).search("street light") == []
+
+
+def test_long_junk_is_cheap(index: CatalogueIndex) -> None:
+    # A 500-character "word" once cost seconds: deletion variants grow with its length.
+    junk_word = "".join(chr(ord("a") + (i * 7) % 26) + str(i % 10) for i in range(250))
+    junk_words = " ".join(f"zq{i:02d}xkvwpty" for i in range(40))
+
+    for query in (junk_word, junk_words):
+        start = time.perf_counter()
+        assert index.search(query) == []
+        assert time.perf_counter() - start < 0.25

@@ -59,6 +59,8 @@ _BIGRAM_BOOST = 1.5
 _FUZZY_WEIGHT = {1: 0.7, 2: 0.45}
 """How much a corrected word counts, by edit distance, relative to an exact match."""
 _MAX_FUZZY_CANDIDATES = 3
+_MAX_CORRECTED_WORDS = 16
+"""Unknown words corrected per query; the rest are ignored, bounding the cost of long junk."""
 
 _STOPWORD_TEXT = """
     a about across after again ago all along also am an and any anyone are around as at be
@@ -269,6 +271,7 @@ class CatalogueIndex:
             for variant in _deletions(term, _max_edits(term)):
                 self._deletions[variant].add(term)
         self._corrections: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._longest_term = max((len(term) for term in self._vocabulary), default=0)
 
     def _build_postings(self) -> dict[str, dict[int, float]]:
         """Term -> {document number: BM25F contribution}, computed once at build time."""
@@ -330,10 +333,13 @@ class CatalogueIndex:
         # Each query word is resolved to the catalogue terms it stands for: itself if the
         # catalogue knows it, otherwise its closest corrections.
         resolved: list[tuple[tuple[str, float], ...]] = []
+        corrections_left = _MAX_CORRECTED_WORDS
         for token, word in zip(written, stems, strict=True):
+            options: tuple[tuple[str, float], ...] = ()
             if word in self._vocabulary:
-                options: tuple[tuple[str, float], ...] = ((word, 1.0),)
-            else:
+                options = ((word, 1.0),)
+            elif corrections_left:
+                corrections_left -= 1
                 options = tuple(
                     (term, _FUZZY_WEIGHT[distance]) for term, distance in self._correct(word)
                 )
@@ -368,7 +374,9 @@ class CatalogueIndex:
             return known
         limit = _max_edits(word)
         candidates: set[str] = set()
-        if limit:
+        # A word longer than every catalogue term by more than the allowed edits cannot be a
+        # misspelling of one; checking it anyway would cost time quadratic in its length.
+        if limit and len(word) - limit <= self._longest_term:
             for variant in _deletions(word, limit):
                 candidates |= self._deletions.get(variant, set())
         found = sorted(
