@@ -143,6 +143,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         db=DatabaseSettings(url=SecretStr(db_url)),
         catalogue_path=TEST_CATALOGUE,
         max_body_bytes=64 * 1024,
+        media_dir=tmp_path / "var" / "media",
+        max_media_bytes=2 * 1024 * 1024,
+        max_media_pixels=4_000_000,
     )
 
 

@@ -6,11 +6,19 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from civicdesk_backoffice.db import create_engine
 from civicdesk_backoffice.models import Base
-from civicdesk_backoffice.schema import check_schema, current_revision, head_revision
+from civicdesk_backoffice.schema import (
+    check_schema,
+    current_revision,
+    downgrade,
+    head_revision,
+    migrate,
+)
+from tests.conftest import StaffFactory, file_request
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -26,5 +34,37 @@ async def test_migrated_database_matches_the_models(db_url: str) -> None:
         assert differences == []
         assert await current_revision(engine) == head_revision()
         await check_schema(engine)  # raises if the revision were behind
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_downgrade_and_upgrade_with_data_in_place(
+    db_url: str, client: Any, api_key: str, make_staff: StaffFactory
+) -> None:
+    # Rows in every table that points at tickets, so rebuilding tables is really exercised.
+    reference = await file_request(client, api_key)
+    ann = await make_staff("ann", "Street Lighting")
+    assert (
+        await client.get(f"/api/v1/staff/tickets/{reference}", headers=ann.headers)
+    ).status == 200
+    comment = await client.post(
+        f"/api/v1/citizens/telegram:12345/tickets/{reference}/comments",
+        json={"body": "More detail."},
+        headers={"X-API-Key": api_key},
+    )
+    assert comment.status == 201
+    engine = create_engine(db_url)
+    try:
+        await downgrade(engine, "0001")
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM audit_log")) == 1
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+            found = await connection.scalar(
+                text("SELECT count(*) FROM tickets WHERE service_request_id = :r"),
+                {"r": reference},
+            )
+        assert found == 1
     finally:
         await engine.dispose()

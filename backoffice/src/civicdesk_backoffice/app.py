@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from civicdesk_backoffice.api_routes import setup_extension_routes
 from civicdesk_backoffice.app_keys import ENGINE, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
 from civicdesk_backoffice.errors import error_middleware
@@ -26,6 +27,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     setup_routes(app)
+    setup_extension_routes(app)
     return app
 
 

@@ -3,7 +3,8 @@
 Views raise :class:`ApiError`; aiohttp raises its own ``HTTPException`` for unknown paths,
 wrong methods and oversize bodies; anything else is a bug or an unreachable database. The
 middleware answers all of them in the format of the API that was called: Open311 errors
-(JSON, or XML for ``*.xml`` paths) everywhere, except the staff API, which answers
+(JSON, or XML for ``*.xml`` paths) everywhere, except CivicDesk's ``/api/v1/`` extensions
+(staff, citizens, media), which answer
 ``{"error": {"code": ..., "message": ...}}``.
 """
 
@@ -20,7 +21,8 @@ from civicdesk_backoffice.open311.render import format_from_path, render_errors
 
 logger = logging.getLogger(__name__)
 
-STAFF_API_PREFIX = "/api/v1/staff/"
+EXTENSION_API_PREFIXES = ("/api/v1/staff/", "/api/v1/citizens/", "/api/v1/media")
+"""CivicDesk's own APIs, which answer ``{"error": {"code", "message"}}``."""
 
 _STAFF_CODES = {
     400: "bad_request",
@@ -28,8 +30,10 @@ _STAFF_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable",
     500: "internal_error",
     503: "unavailable",
 }
@@ -96,7 +100,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def error_response(request: web.Request, error: ApiError) -> web.Response:
     """Render ``error`` for the API ``request`` was addressed to."""
-    if request.path.startswith(STAFF_API_PREFIX):
+    if request.path.startswith(EXTENSION_API_PREFIXES):
         return web.json_response(
             {
                 "error": {

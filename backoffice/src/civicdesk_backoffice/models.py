@@ -101,6 +101,20 @@ OPEN_STATUSES = frozenset(
 """Internal statuses published as Open311 ``open``; every other one is ``closed``."""
 
 
+class CommentAuthor(str, enum.Enum):
+    """Who wrote a comment on a ticket."""
+
+    CITIZEN = "citizen"
+    STAFF = "staff"
+
+
+class CommentVisibility(str, enum.Enum):
+    """Whether the citizen sees a comment (``public``) or only staff do (``internal``)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
 class StaffRole(str, enum.Enum):
     """What a staff member may see: agents and supervisors their department, admins all."""
 
@@ -192,6 +206,7 @@ class Ticket(Base):
     updated_at: Mapped[datetime]
     expected_at: Mapped[datetime | None]
     media_url: Mapped[str | None] = mapped_column(String(255))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
 
 
 class ApiKey(Base):
@@ -248,4 +263,38 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime]
+
+
+class TicketComment(Base):
+    """Information a citizen added to a ticket, or a staff note (public or internal)."""
+
+    __tablename__ = "ticket_comments"
+    __table_args__ = (
+        CheckConstraint(_check_in("author", CommentAuthor), name="author"),
+        CheckConstraint(_check_in("visibility", CommentVisibility), name="visibility"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author: Mapped[str] = mapped_column(String(20))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    visibility: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class MediaFile(Base):
+    """A photo a citizen sent, stored re-encoded (no EXIF, no GPS) under a random name."""
+
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    extension: Mapped[str] = mapped_column(String(8))
+    content_type: Mapped[str] = mapped_column(String(32))
+    byte_size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]

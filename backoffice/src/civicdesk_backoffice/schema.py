@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from alembic import command
 from alembic.config import Config
@@ -36,8 +37,47 @@ async def migrate(engine: AsyncEngine) -> None:
     Args:
         engine: Engine of the database to migrate; it is left open.
     """
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_to_head)
+    await _run_migrations(engine, _upgrade_to_head)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the database behind ``engine`` back to ``revision``, in one transaction.
+
+    Args:
+        engine: Engine of the database; it is left open.
+        revision: The revision to end at, e.g. ``0001``.
+    """
+    await _run_migrations(engine, lambda connection: _downgrade_to(connection, revision))
+
+
+async def _run_migrations(engine: AsyncEngine, run: Callable[[Connection], None]) -> None:
+    """Run Alembic in one transaction; on SQLite with foreign keys checked only at the end.
+
+    SQLite changes most columns by rebuilding the table, and dropping the old table would
+    trip the references other tables hold to it. So, as SQLite's documentation prescribes,
+    enforcement is off during the migration, every reference is checked before the commit,
+    and enforcement is back on before the connection returns to the pool.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Outside any transaction: the pragma is a no-op inside one.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                await connection.run_sync(run)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise SchemaNotReadyError(
+                            f"the migration would leave {len(broken)} broken references "
+                            f"(first in table {broken[0][0]}); nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -78,6 +118,12 @@ def _upgrade_to_head(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def _downgrade_to(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
 
 
 def _read_revision(connection: Connection) -> str | None:

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
             another one gets 404, as the Open311 specification asks.
         contact: Who runs this endpoint, shown in Open311 service discovery.
         log_level: Root logging level for the CLI.
+        media_dir: Where uploaded photos are stored (outside any static web root; they are
+            served one by one under ``/media/`` by name only).
+        max_media_bytes: Largest photo upload accepted.
+        max_media_pixels: Largest photo (width x height) decoded; bigger ones are refused
+            before decoding, so a small file cannot expand into gigabytes of pixels.
+        public_url: Base URL clients reach this server at, for absolute ``media_url``s;
+            the request's own origin when empty.
     """
 
     model_config = SettingsConfigDict(
@@ -56,3 +63,7 @@ class Settings(BaseSettings):
     jurisdiction_id: str = "civicdesk.local"
     contact: str = "CivicDesk back office administrators"
     log_level: str = "INFO"
+    media_dir: Path = Path("var/media")
+    max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_media_pixels: int = Field(default=40_000_000, ge=1)
+    public_url: str = ""

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice.models import (
+    OPEN_STATUSES,
     AuditEntry,
     ServiceEntry,
     StaffRole,
@@ -114,22 +116,55 @@ def can_see_all_departments(user: StaffUser) -> bool:
     return user.role == StaffRole.ADMIN.value
 
 
+@dataclass(frozen=True)
+class TicketFilter:
+    """Optional narrowing of the staff ticket list."""
+
+    statuses: tuple[str, ...] = ()
+    overdue: bool | None = None
+    assignee_id: int | None = None
+
+
 async def visible_tickets(
-    session: AsyncSession, user: StaffUser, limit: int
+    session: AsyncSession, user: StaffUser, limit: int, filters: TicketFilter | None = None
 ) -> list[tuple[Ticket, str]]:
     """The newest tickets ``user`` may see, with their service names."""
-    query = _visible_to(user).order_by(Ticket.requested_at.desc(), Ticket.id.desc()).limit(limit)
+    query = _visible_to(user)
+    if filters is not None:
+        if filters.statuses:
+            query = query.where(Ticket.status.in_(filters.statuses))
+        if filters.assignee_id is not None:
+            query = query.where(Ticket.assignee_id == filters.assignee_id)
+        if filters.overdue is not None:
+            open_values = [status.value for status in OPEN_STATUSES]
+            late = and_(
+                Ticket.status.in_(open_values),
+                Ticket.expected_at.is_not(None),
+                Ticket.expected_at < utcnow(),
+            )
+            query = query.where(late if filters.overdue else not_(late))
+    query = query.order_by(Ticket.requested_at.desc(), Ticket.id.desc()).limit(limit)
     return [(ticket, name) for ticket, name in (await session.execute(query)).tuples()]
 
 
 async def visible_ticket(
-    session: AsyncSession, user: StaffUser, reference: str
+    session: AsyncSession, user: StaffUser, reference: str, *, for_update: bool = False
 ) -> tuple[Ticket, str] | None:
-    """One ticket ``user`` may see, or None (also when it belongs to another department)."""
+    """One ticket ``user`` may see, or None (also when it belongs to another department).
+
+    Args:
+        session: Open session.
+        user: The staff member asking.
+        reference: The ticket reference as typed.
+        for_update: Lock the ticket row until the transaction ends (PostgreSQL), so two
+            staff changes cannot overwrite each other.
+    """
     canonical = parse_reference(reference)
     if canonical is None:
         return None
     query = _visible_to(user).where(Ticket.service_request_id == canonical)
+    if for_update:
+        query = query.with_for_update(of=Ticket)
     row = (await session.execute(query)).tuples().first()
     return None if row is None else (row[0], row[1])
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from open311_schema import NewServiceRequest, SchemaError, Service, ServiceRequestCreated
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import api_keys, catalogue, idempotency, tickets
+from civicdesk_backoffice import api_keys, catalogue, idempotency, media, tickets
 from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import ApiKey, Ticket, utcnow
@@ -145,12 +145,16 @@ async def _file(
     new: NewServiceRequest,
     claimed: idempotency.Claim | None,
 ) -> tickets.FiledTicket:
-    async def record_claim(session: AsyncSession, ticket: Ticket) -> None:
+    async def link(session: AsyncSession, ticket: Ticket) -> None:
         if claimed is not None:
             await idempotency.complete(session, claimed, ticket)
+        # A photo uploaded before filing is linked through the media_url it came back with.
+        uploaded = media.media_id_from_url(new.media_url)
+        if uploaded is not None:
+            await media.attach_unclaimed(session, uploaded, ticket)
 
     try:
-        return await tickets.file_request(sessionmaker, new, on_stored=record_claim)
+        return await tickets.file_request(sessionmaker, new, on_stored=link)
     except tickets.UnknownServiceError:
         raise ApiError(
             404, f"There is no service with service_code {new.service_code[:64]!r}."
