@@ -1,5 +1,11 @@
 """Channel adapters: one Rasa InputChannel sub-package per messaging platform.
 
-Each is named in ``credentials.yml`` by module path. The walking skeleton uses Rasa's stock
-REST channel only; Telegram, WeChat, the web chat page and signed REST arrive here next.
+Each is named in ``credentials.yml`` by module path and built on ``channels._base``:
+
+- ``channels.signed_rest.SignedRestInput``: trusted integrators, HMAC-signed requests.
+- ``channels.telegram.TelegramInput``: Telegram via python-telegram-bot (webhook or polling).
+- ``channels.wechat.WeChatInput``: WeChat Official Account (signature, safe-mode AES).
+- ``channels.webchat.WebChatInput``: the accessible browser chat page.
+
+How to configure each and how to add one: ``docs/channels.md``.
 """

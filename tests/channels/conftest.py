@@ -53,13 +53,8 @@ def agent() -> RecordingAgent:
 
 
 @asynccontextmanager
-async def serve_channel(channel: InputChannel, agent: RecordingAgent) -> AsyncIterator[str]:
-    """Serve ``channel``'s blueprint the way Rasa registers it; yields the base URL."""
-    # Several apps start in one process here; test mode keeps Sanic's start-up rewrite of its
-    # own methods repeatable (it breaks on the second app otherwise).
-    Sanic.test_mode = True
-    app = Sanic(f"channel_test_{next(_app_numbers)}")
-    app.blueprint(channel.blueprint(agent), url_prefix=f"/webhooks/{channel.url_prefix()}")
+async def serve_app(app: Sanic) -> AsyncIterator[str]:
+    """Serve a Sanic app on a free 127.0.0.1 port in this event loop; yields its base URL."""
     port = free_port()
     server = await app.create_server(
         host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
@@ -69,11 +64,23 @@ async def serve_channel(channel: InputChannel, agent: RecordingAgent) -> AsyncIt
     await server.before_start()
     await server.after_start()
     try:
-        yield f"http://127.0.0.1:{port}/webhooks/{channel.url_prefix()}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         await server.before_stop()
         await server.close()
         await server.after_stop()
+
+
+@asynccontextmanager
+async def serve_channel(channel: InputChannel, agent: RecordingAgent) -> AsyncIterator[str]:
+    """Serve ``channel``'s blueprint the way Rasa registers it; yields the channel's base URL."""
+    # Several apps start in one process here; test mode keeps Sanic's start-up rewrite of its
+    # own methods repeatable (it breaks on the second app otherwise).
+    Sanic.test_mode = True
+    app = Sanic(f"channel_test_{next(_app_numbers)}")
+    app.blueprint(channel.blueprint(agent), url_prefix=f"/webhooks/{channel.url_prefix()}")
+    async with serve_app(app) as base:
+        yield f"{base}/webhooks/{channel.url_prefix()}"
 
 
 @pytest.fixture
