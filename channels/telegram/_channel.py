@@ -266,6 +266,10 @@ class TelegramInput(CivicDeskInputChannel):
         message = update.message
         if message is None:
             return None  # edited messages, channel posts: not conversations with a citizen
+        if message.chat.type != "private":
+            # A group would mix several people's reports (and personal data) in one
+            # conversation; citizens talk to the bot one to one.
+            return None
         chat_id = str(message.chat_id)
         if message.location is not None:
             try:

@@ -173,6 +173,8 @@ class WeChatInput(CivicDeskInputChannel):
                 return error.response()
             try:
                 reply = await self._handle(fields, on_new_message)
+            except ChannelRequestError as error:
+                return error.response()
             except Exception:
                 logger.exception("wechat: handling a message failed; WeChat will retry")
                 return json_error(503, "unavailable", "the assistant failed; retry later")

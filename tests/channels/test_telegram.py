@@ -443,3 +443,14 @@ def test_callback_payloads_round_trip() -> None:
     payloads.encode("/c" + "d" * 100)
     assert payloads.decode(key) is None  # evicted: the oldest long payload
     assert payloads.decode("/affirm") == "/affirm"
+
+
+async def test_group_chats_are_ignored(telegram: FakeTelegram, agent: RecordingAgent) -> None:
+    update = message_update(60, text="hello")
+    update["message"]["chat"] = {"id": -100, "type": "group", "title": "Neighbours"}
+    channel = make_channel(telegram)
+    async with serve_channel(channel, agent) as base:
+        response = await post_update(base, update)
+    assert response.status_code == 200
+    assert agent.messages == []
+    assert telegram.called("sendMessage") == []

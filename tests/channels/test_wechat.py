@@ -396,3 +396,14 @@ def test_configuration_errors_stop_the_channel_from_starting(
         {"token": "t", "app_id": "a", "app_secret": "s", "encoding_aes_key": AES_KEY}
     )
     assert channel.name() == "wechat"
+
+
+async def test_a_message_without_a_sender_is_a_400(
+    wechat: FakeWeChat, agent: RecordingAgent
+) -> None:
+    body = "<xml><MsgType>text</MsgType><Content>hi</Content><MsgId>1</MsgId></xml>"
+    async with serve_channel(make_channel(wechat), agent) as base:
+        response = await post(base, body, signed_query())
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_message"
+    assert agent.messages == []
