@@ -21,6 +21,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from channels._dedup import DEFAULT_TTL_SECONDS, DedupStore, dedup_store_from_config
+from channels._state import SharedState, state_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -100,17 +101,25 @@ class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
     Args:
         dedup_store: Where delivery keys are claimed; by default Redis at ``redis_url`` /
             ``CIVICDESK_REDIS_URL``, else in-memory.
+        state: Small state shared between requests (and processes), same default.
     """
 
-    def __init__(self, *, dedup_store: DedupStore | None = None) -> None:
+    def __init__(
+        self, *, dedup_store: DedupStore | None = None, state: SharedState | None = None
+    ) -> None:
         self.dedup_store: DedupStore = dedup_store or dedup_store_from_config(
             None, ttl_seconds=DEFAULT_TTL_SECONDS
         )
+        self.state: SharedState = state or state_from_config(None)
 
     @classmethod
     def dedup_from_credentials(cls, credentials: dict[str, Any] | None) -> DedupStore:
         ttl = int(credential(credentials, "dedup_ttl_seconds") or DEFAULT_TTL_SECONDS)
         return dedup_store_from_config(credential(credentials, "redis_url"), ttl_seconds=ttl)
+
+    @classmethod
+    def state_from_credentials(cls, credentials: dict[str, Any] | None) -> SharedState:
+        return state_from_config(credential(credentials, "redis_url"))
 
     async def authenticate(self, request: Request) -> None:
         """Raise ``ChannelRequestError`` unless the request comes from the platform.

@@ -40,6 +40,7 @@ from channels._media import (
     check_photo_size,
     message_metadata,
 )
+from channels._state import SharedState
 from channels.telegram._output import CallbackPayloads, TelegramOutput
 
 logger = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ class TelegramInput(CivicDeskInputChannel):
         uploader: MediaUploader | None = None,
         max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
         dedup_store: DedupStore | None = None,
+        state: SharedState | None = None,
     ) -> None:
-        super().__init__(dedup_store=dedup_store)
+        super().__init__(dedup_store=dedup_store, state=state)
         if not token:
             raise ValueError("telegram needs a bot token")
         if mode == "webhook" and not (secret_token and _SECRET_PATTERN.match(secret_token)):
@@ -100,7 +102,7 @@ class TelegramInput(CivicDeskInputChannel):
         self._mode: Mode = mode
         self._uploader = uploader or BackOfficeMediaUploader.from_env()
         self._max_photo_bytes = max_photo_bytes
-        self.payloads = CallbackPayloads()
+        self.payloads = CallbackPayloads(self.state)
         self.blocked: set[str] = set()
         builder = Application.builder().token(token)
         if base_url:
@@ -137,6 +139,7 @@ class TelegramInput(CivicDeskInputChannel):
                 credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
             ),
             dedup_store=cls.dedup_from_credentials(credentials),
+            state=cls.state_from_credentials(credentials),
         )
 
     def get_output_channel(self) -> TelegramOutput:
@@ -256,7 +259,7 @@ class TelegramInput(CivicDeskInputChannel):
             await query.answer()
             chat = query.message.chat if query.message is not None else None
             chat_id = str(chat.id) if chat is not None else str(query.from_user.id)
-            payload = self.payloads.decode(query.data or "")
+            payload = await self.payloads.decode(query.data or "")
             if payload is None:
                 logger.info("telegram: button from an expired message pressed")
                 await output.send_text_message(chat_id, channel_reply("button_expired"))

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dtm
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -25,6 +24,7 @@ from channels._output import (
     SplittingOutputChannel,
     utf16_length,
 )
+from channels._state import SharedState
 
 logger = logging.getLogger(__name__)
 
@@ -36,29 +36,27 @@ class CallbackPayloads:
     """Maps Rasa button payloads to Telegram ``callback_data`` (at most 64 bytes) and back.
 
     Short payloads travel as they are; longer ones (``/choose{"service_code": ...}``) travel
-    as a digest and are looked up here. The map is per process and bounded.
+    as a digest kept in the shared state (Redis when configured, so any Rasa process can
+    resolve a button another process drew) for ``ttl_seconds``.
     """
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._long: OrderedDict[str, str] = OrderedDict()
-        self._max = max_entries
+    def __init__(self, state: SharedState, *, ttl_seconds: int = 7 * 24 * 60 * 60) -> None:
+        self._state = state
+        self._ttl = ttl_seconds
 
-    def encode(self, payload: str) -> str:
+    async def encode(self, payload: str) -> str:
         if len(payload.encode("utf-8")) <= CALLBACK_DATA_MAX_BYTES and not payload.startswith(
             "cd:"
         ):
             return payload
         key = "cd:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
-        self._long[key] = payload
-        self._long.move_to_end(key)
-        while len(self._long) > self._max:
-            self._long.popitem(last=False)
+        await self._state.set(f"telegram:callback:{key}", payload, ttl_seconds=self._ttl)
         return key
 
-    def decode(self, data: str) -> str | None:
-        """The payload for ``data``; ``None`` for a digest this process no longer knows."""
+    async def decode(self, data: str) -> str | None:
+        """The payload for ``data``; ``None`` for a digest that has expired."""
         if data.startswith("cd:"):
-            return self._long.get(data)
+            return await self._state.get(f"telegram:callback:{data}")
         return data
 
 
@@ -111,11 +109,7 @@ class TelegramOutput(SplittingOutputChannel):
             return ReplyKeyboardMarkup(rows, one_time_keyboard=True, resize_keyboard=True)
         return InlineKeyboardMarkup(
             [
-                [
-                    InlineKeyboardButton(
-                        button.title, callback_data=self._payloads.encode(button.payload)
-                    )
-                ]
+                [InlineKeyboardButton(button.title, callback_data=button.payload)]
                 for button in buttons
             ]
         )
@@ -123,7 +117,11 @@ class TelegramOutput(SplittingOutputChannel):
     async def send_part(
         self, recipient_id: str, text: str, buttons: Sequence[Button] | None
     ) -> None:
-        markup = self.render_buttons(buttons) if buttons else None
+        markup = None
+        if buttons:
+            # callback_data is limited to 64 bytes: long payloads travel as digests.
+            encoded = [Button(b.title, await self._payloads.encode(b.payload)) for b in buttons]
+            markup = self.render_buttons(encoded)
         await self.call(
             recipient_id,
             lambda: self.bot.send_message(chat_id=recipient_id, text=text, reply_markup=markup),

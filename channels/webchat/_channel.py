@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
-from collections import OrderedDict, deque
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,6 +37,7 @@ from channels._media import (
     UploadedMedia,
     message_metadata,
 )
+from channels._state import SharedState
 from channels.webchat._session import SessionSigner
 
 logger = logging.getLogger(__name__)
@@ -81,23 +82,35 @@ def _image_kind(data: bytes) -> tuple[str, str] | None:
 
 
 class WebChatInbox:
-    """Proactive messages waiting for the page to fetch them (per process, bounded)."""
+    """Proactive messages waiting for the page to fetch them, in the shared state (Redis
+    when configured, so the process that got the update and the one the page polls may
+    differ). Each inbox keeps its newest ``max_messages`` for ``ttl_seconds``."""
 
-    def __init__(self, max_sessions: int = 10_000, max_messages: int = 50) -> None:
-        self._boxes: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
-        self._max_sessions = max_sessions
+    def __init__(
+        self, state: SharedState, *, max_messages: int = 50, ttl_seconds: int = 7 * 24 * 3600
+    ) -> None:
+        self._state = state
         self._max_messages = max_messages
+        self._ttl = ttl_seconds
 
-    def put(self, sender_id: str, message: dict[str, Any]) -> None:
-        box = self._boxes.setdefault(sender_id, deque(maxlen=self._max_messages))
-        box.append(message)
-        self._boxes.move_to_end(sender_id)
-        while len(self._boxes) > self._max_sessions:
-            self._boxes.popitem(last=False)
+    async def put(self, sender_id: str, message: dict[str, Any]) -> None:
+        await self._state.push(
+            f"webchat:inbox:{sender_id}",
+            json.dumps(message),
+            ttl_seconds=self._ttl,
+            max_items=self._max_messages,
+        )
 
-    def take(self, sender_id: str) -> list[dict[str, Any]]:
-        box = self._boxes.pop(sender_id, None)
-        return list(box) if box else []
+    async def take(self, sender_id: str) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        for item in await self._state.drain(f"webchat:inbox:{sender_id}"):
+            try:
+                message = json.loads(item)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                messages.append(message)
+        return messages
 
 
 class WebChatInboxOutput(CollectingOutputChannel):  # type: ignore[misc]
@@ -112,7 +125,7 @@ class WebChatInboxOutput(CollectingOutputChannel):  # type: ignore[misc]
         return "webchat"
 
     async def _persist_message(self, message: dict[str, Any]) -> None:
-        self._inbox.put(str(message.get("recipient_id", "")), message)
+        await self._inbox.put(str(message.get("recipient_id", "")), message)
 
 
 def _for_page(message: dict[str, Any]) -> dict[str, Any]:
@@ -151,8 +164,9 @@ class WebChatInput(CivicDeskInputChannel):
         uploader: MediaUploader | None = None,
         max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
         dedup_store: DedupStore | None = None,
+        state: SharedState | None = None,
     ) -> None:
-        super().__init__(dedup_store=dedup_store)
+        super().__init__(dedup_store=dedup_store, state=state)
         if not session_secret:
             logger.warning("webchat: no session secret set; sessions last one process only")
             session_secret = secrets.token_urlsafe(32)
@@ -160,7 +174,7 @@ class WebChatInput(CivicDeskInputChannel):
         self._secure_cookie = secure_cookie
         self._uploader = uploader or BackOfficeMediaUploader.from_env()
         self._max_photo_bytes = max_photo_bytes
-        self.inbox = WebChatInbox()
+        self.inbox = WebChatInbox(self.state)
 
     @classmethod
     def name(cls) -> str:
@@ -176,6 +190,7 @@ class WebChatInput(CivicDeskInputChannel):
                 credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
             ),
             dedup_store=cls.dedup_from_credentials(credentials),
+            state=cls.state_from_credentials(credentials),
         )
 
     def get_output_channel(self) -> WebChatInboxOutput:
@@ -300,7 +315,7 @@ class WebChatInput(CivicDeskInputChannel):
                 return error.response()
             sender = self.sender_id(self._session(request))
             return json_response(
-                {"messages": [_for_page(m) for m in self.inbox.take(sender)]},
+                {"messages": [_for_page(m) for m in await self.inbox.take(sender)]},
                 headers={"Cache-Control": "no-store"},
             )
 

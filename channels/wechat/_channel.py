@@ -36,6 +36,7 @@ from channels._media import (
     check_photo_size,
     message_metadata,
 )
+from channels._state import SharedState
 from channels.wechat._client import DEFAULT_API_BASE, WeChatApiClient, WeChatApiError
 from channels.wechat._crypto import WeChatCrypto, WeChatCryptoError, signature, signature_matches
 from channels.wechat._output import OfferedButtons, WeChatOutput
@@ -89,8 +90,9 @@ class WeChatInput(CivicDeskInputChannel):
         max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
         reply_deadline_seconds: float = DEFAULT_REPLY_DEADLINE_SECONDS,
         dedup_store: DedupStore | None = None,
+        state: SharedState | None = None,
     ) -> None:
-        super().__init__(dedup_store=dedup_store)
+        super().__init__(dedup_store=dedup_store, state=state)
         if not (token and app_id and app_secret):
             raise ValueError("wechat needs token, app_id and app_secret")
         if mode == "safe" and not encoding_aes_key:
@@ -103,7 +105,7 @@ class WeChatInput(CivicDeskInputChannel):
         self._uploader = uploader or BackOfficeMediaUploader.from_env()
         self._max_photo_bytes = max_photo_bytes
         self._deadline = reply_deadline_seconds
-        self.offers = OfferedButtons()
+        self.offers = OfferedButtons(self.state)
         self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -130,6 +132,7 @@ class WeChatInput(CivicDeskInputChannel):
                 credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
             ),
             dedup_store=cls.dedup_from_credentials(credentials),
+            state=cls.state_from_credentials(credentials),
         )
 
     def get_output_channel(self) -> WeChatOutput:
@@ -280,7 +283,7 @@ class WeChatInput(CivicDeskInputChannel):
         photo: UploadedMedia | None = None
         if msg_type == "text":
             content = fields.get("Content", "")
-            body = self.offers.payload_for(open_id, content) or content
+            body = await self.offers.payload_for(open_id, content) or content
         elif msg_type == "location":
             try:
                 location = Location.parse(fields.get("Location_X"), fields.get("Location_Y"))

@@ -7,12 +7,13 @@ which labels it offered each citizen so a tapped label becomes the button's payl
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import json
 from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
 from channels._output import Button, SplittingOutputChannel, utf8_length
+from channels._state import SharedState
 from channels.wechat._client import WeChatApiClient
 
 # WeChat refuses text messages over 2048 bytes; keep clear of the limit.
@@ -20,25 +21,27 @@ MAX_TEXT_BYTES = 2000
 
 
 class OfferedButtons:
-    """The last buttons offered to each citizen (bounded, per process)."""
+    """The last buttons offered to each citizen, in the shared state for ``ttl_seconds``."""
 
-    def __init__(self, max_citizens: int = 10_000) -> None:
-        self._offers: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._max = max_citizens
+    def __init__(self, state: SharedState, *, ttl_seconds: int = 2 * 24 * 60 * 60) -> None:
+        self._state = state
+        self._ttl = ttl_seconds
 
-    def remember(self, open_id: str, buttons: Sequence[Button]) -> None:
-        self._offers[open_id] = {button.title.strip(): button.payload for button in buttons}
-        self._offers.move_to_end(open_id)
-        while len(self._offers) > self._max:
-            self._offers.popitem(last=False)
+    async def remember(self, open_id: str, buttons: Sequence[Button]) -> None:
+        offered = {button.title.strip(): button.payload for button in buttons}
+        await self._state.set(f"wechat:offer:{open_id}", json.dumps(offered), ttl_seconds=self._ttl)
 
-    def payload_for(self, open_id: str, text: str) -> str | None:
+    async def payload_for(self, open_id: str, text: str) -> str | None:
         """The payload of the button labelled ``text``, if it was offered last; then forgets."""
-        offered = self._offers.get(open_id)
-        if not offered or text.strip() not in offered:
+        stored = await self._state.get(f"wechat:offer:{open_id}")
+        if stored is None:
             return None
-        del self._offers[open_id]
-        return offered[text.strip()]
+        offered = json.loads(stored)
+        payload = offered.get(text.strip()) if isinstance(offered, dict) else None
+        if not isinstance(payload, str):
+            return None
+        await self._state.delete(f"wechat:offer:{open_id}")
+        return payload
 
 
 class WeChatOutput(SplittingOutputChannel):
@@ -70,7 +73,7 @@ class WeChatOutput(SplittingOutputChannel):
         self, recipient_id: str, text: str, buttons: Sequence[Button] | None
     ) -> None:
         if buttons:
-            self._offers.remember(recipient_id, buttons)
+            await self._offers.remember(recipient_id, buttons)
             menu = self.render_buttons(buttons)
             combined = f"{text}\n\n{menu}"
             if self.measure_length(combined) <= self.max_message_length:

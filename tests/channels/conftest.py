@@ -20,6 +20,7 @@ from sanic import Sanic
 
 from channels._dedup import RedisDedupStore
 from channels._media import UploadedMedia
+from channels._state import RedisState
 
 _app_numbers = itertools.count()
 
@@ -45,6 +46,12 @@ class RecordingAgent:
         self.messages.append(message)
         if self.reply is not None:
             await self.reply(message)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their stores explicitly; a developer's CIVICDESK_REDIS_URL must not leak in."""
+    monkeypatch.delenv("CIVICDESK_REDIS_URL", raising=False)
 
 
 @pytest.fixture
@@ -90,6 +97,18 @@ async def redis_store() -> AsyncIterator[RedisDedupStore]:
     prefix = f"civicdesk:test:{uuid.uuid4().hex}:"
     store = RedisDedupStore(client, ttl_seconds=60, prefix=prefix)
     yield store
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.close()
+
+
+@pytest.fixture
+async def redis_state() -> AsyncIterator[RedisState]:
+    """Shared state on the machine's real Redis, under a prefix unique to the test."""
+    client = redis_asyncio.Redis.from_url("redis://127.0.0.1:6379/0")
+    prefix = f"civicdesk:test:{uuid.uuid4().hex}:"
+    yield RedisState(client, prefix=prefix)
     keys = [key async for key in client.scan_iter(match=prefix + "*")]
     if keys:
         await client.delete(*keys)

@@ -13,6 +13,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
+from channels._state import MemoryState, RedisState
 from channels.telegram import CallbackPayloads, TelegramInput
 from tests.channels.conftest import (
     FakeBackOffice,
@@ -432,25 +433,42 @@ def test_configuration_errors_stop_the_channel_from_starting(
     assert channel.name() == "telegram"
 
 
-def test_callback_payloads_round_trip() -> None:
-    payloads = CallbackPayloads(max_entries=2)
-    assert payloads.encode("/affirm") == "/affirm"
+async def test_callback_payloads_round_trip() -> None:
+    payloads = CallbackPayloads(MemoryState())
+    assert await payloads.encode("/affirm") == "/affirm"
     long = "/x" + "y" * 100
-    key = payloads.encode(long)
+    key = await payloads.encode(long)
     assert len(key.encode()) <= 64
-    assert payloads.decode(key) == long
-    payloads.encode("/a" + "b" * 100)
-    payloads.encode("/c" + "d" * 100)
-    assert payloads.decode(key) is None  # evicted: the oldest long payload
-    assert payloads.decode("/affirm") == "/affirm"
+    assert await payloads.decode(key) == long
+    assert await payloads.decode("cd:" + "0" * 40) is None
+    assert await payloads.decode("/affirm") == "/affirm"
 
 
-async def test_group_chats_are_ignored(telegram: FakeTelegram, agent: RecordingAgent) -> None:
-    update = message_update(60, text="hello")
-    update["message"]["chat"] = {"id": -100, "type": "group", "title": "Neighbours"}
-    channel = make_channel(telegram)
-    async with serve_channel(channel, agent) as base:
-        response = await post_update(base, update)
-    assert response.status_code == 200
-    assert agent.messages == []
-    assert telegram.called("sendMessage") == []
+async def test_a_button_drawn_by_one_process_is_understood_by_another(
+    telegram: FakeTelegram, agent: RecordingAgent, redis_state: RedisState
+) -> None:
+    long_payload = '/choose_service{"service_code":"' + "x" * 80 + '"}'
+    first = make_channel(telegram, state=redis_state)
+    await first.application.initialize()
+    try:
+        await first.get_output_channel().send_text_with_buttons(
+            str(CHAT), "Which one?", [{"title": "That one", "payload": long_payload}]
+        )
+    finally:
+        await first.application.shutdown()
+    data = telegram.called("sendMessage")[0]["reply_markup"]["inline_keyboard"][0][0][
+        "callback_data"
+    ]
+    second = make_channel(telegram, state=redis_state)  # another Rasa process, same Redis
+    press = {
+        "update_id": 70,
+        "callback_query": {
+            "id": "cbq-2",
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Ana"},
+            "chat_instance": "ci",
+            "data": data,
+        },
+    }
+    async with serve_channel(second, agent) as base:
+        await post_update(base, press)
+    assert [m.text for m in agent.messages] == [long_payload]

@@ -12,6 +12,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
+from channels._state import RedisState
 from channels.webchat import COOKIE_NAME, SessionSigner, WebChatInput
 from tests.channels.conftest import (
     FakeBackOffice,
@@ -245,3 +246,15 @@ def test_session_cookies_cannot_be_altered() -> None:
     assert signer.verify(forged) is None
     with pytest.raises(ValueError, match="16"):
         SessionSigner("short")
+
+
+async def test_a_proactive_message_reaches_a_page_served_by_another_process(
+    agent: RecordingAgent, redis_state: RedisState
+) -> None:
+    sending = WebChatInput(session_secret=SECRET, state=redis_state)
+    serving = WebChatInput(session_secret=SECRET, state=redis_state)
+    async with serve_channel(serving, agent) as base, httpx.AsyncClient() as client:
+        await client.get(f"{base}/")
+        await sending.get_output_channel().send_text_message(sender_of(client), "Fixed")
+        response = await client.get(f"{base}/updates")
+    assert response.json() == {"messages": [{"text": "Fixed"}]}

@@ -14,6 +14,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
+from channels._state import RedisState
 from channels.wechat import (
     InvalidWeChatXml,
     WeChatCrypto,
@@ -407,3 +408,16 @@ async def test_a_message_without_a_sender_is_a_400(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_message"
     assert agent.messages == []
+
+
+async def test_a_tapped_label_is_understood_by_another_process(
+    wechat: FakeWeChat, agent: RecordingAgent, redis_state: RedisState
+) -> None:
+    offering = make_channel(wechat, state=redis_state)
+    await offering.get_output_channel().send_text_with_buttons(
+        OPEN_ID, "Street light?", [{"title": "Yes", "payload": "/affirm"}]
+    )
+    answering = make_channel(wechat, state=redis_state)
+    async with serve_channel(answering, agent) as base:
+        await post(base, message_xml(90, Content="Yes"), signed_query())
+    assert [m.text for m in agent.messages] == ["/affirm"]
