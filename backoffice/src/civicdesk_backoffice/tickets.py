@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from open311_schema import NewServiceRequest, ServiceRequest, Status
 from sqlalchemy import Select, select
@@ -99,42 +100,20 @@ async def file_request(
         UnknownServiceError: the service code is unknown or inactive.
         SchemaError: the attribute answers do not fit the service definition.
     """
-    async with sessionmaker() as session:
-        service = await active_service(session, new.service_code)
-    if service is None:
-        raise UnknownServiceError(new.service_code)
-    answers = check_attributes(attributes_of(service), new.attributes)
-
-    now = utcnow()
-    expected_at = now + timedelta(hours=service.sla_hours)
+    # One transaction reads the service and stores the ticket: one connection checkout
+    # per request instead of two, which is most of the cost of filing.
     for attempt in range(1, _REFERENCE_ATTEMPTS + 1):
-        ticket = Ticket(
-            service_request_id=new_reference(),
-            service_code=service.code,
-            status=TicketStatus.NEW.value,
-            description=new.description,
-            address_string=new.address_string,
-            address_id=new.address_id,
-            lat=new.lat,
-            long=new.long,
-            attributes=answers,
-            email=new.email,
-            phone=new.phone,
-            first_name=new.first_name,
-            last_name=new.last_name,
-            device_id=new.device_id,
-            account_id=new.account_id,
-            department=service.department,
-            requested_at=now,
-            updated_at=now,
-            expected_at=expected_at,
-            media_url=new.media_url,
-        )
         try:
             async with sessionmaker.begin() as session:
+                service = await active_service(session, new.service_code)
+                if service is None:
+                    raise UnknownServiceError(new.service_code)
+                answers = check_attributes(attributes_of(service), new.attributes)
+                now = utcnow()
+                ticket = _new_ticket(new, service, answers, now)
                 session.add(ticket)
+                await session.flush()
                 if on_stored is not None:
-                    await session.flush()
                     await on_stored(session, ticket)
         except IntegrityError as error:
             # Only a clash of the random reference is worth another try.
@@ -143,8 +122,35 @@ async def file_request(
             logger.warning("ticket reference collision, drawing another (attempt %d)", attempt)
             continue
         logger.info("filed ticket %s under %s", ticket.service_request_id, service.code)
-        return FiledTicket(ticket, service_notice(service.department, expected_at))
+        return FiledTicket(ticket, service_notice(service.department, ticket.expected_at))
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _new_ticket(
+    new: NewServiceRequest, service: ServiceEntry, answers: dict[str, Any], now: datetime
+) -> Ticket:
+    return Ticket(
+        service_request_id=new_reference(),
+        service_code=service.code,
+        status=TicketStatus.NEW.value,
+        description=new.description,
+        address_string=new.address_string,
+        address_id=new.address_id,
+        lat=new.lat,
+        long=new.long,
+        attributes=answers,
+        email=new.email,
+        phone=new.phone,
+        first_name=new.first_name,
+        last_name=new.last_name,
+        device_id=new.device_id,
+        account_id=new.account_id,
+        department=service.department,
+        requested_at=now,
+        updated_at=now,
+        expected_at=now + timedelta(hours=service.sla_hours),
+        media_url=new.media_url,
+    )
 
 
 @dataclass(frozen=True)
