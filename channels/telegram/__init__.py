@@ -4,6 +4,6 @@ Name it in ``credentials.yml`` as ``channels.telegram.TelegramInput``.
 """
 
 from channels.telegram._channel import SECRET_HEADER, TelegramInput
-from channels.telegram._output import CallbackPayloads, TelegramOutput
+from channels.telegram._output import BlockedChats, CallbackPayloads, TelegramOutput
 
-__all__ = ["SECRET_HEADER", "CallbackPayloads", "TelegramInput", "TelegramOutput"]
+__all__ = ["SECRET_HEADER", "BlockedChats", "CallbackPayloads", "TelegramInput", "TelegramOutput"]

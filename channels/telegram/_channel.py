@@ -41,7 +41,7 @@ from channels._media import (
     message_metadata,
 )
 from channels._state import SharedState
-from channels.telegram._output import CallbackPayloads, TelegramOutput
+from channels.telegram._output import BlockedChats, CallbackPayloads, TelegramOutput
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class TelegramInput(CivicDeskInputChannel):
         self._uploader = uploader or BackOfficeMediaUploader.from_env()
         self._max_photo_bytes = max_photo_bytes
         self.payloads = CallbackPayloads(self.state)
-        self.blocked: set[str] = set()
+        self.blocked = BlockedChats(self.state)
         builder = Application.builder().token(token)
         if base_url:
             builder = builder.base_url(base_url)
@@ -266,6 +266,8 @@ class TelegramInput(CivicDeskInputChannel):
                 return None
             return self._user_message(update, payload, chat_id, output)
 
+        if update.effective_chat is not None:
+            await self.blocked.discard(str(update.effective_chat.id))
         message = update.message
         if message is None:
             return None  # edited messages, channel posts: not conversations with a citizen

@@ -60,13 +60,32 @@ class CallbackPayloads:
         return data
 
 
+class BlockedChats:
+    """Chats whose citizen blocked the bot, in the shared state for ``ttl_seconds``."""
+
+    def __init__(self, state: SharedState, *, ttl_seconds: int = 90 * 24 * 60 * 60) -> None:
+        self._state = state
+        self._ttl = ttl_seconds
+
+    async def add(self, chat_id: str) -> None:
+        await self._state.set(f"telegram:blocked:{chat_id}", "1", ttl_seconds=self._ttl)
+
+    async def contains(self, chat_id: str) -> bool:
+        return await self._state.get(f"telegram:blocked:{chat_id}") is not None
+
+    async def discard(self, chat_id: str) -> None:
+        """The citizen wrote again, so they unblocked the bot."""
+        await self._state.delete(f"telegram:blocked:{chat_id}")
+
+
 class TelegramOutput(SplittingOutputChannel):
     """Bot replies and proactive messages through the Bot API.
 
     Flood control (HTTP 429) is honoured by waiting ``retry_after`` and retrying, up to
     ``max_retries`` times and ``max_retry_after_seconds`` per wait. A citizen who blocked the
-    bot (HTTP 403) is permanent: the message is dropped, not retried, and the chat is
-    remembered in :attr:`blocked` so later messages to it are not attempted.
+    bot (HTTP 403) is permanent: the message is dropped, not retried, and the chat is marked
+    in the shared state (:class:`BlockedChats`) so later messages to it are not attempted,
+    until the citizen writes again.
     """
 
     max_message_length = 4096
@@ -78,13 +97,13 @@ class TelegramOutput(SplittingOutputChannel):
         *,
         max_retries: int = 3,
         max_retry_after_seconds: float = 30.0,
-        blocked: set[str] | None = None,
+        blocked: BlockedChats,
     ) -> None:
         self.bot = bot
         self._payloads = payloads
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after_seconds
-        self.blocked: set[str] = blocked if blocked is not None else set()
+        self.blocked = blocked
 
     @classmethod
     def name(cls) -> str:
@@ -134,7 +153,7 @@ class TelegramOutput(SplittingOutputChannel):
 
     async def call(self, recipient_id: str, request: Callable[[], Awaitable[T]]) -> T | None:
         """Run one Bot API request for ``recipient_id`` with flood control and block handling."""
-        if recipient_id in self.blocked:
+        if await self.blocked.contains(recipient_id):
             return None
         for attempt in range(self._max_retries + 1):
             try:
@@ -147,7 +166,7 @@ class TelegramOutput(SplittingOutputChannel):
                 await asyncio.sleep(delay)
             except Forbidden:
                 logger.warning("telegram: a recipient blocked the bot; not sending to it again")
-                self.blocked.add(recipient_id)
+                await self.blocked.add(recipient_id)
                 return None
         return None  # pragma: no cover (the loop returns or raises)
 

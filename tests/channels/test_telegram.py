@@ -378,7 +378,22 @@ async def test_a_blocked_recipient_is_permanent_and_not_retried(telegram: FakeTe
     finally:
         await channel.application.shutdown()
     assert len(telegram.called("sendMessage")) == 1
-    assert channel.blocked == {str(CHAT)}
+    assert await channel.blocked.contains(str(CHAT))
+
+
+async def test_a_citizen_who_unblocks_and_writes_again_gets_replies(
+    telegram: FakeTelegram, agent: RecordingAgent
+) -> None:
+    async def reply(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "Welcome back")
+
+    agent.reply = reply
+    channel = make_channel(telegram)
+    await channel.blocked.add(str(CHAT))
+    async with serve_channel(channel, agent) as base:
+        await post_update(base, message_update(80, text="hello again"))
+    assert [call["text"] for call in telegram.called("sendMessage")] == ["Welcome back"]
+    assert not await channel.blocked.contains(str(CHAT))
 
 
 async def test_a_failing_turn_is_a_503_and_telegrams_redelivery_is_processed(
