@@ -16,8 +16,9 @@ catalogue, run by ``aiohttp.web.run_app`` in a process of its own on 127.0.0.1, 
 one keep-alive connection (``http.client``), one request at a time. A round trip includes
 parsing and checking the query, the index lookup, JSON encoding and the loopback network;
 the server asks the database for the catalogue version at most every 5 seconds. For
-comparison, the same client is timed against a bare aiohttp application that answers a
-fixed JSON body ("HTTP bare floor"): what HTTP alone costs on the machine at that moment.
+comparison, a bare aiohttp application answering a fixed JSON body runs beside it and gets
+every query right after the back office ("HTTP bare floor"): what HTTP alone costs on the
+machine under the same load.
 """
 
 from __future__ import annotations
@@ -108,37 +109,42 @@ def _timed(queries: Sequence[str], call: Callable[[str], object]) -> list[float]
     return samples
 
 
-def bench_http(queries: Sequence[str], limit: int, *, bare: bool = False) -> list[float]:
-    """Time ``GET /api/v1/services/search`` round trips on 127.0.0.1 (milliseconds).
+def bench_http(queries: Sequence[str], limit: int) -> tuple[list[float], list[float]]:
+    """Time search round trips on 127.0.0.1 (milliseconds): the app's, then the floor's.
 
-    With ``bare``, the server is a bare aiohttp application answering every request with a
-    fixed small JSON body: the floor that HTTP itself costs on this machine.
+    Two servers run side by side: the back office, and a bare aiohttp application that
+    answers every request with a fixed small JSON body (the floor: what HTTP alone costs on
+    this machine). Each query goes to one, then the other, so both see the same load.
     """
     with tempfile.TemporaryDirectory(prefix="civicdesk-bench-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
-        if not bare:
-            asyncio.run(_prepare_database(url))
-        port = _free_port()
-        server = multiprocessing.get_context("spawn").Process(
-            target=_serve_bare if bare else _serve, args=(url, port), daemon=True
-        )
-        server.start()
+        asyncio.run(_prepare_database(url))
+        context = multiprocessing.get_context("spawn")
+        servers = []
+        connections = []
         try:
-            connection = _connect(port)
-            try:
-                for text in queries[:WARM_UP]:
+            for target in (_serve, _serve_bare):
+                port = _free_port()
+                server = context.Process(target=target, args=(url, port), daemon=True)
+                server.start()
+                servers.append(server)
+                connections.append(_connect(port))
+            for text in queries[:WARM_UP]:
+                for connection in connections:
                     _get(connection, text, limit)
-                samples = []
-                for text in queries:
+            samples: tuple[list[float], list[float]] = ([], [])
+            for text in queries:
+                for connection, timings in zip(connections, samples, strict=True):
                     start = time.perf_counter_ns()
                     _get(connection, text, limit)
-                    samples.append((time.perf_counter_ns() - start) / 1e6)
-                return samples
-            finally:
-                connection.close()
+                    timings.append((time.perf_counter_ns() - start) / 1e6)
+            return samples
         finally:
-            server.terminate()
-            server.join(timeout=10)
+            for connection in connections:
+                connection.close()
+            for server in servers:
+                server.terminate()
+                server.join(timeout=10)
 
 
 async def _prepare_database(url: str) -> None:
@@ -237,8 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results = {"in-process": percentiles(bench_in_process(queries, args.limit))}
     if not args.skip_http:
-        results["HTTP 127.0.0.1"] = percentiles(bench_http(queries, args.limit))
-        results["HTTP bare floor"] = percentiles(bench_http(queries, args.limit, bare=True))
+        app, floor = bench_http(queries, args.limit)
+        results["HTTP 127.0.0.1"] = percentiles(app)
+        results["HTTP bare floor"] = percentiles(floor)
 
     print(f"{'mode':<16}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for mode, figures in results.items():
