@@ -281,6 +281,13 @@ class WebChatInput(CivicDeskInputChannel):
         async def photo(request: Request) -> HTTPResponse:
             try:
                 await self.authenticate(request)
+                content_type = request.headers.get("content-type", "")
+                if not content_type.startswith("multipart/form-data") or (
+                    "boundary=" not in content_type
+                ):
+                    raise ChannelRequestError(
+                        400, "missing_photo", "send the photo as multipart/form-data"
+                    )
                 upload = request.files.get("photo") if request.files else None
                 if upload is None:
                     raise ChannelRequestError(400, "missing_photo", "send the photo in `photo`")

@@ -98,7 +98,9 @@ class WeChatApiClient:
                 ):
                     body = _json(httpx.Response(200, content=await response.aread()))
                     raise WeChatApiError(int(body.get("errcode", -1)), "media not available")
-                response.raise_for_status()
+                if not response.is_success:
+                    # Not raise_for_status: its message holds the URL, access token included.
+                    raise WeChatApiError(-1, f"media download answered {response.status_code}")
                 data = bytearray()
                 async for chunk in response.aiter_bytes():
                     data.extend(chunk)
