@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from civicdesk_backoffice import api_keys
-from civicdesk_backoffice.app_keys import SESSIONMAKER
+from civicdesk_backoffice.app_keys import READ_SESSIONMAKER
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import ApiKey
 
@@ -44,7 +44,7 @@ async def require_api_client(request: web.Request) -> ApiKey:
     presented = request.headers.get(API_KEY_HEADER, "").strip()
     if not presented:
         raise ApiError(403, f"Send your API key in the {API_KEY_HEADER} header.")
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         key = await api_keys.find_active_key(session, presented)
     if key is None:
         raise ApiError(403, "Invalid API key: it is unknown or has been revoked.")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from civicdesk_backoffice.api_routes import setup_extension_routes
-from civicdesk_backoffice.app_keys import ENGINE, SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.app_keys import ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
 from civicdesk_backoffice.errors import error_middleware
 from civicdesk_backoffice.routes import setup_routes
@@ -36,5 +36,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].db.url.get_secret_value())
     app[ENGINE] = engine
     app[SESSIONMAKER] = create_sessionmaker(engine)
+    # Same pool; public lookups need no transaction, and skipping it halves their cost.
+    app[READ_SESSIONMAKER] = create_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT")
+    )
     yield
     await engine.dispose()

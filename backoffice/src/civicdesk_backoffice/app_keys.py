@@ -10,3 +10,5 @@ from civicdesk_backoffice.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+READ_SESSIONMAKER = web.AppKey("read_sessionmaker", async_sessionmaker[AsyncSession])
+"""Sessions in autocommit mode for plain reads: no BEGIN/ROLLBACK round trips per request."""

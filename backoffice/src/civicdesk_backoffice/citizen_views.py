@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice import media, workflow
 from civicdesk_backoffice.api_support import page_size, read_json_object, require_api_client
-from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import (
     CommentAuthor,
@@ -61,7 +61,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         .order_by(Ticket.requested_at.desc(), Ticket.id.desc())
         .limit(limit)
     )
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         rows = (await session.execute(query)).tuples().all()
     return web.json_response({"tickets": [_citizen_view(t, name) for t, name in rows]})
 
@@ -69,7 +69,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 async def get_ticket(request: web.Request) -> web.Response:
     """``GET /api/v1/citizens/{identity}/tickets/{id}``: one ticket, public comments, photos."""
     await require_api_client(request)
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         ticket, name = await _own_ticket(request, session)
         comments = await workflow.comments_of(session, ticket, include_internal=False)
         photos = await media.media_of(session, ticket)

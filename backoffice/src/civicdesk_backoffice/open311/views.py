@@ -9,7 +9,7 @@ from open311_schema import NewServiceRequest, SchemaError, Service, ServiceReque
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import api_keys, catalogue, idempotency, media, tickets
-from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import ApiKey, Ticket, utcnow
 from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
@@ -71,7 +71,7 @@ async def discovery(request: web.Request) -> web.Response:
 async def service_list(request: web.Request) -> web.Response:
     """``GET services.{fmt}``: every service currently offered."""
     fmt = _open311_request(request)
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         services = await catalogue.active_services(session)
     body = [
         Service(
@@ -92,7 +92,7 @@ async def service_definition(request: web.Request) -> web.Response:
     """``GET services/{code}.{fmt}``: the attributes (questions) of one service."""
     fmt = _open311_request(request)
     code = request.match_info["code"]
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         service = await catalogue.active_service(session, code)
     if service is None:
         raise ApiError(404, f"There is no service with service_code {code[:64]!r}.")
@@ -177,7 +177,7 @@ def _created(fmt: Format, ticket: Ticket, notice: str, *, replayed: bool) -> web
 async def _authorise_client(request: web.Request, presented: str | None) -> ApiKey:
     if presented is None:
         raise ApiError(403, "An api_key is required to create a service request.")
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         key = await api_keys.find_active_key(session, presented)
     if key is None:
         raise ApiError(403, "Invalid api_key: it is unknown or has been revoked.")
@@ -189,7 +189,7 @@ async def get_request(request: web.Request) -> web.Response:
     """``GET requests/{id}.{fmt}``: one request, public fields only."""
     fmt = _open311_request(request)
     reference = request.match_info["id"]
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         found = await tickets.find_request(session, reference)
     if found is None:
         raise ApiError(404, f"There is no service request {reference[:40]!r}.")
@@ -200,7 +200,7 @@ async def search_requests(request: web.Request) -> web.Response:
     """``GET requests.{fmt}``: requests matching the filters, newest first."""
     fmt = _open311_request(request)
     search = parse_search(request.query, utcnow())
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[READ_SESSIONMAKER]() as session:
         found = await tickets.search_requests(session, search)
     body = [tickets.to_public(ticket, name).to_json() for ticket, name in found]
     return render(fmt, body, root="service_requests")
