@@ -83,6 +83,14 @@ async def test_search_finds_applications_and_feedback(search_client: Client) -> 
     assert thanks["results"][0]["type"] == "feedback"
 
 
+async def test_type_narrows_the_results(search_client: Client) -> None:
+    params = {"q": "bus driver", "limit": "10", "type": "application,feedback"}
+    body = await (await search_client.get(SEARCH, params=params)).json()
+
+    assert body["results"]
+    assert {hit["type"] for hit in body["results"]} <= {"application", "feedback"}
+
+
 async def test_nonsense_finds_nothing(search_client: Client) -> None:
     response = await search_client.get(SEARCH, params={"q": "asdfgh"})
 
@@ -102,6 +110,8 @@ async def test_nonsense_finds_nothing(search_client: Client) -> None:
         ({"q": "lamp", "limit": "ten"}, "limit must be a whole number"),
         ({"q": "lamp", "limit": "-1"}, "limit must be a whole number"),
         ({"q": "lamp", "limit": "1e3"}, "limit must be a whole number"),
+        ({"q": "lamp", "type": "complaints"}, "type must be complaint, application or feedback"),
+        ({"q": "lamp", "type": ""}, "type must be complaint, application or feedback"),
     ],
 )
 async def test_bad_input_is_a_400_json_error(

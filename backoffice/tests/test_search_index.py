@@ -191,3 +191,17 @@ def test_long_junk_is_cheap(index: CatalogueIndex) -> None:
         start = time.perf_counter()
         assert index.search(query) == []
         assert time.perf_counter() - start < 0.25
+
+
+def test_types_keep_only_services_of_those_types(index: CatalogueIndex) -> None:
+    everything = index.search("my driving licence expired, bad service", 50)
+    applications = index.search(
+        "my driving licence expired, bad service", 50, types={"application"}
+    )
+
+    assert {hit.document.type for hit in everything} > {"application"}
+    assert applications
+    assert {hit.document.type for hit in applications} == {"application"}
+    assert [hit.document.code for hit in applications] == [
+        hit.document.code for hit in everything if hit.document.type == "application"
+    ]

@@ -25,7 +25,15 @@ import re
 import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -43,6 +51,7 @@ MAX_QUERY_CHARS = 500
 """Longest query accepted; a citizen's first message is rarely longer than a few lines."""
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
+SERVICE_TYPES = frozenset({"complaint", "application", "feedback"})
 
 # Field weights and length normalisation (BM25F). Names are short and precise; keyword lists
 # are long on purpose, so their length is barely held against them.
@@ -302,18 +311,23 @@ class CatalogueIndex:
             }
         return postings
 
-    def search(self, query: str, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
+    def search(
+        self, query: str, limit: int = DEFAULT_LIMIT, *, types: Collection[str] | None = None
+    ) -> list[SearchHit]:
         """The services best matching ``query``, best first; empty if nothing matches.
 
         Args:
             query: Free text as the citizen wrote it.
             limit: At most this many hits.
+            types: Only services of these types (complaint, application, feedback).
         """
         scores: dict[int, float] = defaultdict(float)
         query_terms = list(self._query_terms(query))
         for query_term in query_terms:
             for number, contribution in self._postings.get(query_term.term, {}).items():
                 scores[number] += query_term.weight * contribution
+        if types is not None:
+            scores = {n: score for n, score in scores.items() if self.documents[n].type in types}
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.documents[item[0]].code))
         return [
             SearchHit(self.documents[number], score, self._matched(number, query_terms))
@@ -480,14 +494,24 @@ async def _build_index(session: AsyncSession, *, version: int | None) -> Catalog
     return CatalogueIndex(documents, version=version)
 
 
-def parse_search_query(query: Mapping[str, str]) -> tuple[str, int]:
-    """Check the ``q`` and ``limit`` query parameters.
+@dataclass(frozen=True)
+class SearchRequest:
+    """A checked search query string."""
+
+    text: str
+    limit: int = DEFAULT_LIMIT
+    types: frozenset[str] | None = None
+
+
+def parse_search_query(query: Mapping[str, str]) -> SearchRequest:
+    """Check the ``q``, ``limit`` and ``type`` query parameters.
 
     Args:
-        query: The request's query string as a mapping.
+        query: The request's query string as a mapping. ``type`` is optional: one type or
+            several separated by commas, e.g. ``type=complaint,feedback``.
 
     Returns:
-        The text to search for and the number of hits wanted.
+        What to search for, how many hits and of which service types.
 
     Raises:
         ApiError: 400 naming what is wrong.
@@ -499,21 +523,29 @@ def parse_search_query(query: Mapping[str, str]) -> tuple[str, int]:
         )
     if len(text) > MAX_QUERY_CHARS:
         raise ApiError(400, f"The query parameter q is longer than {MAX_QUERY_CHARS} characters.")
-    raw_limit = query.get("limit")
-    if raw_limit is None:
-        return text, DEFAULT_LIMIT
+    raw_limit = query.get("limit", str(DEFAULT_LIMIT))
     if not re.fullmatch(r"[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise ApiError(
             400, f"The query parameter limit must be a whole number from 1 to {MAX_LIMIT}."
         )
-    return text, int(raw_limit)
+    raw_types = query.get("type")
+    types = None
+    if raw_types is not None:
+        types = frozenset(part.strip() for part in raw_types.split(","))
+        if not types <= SERVICE_TYPES:
+            raise ApiError(
+                400,
+                "The query parameter type must be complaint, application or feedback, "
+                "or several of them separated by commas.",
+            )
+    return SearchRequest(text, int(raw_limit), types)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def search_view(cache: SearchIndexCache | None = None) -> Handler:
-    """The handler of ``GET /api/v1/services/search?q=...&limit=N``, with its own index cache.
+    """The handler of ``GET /api/v1/services/search?q=...&limit=N&type=T``, with its own cache.
 
     The answer is ``{"query", "catalogue_version", "results": [hit, ...]}``, best hit first;
     ``results`` is empty when no catalogue word matches.
@@ -521,12 +553,12 @@ def search_view(cache: SearchIndexCache | None = None) -> Handler:
     own_cache = cache or SearchIndexCache()
 
     async def search_services(request: web.Request) -> web.Response:
-        text, limit = parse_search_query(request.query)
+        wanted = parse_search_query(request.query)
         index = await own_cache.index(request.app[SESSIONMAKER])
-        hits = index.search(text, limit)
+        hits = index.search(wanted.text, wanted.limit, types=wanted.types)
         return web.json_response(
             {
-                "query": text,
+                "query": wanted.text,
                 "catalogue_version": index.version,
                 "results": [hit.to_json() for hit in hits],
             }
