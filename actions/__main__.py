@@ -6,13 +6,14 @@ DESIGN.md asks for between Rasa and the action server, and reads host and port f
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
-from actions.dependencies import get_settings
+from actions.dependencies import get_open311_client, get_outbox, get_settings
 
 logger = logging.getLogger("actions")
 
@@ -45,6 +46,20 @@ def main() -> None:
         if not hmac.compare_digest(given, expected):
             return response.json({"error": "missing or wrong action token"}, status=401)
         return None
+
+    async def relay_outbox() -> None:
+        # Retries queued submissions (back office was down) until the server stops.
+        outbox, interval = get_outbox(), settings.outbox_retry_seconds
+        while True:
+            try:
+                await outbox.deliver_due(get_open311_client())
+            except Exception:
+                logger.exception("outbox relay round failed")
+            await asyncio.sleep(interval)
+
+    @app.after_server_start
+    async def start_relay(app: object, loop: object) -> None:
+        app.add_task(relay_outbox())  # type: ignore[attr-defined]
 
     logger.info("action server listening on http://%s:%d", settings.host, settings.port)
     app.run(settings.host, settings.port, workers=1, access_log=False, motd=False)

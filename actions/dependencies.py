@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actions.open311_client import Open311Client
+from actions.open311_client import Open311Client, ServiceMatch
+from actions.outbox import Outbox
 from actions.settings import ActionSettings
 from open311_schema import (
     NewServiceRequest,
@@ -22,13 +23,27 @@ class Open311Api(Protocol):
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition: ...
 
-    async def create_request(self, request: NewServiceRequest) -> ServiceRequestCreated: ...
+    async def create_request(
+        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+    ) -> ServiceRequestCreated: ...
 
     async def get_request(self, service_request_id: str) -> ServiceRequest: ...
+
+    # CivicDesk extensions: each raises ExtensionUnavailable where the server lacks it.
+    async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]: ...
+
+    async def add_comment(self, service_request_id: str, text: str) -> None: ...
+
+    async def withdraw_request(self, service_request_id: str, reason: str) -> None: ...
+
+    async def reopen_request(self, service_request_id: str, reason: str) -> None: ...
+
+    async def rate_request(self, service_request_id: str, rating: int) -> None: ...
 
 
 _settings: ActionSettings | None = None
 _client: Open311Api | None = None
+_outbox: Outbox | None = None
 
 
 def get_settings() -> ActionSettings:
@@ -52,8 +67,22 @@ def get_open311_client() -> Open311Api:
     return _client
 
 
-def override(*, client: Open311Api | None = None, settings: ActionSettings | None = None) -> None:
+def get_outbox() -> Outbox:
+    """The process-wide submissions outbox (its SQLite file is opened on first use)."""
+    global _outbox
+    if _outbox is None:
+        _outbox = Outbox(get_settings().outbox_path)
+    return _outbox
+
+
+def override(
+    *,
+    client: Open311Api | None = None,
+    settings: ActionSettings | None = None,
+    outbox: Outbox | None = None,
+) -> None:
     """Replace the collaborators (tests); ``None`` restores lazy creation from settings."""
-    global _client, _settings
+    global _client, _settings, _outbox
     _client = client
     _settings = settings
+    _outbox = outbox

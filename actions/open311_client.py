@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -27,7 +28,19 @@ from open311_schema import (
 logger = logging.getLogger(__name__)
 
 _API_PREFIX = "/open311/v2"
+_EXTENSIONS_PREFIX = "/api/v1"
 _T = TypeVar("_T")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RATING_RANGE = range(1, 6)
+
+
+@dataclass(frozen=True)
+class ServiceMatch:
+    """One entry of a catalogue search, best first."""
+
+    service_code: str
+    service_name: str
+    score: float
 
 
 class BackOfficeError(Exception):
@@ -43,6 +56,10 @@ class BackOfficeUnavailable(BackOfficeError):
 
 class TicketNotFound(BackOfficeError):
     """No ticket has that ``service_request_id``."""
+
+
+class ExtensionUnavailable(BackOfficeError):
+    """The server does not offer this CivicDesk extension (yet); plain Open311 still works."""
 
 
 class RequestRejected(BackOfficeError):
@@ -80,11 +97,18 @@ class Open311Client:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._api_key = api_key
+        root = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + _API_PREFIX,
+            base_url=root + _API_PREFIX,
             timeout=timeout_seconds,
             transport=transport,
             headers={"Accept": "application/json"},
+        )
+        self._extensions = httpx.AsyncClient(
+            base_url=root + _EXTENSIONS_PREFIX,
+            timeout=timeout_seconds,
+            transport=transport,
+            headers={"Accept": "application/json", "X-API-Key": api_key},
         )
 
     async def __aenter__(self) -> Open311Client:
@@ -100,6 +124,7 @@ class Open311Client:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._extensions.aclose()
 
     async def list_services(self) -> list[Service]:
         """``GET services.json``: the catalogue's entries."""
@@ -114,8 +139,43 @@ class Open311Client:
         except SchemaError as error:
             raise BackOfficeUnavailable(f"unreadable service definition: {error}") from error
 
-    async def create_request(self, request: NewServiceRequest) -> ServiceRequestCreated:
+    async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]:
+        """The back office's ranked catalogue search (CivicDesk extension).
+
+        Raises:
+            ExtensionUnavailable: the server has no search endpoint; rank locally instead.
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        try:
+            response = await self._send(
+                "GET", "/services/search", params={"q": query, "limit": limit}, extension=True
+            )
+        except RequestRejected as error:
+            raise ExtensionUnavailable(f"search answered {error.status}") from error
+        body = _json_body(response)
+        if isinstance(body, dict):
+            body = body.get("results", body.get("services"))
+        if not isinstance(body, list):
+            raise ExtensionUnavailable("search reply of an unexpected shape")
+        try:
+            return [
+                ServiceMatch(
+                    service_code=str(item["service_code"]),
+                    service_name=str(item["service_name"]),
+                    score=float(item.get("score") or 0.0),
+                )
+                for item in body[:limit]
+            ]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ExtensionUnavailable(f"unreadable search reply: {error}") from error
+
+    async def create_request(
+        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+    ) -> ServiceRequestCreated:
         """``POST requests.json``: file a ticket and return its reference.
+
+        ``idempotency_key`` goes in the ``Idempotency-Key`` header (CivicDesk extension): a
+        server that knows it files a retried submission once; plain Open311 servers ignore it.
 
         Raises:
             RequestRejected: the server refused the submission (bad key, bad field, unknown
@@ -123,7 +183,14 @@ class Open311Client:
             BackOfficeUnavailable: the server could not be reached or failed.
         """
         form = [("api_key", self._api_key), *request.to_form()]
-        response = await self._send("POST", "/requests.json", data=form)
+        # Encoded here: httpx takes a list of pairs (needed for repeated multi-value
+        # attributes) as raw content, not as a form.
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        response = await self._send(
+            "POST", "/requests.json", content=urlencode(form).encode(), headers=headers
+        )
         body = _json_body(response)
         created = _parse_list(body, ServiceRequestCreated.from_json)
         if not created or not (created[0].service_request_id or created[0].token):
@@ -147,19 +214,55 @@ class Open311Client:
             raise TicketNotFound(service_request_id)
         return requests[0]
 
+    async def add_comment(self, service_request_id: str, text: str) -> None:
+        """Add the citizen's comment to a ticket (CivicDesk extension)."""
+        await self._ticket_extension(service_request_id, "comments", {"text": text})
+
+    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
+        """Withdraw a ticket the citizen no longer needs (CivicDesk extension)."""
+        await self._ticket_extension(service_request_id, "withdraw", {"reason": reason})
+
+    async def reopen_request(self, service_request_id: str, reason: str) -> None:
+        """Reopen a closed ticket, saying why (CivicDesk extension)."""
+        await self._ticket_extension(service_request_id, "reopen", {"reason": reason})
+
+    async def rate_request(self, service_request_id: str, rating: int) -> None:
+        """Rate how a ticket was resolved, 1 to 5 (CivicDesk extension)."""
+        if rating not in RATING_RANGE:
+            raise ValueError("a rating is a whole number from 1 to 5")
+        await self._ticket_extension(service_request_id, "rating", {"rating": rating})
+
+    async def _ticket_extension(
+        self, service_request_id: str, verb: str, body: dict[str, Any]
+    ) -> None:
+        path = f"/citizen/tickets/{_path_segment(service_request_id)}/{verb}"
+        try:
+            await self._send("POST", path, json=body, extension=True)
+        except RequestRejected as error:
+            if error.status == 404:
+                # Both "no such ticket" and "no such endpoint" answer 404; tell them apart.
+                await self.get_request(service_request_id)
+            if error.status in (404, 405, 501):
+                raise ExtensionUnavailable(f"{verb} answered {error.status}") from error
+            raise
+
     async def _get_json(self, path: str) -> Any:
         return _json_body(await self._send("GET", path))
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, path: str, *, extension: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        http = self._extensions if extension else self._http
         try:
-            response = await self._http.request(method, path, **kwargs)
+            response = await http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             # Log the kind of failure only: URLs and bodies may carry personal data.
             logger.warning("back office unreachable: %s", type(error).__name__)
             raise BackOfficeUnavailable(type(error).__name__) from error
         if response.is_success:
             return response
-        if response.status_code >= 500 or response.status_code == 429:
+        # 409: the same Idempotency-Key is still being processed; try again later.
+        if response.status_code >= 500 or response.status_code in (409, 429):
             raise BackOfficeUnavailable(f"back office answered {response.status_code}")
         raise RequestRejected(response.status_code, _parse_errors(response))
 

@@ -1,13 +1,22 @@
-"""Filing a complaint: the ``complaint_form`` validator, submission and cancellation.
+"""Free-text-first intake of a complaint or an application: ``intake_form``.
 
-Slots read: ``issue_description``, ``issue_location``.
-Slots set: ``service_request_id`` (after filing); the form's slots are cleared once filed.
+The citizen's first message is taken as the description when it says enough; the catalogue is
+searched with it and the best matches are offered as buttons; the chosen service's required
+Open311 attributes are asked one by one; then the location, a summary to confirm, and filing
+through the outbox.
+
+Slots read and set: ``issue_description``, ``service_candidates``, ``service_page``,
+``service_code``, ``service_name``, ``service_questions``, ``service_attributes``,
+``attribute_answer``, ``issue_location``, ``confirm_submission``, ``failed_attempts``,
+``intake_kind``; ``service_request_id`` after filing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -15,19 +24,97 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dependencies import Open311Api, get_open311_client, get_settings
-from actions.open311_client import BackOfficeUnavailable, RequestRejected
-from actions.service_matching import find_service, rank_services
-from open311_schema import MAX_DESCRIPTION_CHARS, NewServiceRequest, Service
+from actions.attribute_answers import (
+    Question,
+    choices,
+    display_answer,
+    is_question,
+    parse_answer,
+    question_from_attribute,
+)
+from actions.dependencies import Open311Api, get_open311_client, get_outbox, get_settings
+from actions.open311_client import BackOfficeUnavailable
+from actions.service_matching import search_catalogue, words
+from open311_schema import MAX_DESCRIPTION_CHARS, NewServiceRequest
 
 logger = logging.getLogger(__name__)
 
+FORM = "intake_form"
 MIN_DESCRIPTION_CHARS = 5
 MIN_LOCATION_CHARS = 3
 MAX_LOCATION_CHARS = 500
+SERVICES_PER_PAGE = 3
+MAX_CANDIDATES = 8
+FAILURES_BEFORE_SIMPLER = 2
+
+MORE_SERVICES = "more"
+NO_SERVICE_FITS = "none"
+SUBMIT = "submit"
+CHANGE = "change"
+CHANGEABLE = ("issue_description", "service_code", "service_attributes", "issue_location")
+
+# Every slot this form owns, cleared when it starts, is cancelled or has filed.
+INTAKE_SLOTS = (
+    "issue_description",
+    "service_candidates",
+    "service_page",
+    "service_code",
+    "service_name",
+    "service_questions",
+    "service_attributes",
+    "attribute_answer",
+    "issue_location",
+    "confirm_submission",
+    "failed_attempts",
+    "intake_kind",
+)
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t]+")
+# Words of an opening that only says "I want to report something" without saying what.
+_OPENING_WORDS = frozenset(
+    [
+        "i",
+        "i'd",
+        "id",
+        "want",
+        "wanna",
+        "would",
+        "like",
+        "to",
+        "make",
+        "file",
+        "report",
+        "complain",
+        "complaint",
+        "issue",
+        "problem",
+        "something",
+        "please",
+        "can",
+        "you",
+        "help",
+        "me",
+        "need",
+        "apply",
+        "application",
+        "request",
+        "service",
+        "a",
+        "an",
+        "new",
+        "hello",
+        "hi",
+        "hey",
+        "how",
+        "do",
+        "does",
+        "start",
+        "lodge",
+        "submit",
+        "log",
+    ]
+)
 
 
 def clean_text(value: Any) -> str | None:
@@ -41,7 +128,7 @@ def clean_text(value: Any) -> str | None:
 def check_description(value: Any) -> tuple[str | None, str | None]:
     """Return ``(clean value, None)`` or ``(None, response key explaining the problem)``."""
     text = clean_text(value)
-    if text is None or len(text) < MIN_DESCRIPTION_CHARS:
+    if text is None or len(text) < MIN_DESCRIPTION_CHARS or text.startswith("/"):
         return None, "utter_issue_description_too_short"
     if len(text) > MAX_DESCRIPTION_CHARS:
         return None, "utter_issue_description_too_long"
@@ -51,18 +138,145 @@ def check_description(value: Any) -> tuple[str | None, str | None]:
 def check_location(value: Any) -> tuple[str | None, str | None]:
     """Return ``(clean value, None)`` or ``(None, response key explaining the problem)``."""
     text = clean_text(value)
-    if text is None or len(text) < MIN_LOCATION_CHARS:
+    if text is None or len(text) < MIN_LOCATION_CHARS or text.startswith("/"):
         return None, "utter_issue_location_too_short"
     if len(text) > MAX_LOCATION_CHARS:
         return None, "utter_issue_location_too_long"
     return text, None
 
 
-class ValidateComplaintForm(FormValidationAction):
-    """Checks each answer of ``complaint_form`` as it is given and re-asks plainly."""
+def says_what_is_wrong(text: str) -> bool:
+    """True if an opening message describes the matter rather than only asking to start."""
+    return len(words(text) - _OPENING_WORDS) >= 2
+
+
+def choice_payload(value: str) -> str:
+    """A button payload that fills the requested slot through the ``choice`` entity."""
+    return "/choose_option" + json.dumps({"choice": value})
+
+
+def questions_of(tracker: Tracker) -> list[Question]:
+    raw = tracker.get_slot("service_questions")
+    return [q for q in raw if is_question(q)] if isinstance(raw, list) else []
+
+
+def answers_of(tracker: Tracker) -> dict[str, list[str]]:
+    raw = tracker.get_slot("service_attributes")
+    if not isinstance(raw, Mapping):
+        return {}
+    return {
+        str(code): [str(v) for v in values]
+        for code, values in raw.items()
+        if isinstance(values, list) and all(isinstance(v, str) for v in values)
+    }
+
+
+def pending_questions(tracker: Tracker) -> list[Question]:
+    answered = answers_of(tracker)
+    return [q for q in questions_of(tracker) if q["code"] not in answered]
+
+
+def candidates_of(tracker: Tracker) -> list[tuple[str, str]]:
+    raw = tracker.get_slot("service_candidates")
+    if not isinstance(raw, list):
+        return []
+    return [
+        (str(item[0]), str(item[1])) for item in raw if isinstance(item, list) and len(item) == 2
+    ]
+
+
+def total_steps(tracker: Tracker) -> int:
+    return 4 + len(questions_of(tracker))
+
+
+def step_number(tracker: Tracker, slot: str) -> int:
+    """Where ``slot`` is in the process, counting from 1."""
+    count = len(questions_of(tracker))
+    if slot == "issue_description":
+        return 1
+    if slot == "service_code":
+        return 2
+    if slot == "attribute_answer":
+        return min(3 + len(answers_of(tracker)), 2 + max(count, 1))
+    if slot == "issue_location":
+        return 3 + count
+    return 4 + count
+
+
+def failures(tracker: Tracker) -> int:
+    value = tracker.get_slot("failed_attempts")
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def failed(tracker: Tracker, slot: str, **values: Any) -> dict[str, Any]:
+    """Slot values for a rejected answer: the slot stays empty and the failure is counted."""
+    return {slot: None, "failed_attempts": float(failures(tracker) + 1), **values}
+
+
+def cleared_intake() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in INTAKE_SLOTS]
+
+
+async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Tell the citizen references of queued submissions delivered since they last wrote."""
+    for entry in get_outbox().take_unannounced(tracker.sender_id):
+        dispatcher.utter_message(
+            response="utter_queued_request_filed",
+            service_request_id=entry.service_request_id,
+        )
+
+
+class ActionStartIntake(Action):
+    """Starts ``intake_form`` from the first message, keeping what it already says.
+
+    Sets ``issue_description`` from the message when it describes the matter, and
+    ``issue_location`` from a ``location`` entity; both are validated when the form starts.
+    """
 
     def name(self) -> str:
-        return "validate_complaint_form"
+        return "action_start_intake"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        await announce_delivered(dispatcher, tracker)
+        events = cleared_intake()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        kind = intent if intent == "request_service" else "report_issue"
+        events.append(SlotSet("intake_kind", kind))
+        text = clean_text(tracker.latest_message.get("text"))
+        if text and not text.startswith("/") and says_what_is_wrong(text):
+            events.append(SlotSet("issue_description", text))
+            location = next(
+                (
+                    entity.get("value")
+                    for entity in tracker.latest_message.get("entities") or []
+                    if entity.get("entity") == "location"
+                ),
+                None,
+            )
+            if isinstance(location, str):
+                events.append(SlotSet("issue_location", location))
+        return events
+
+
+class ValidateIntakeForm(FormValidationAction):
+    """Checks each answer of ``intake_form`` and decides which steps are still open."""
+
+    def name(self) -> str:
+        return "validate_intake_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        slots = ["issue_description", "service_code"]
+        if pending_questions(tracker):
+            slots.append("attribute_answer")
+        return [*slots, "issue_location", "confirm_submission"]
 
     async def validate_issue_description(
         self,
@@ -74,7 +288,64 @@ class ValidateComplaintForm(FormValidationAction):
         text, problem = check_description(slot_value)
         if problem:
             dispatcher.utter_message(response=problem, max_chars=MAX_DESCRIPTION_CHARS)
-        return {"issue_description": text}
+            return failed(tracker, "issue_description")
+        result: dict[str, Any] = {"issue_description": text, "failed_attempts": 0.0}
+        if tracker.get_slot("service_code"):
+            return result  # a corrected description keeps the service already chosen
+        client = get_open311_client()
+        try:
+            matches = await search_catalogue(client, str(text), limit=MAX_CANDIDATES)
+        except BackOfficeUnavailable:
+            # Without the catalogue the request still gets filed (through the outbox) under
+            # the configured catch-all service; staff re-route it.
+            fallback = get_settings().fallback_service_code
+            return {
+                **result,
+                "service_code": fallback,
+                "service_name": fallback,
+                "service_questions": [],
+                "service_attributes": {},
+            }
+        result["service_candidates"] = [[m.service_code, m.service_name] for m in matches]
+        result["service_page"] = 0.0
+        return result
+
+    async def validate_service_code(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        value = clean_text(slot_value)
+        page = int(tracker.get_slot("service_page") or 0)
+        if value == MORE_SERVICES:
+            return {"service_code": None, "service_page": float(page + 1)}
+        code = _chosen_service(value, candidates_of(tracker), page)
+        if value == NO_SERVICE_FITS:
+            code = get_settings().fallback_service_code
+        if code is None:
+            dispatcher.utter_message(response="utter_service_not_recognised")
+            return failed(tracker, "service_code")
+        return await choose_service(code, dispatcher, tracker)
+
+    async def validate_attribute_answer(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        pending = pending_questions(tracker)
+        if not pending:
+            return {"attribute_answer": None}
+        values, problem = parse_answer(pending[0], slot_value)
+        if values is None:
+            dispatcher.utter_message(response=problem)
+            return failed(tracker, "attribute_answer")
+        answers = {**answers_of(tracker), pending[0]["code"]: list(values)}
+        # The slot is emptied again so the next question can be asked with the same slot.
+        return {"attribute_answer": None, "service_attributes": answers, "failed_attempts": 0.0}
 
     async def validate_issue_location(
         self,
@@ -86,102 +357,350 @@ class ValidateComplaintForm(FormValidationAction):
         text, problem = check_location(slot_value)
         if problem:
             dispatcher.utter_message(response=problem)
-        return {"issue_location": text}
+            return failed(tracker, "issue_location")
+        return {"issue_location": text, "failed_attempts": 0.0}
+
+    async def validate_confirm_submission(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        value = clean_text(slot_value)
+        if value == SUBMIT:
+            return {"confirm_submission": SUBMIT, "failed_attempts": 0.0}
+        if value == CHANGE:
+            dispatcher.utter_message(response="utter_ask_what_to_change")
+            return {"confirm_submission": None}
+        if value and value.startswith(f"{CHANGE}_") and value[len(CHANGE) + 1 :] in CHANGEABLE:
+            return {"confirm_submission": None, **_cleared_for_change(value[len(CHANGE) + 1 :])}
+        dispatcher.utter_message(response="utter_confirm_not_understood")
+        return failed(tracker, "confirm_submission")
+
+
+def _chosen_service(value: str | None, candidates: list[tuple[str, str]], page: int) -> str | None:
+    if value is None:
+        return None
+    for code, name in candidates:
+        if value == code or value.casefold() == name.casefold():
+            return code
+    shown = candidates[page * SERVICES_PER_PAGE : (page + 1) * SERVICES_PER_PAGE]
+    if value.isdigit() and 1 <= int(value) <= len(shown):
+        return shown[int(value) - 1][0]
+    # A button from a "see others" page names a catalogue code; it is checked below.
+    return value if re.fullmatch(r"[a-z0-9_]{2,64}", value) else None
+
+
+async def choose_service(
+    code: str, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
+    """Slot values for choosing ``code``: its name and required questions, from the catalogue."""
+    client = get_open311_client()
+    try:
+        services = {s.service_code: s for s in await client.list_services()}
+        service = services.get(code)
+        if service is None:
+            dispatcher.utter_message(response="utter_service_not_recognised")
+            return failed(tracker, "service_code")
+        definition = await client.get_service_definition(code) if service.metadata else None
+    except BackOfficeUnavailable:
+        dispatcher.utter_message(response="utter_backoffice_unavailable")
+        return {"service_code": None}
+    questions = (
+        [question_from_attribute(a) for a in definition.required_attributes] if definition else []
+    )
+    return {
+        "service_code": code,
+        "service_name": service.service_name,
+        "service_questions": questions,
+        "service_attributes": {},
+        "failed_attempts": 0.0,
+    }
+
+
+def _cleared_for_change(what: str) -> dict[str, Any]:
+    if what == "service_code":
+        return {
+            "service_code": None,
+            "service_name": None,
+            "service_questions": [],
+            "service_attributes": {},
+            "service_page": 0.0,
+        }
+    if what == "service_attributes":
+        return {"service_attributes": {}}
+    return {what: None}
+
+
+class _AskStep:
+    """Shared part of the form's ask actions: step numbers and the simpler re-ask.
+
+    Not an ``Action`` itself, so the action server does not register it.
+    """
+
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    def step(self, tracker: Tracker) -> dict[str, int]:
+        return {"step": step_number(tracker, self.slot), "total": total_steps(tracker)}
+
+    def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        # After two failed answers, say so and offer the way out before asking again.
+        if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
+            dispatcher.utter_message(response="utter_ask_simpler")
+
+
+class ActionAskIssueDescription(_AskStep, Action):
+    slot = "issue_description"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_ask_issue_description", **self.step(tracker))
+        return []
+
+
+class ActionAskServiceCode(_AskStep, Action):
+    slot = "service_code"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        candidates = candidates_of(tracker)
+        page = int(tracker.get_slot("service_page") or 0)
+        shown = candidates[page * SERVICES_PER_PAGE : (page + 1) * SERVICES_PER_PAGE]
+        if page > 0 and not shown:
+            shown = await _catalogue_page(candidates, page)
+        buttons = [{"title": name, "payload": choice_payload(code)} for code, name in shown]
+        response = "utter_ask_service_code" if page == 0 else "utter_ask_service_code_more"
+        dispatcher.utter_message(response=response, buttons=buttons, **self.step(tracker))
+        dispatcher.utter_message(response="utter_service_code_other_options")
+        return []
+
+
+async def _catalogue_page(candidates: list[tuple[str, str]], page: int) -> list[tuple[str, str]]:
+    """Services beyond the search results, alphabetically, for the later "see others" pages."""
+    try:
+        services = await get_open311_client().list_services()
+    except BackOfficeUnavailable:
+        return []
+    offered = {code for code, _ in candidates}
+    rest = sorted(
+        ((s.service_code, s.service_name) for s in services if s.service_code not in offered),
+        key=lambda pair: pair[1].casefold(),
+    )
+    first_page = -(-len(candidates) // SERVICES_PER_PAGE)
+    start = (page - first_page) * SERVICES_PER_PAGE
+    return rest[start : start + SERVICES_PER_PAGE] if start >= 0 else []
+
+
+class ActionAskAttributeAnswer(_AskStep, Action):
+    slot = "attribute_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        pending = pending_questions(tracker)
+        if not pending:
+            return []
+        self.simpler_first(dispatcher, tracker)
+        question = pending[0]
+        buttons = [
+            {"title": name, "payload": choice_payload(key)} for key, name in choices(question)
+        ]
+        hint = question.get("hint")
+        dispatcher.utter_message(
+            response="utter_ask_attribute_answer_hint" if hint else "utter_ask_attribute_answer",
+            question=question["question"],
+            hint=hint or "",
+            buttons=buttons,
+            **self.step(tracker),
+        )
+        return []
+
+
+class ActionAskIssueLocation(_AskStep, Action):
+    slot = "issue_location"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_ask_issue_location", **self.step(tracker))
+        return []
+
+
+class ActionAskConfirmSubmission(_AskStep, Action):
+    slot = "confirm_submission"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        answers = answers_of(tracker)
+        details = " ".join(
+            f"{q['question']} {display_answer(q, answers[q['code']])}."
+            for q in questions_of(tracker)
+            if q["code"] in answers
+        )
+        dispatcher.utter_message(
+            response="utter_ask_confirm_submission",
+            service_name=tracker.get_slot("service_name") or "",
+            issue_description=tracker.get_slot("issue_description") or "",
+            issue_location=tracker.get_slot("issue_location") or "",
+            details=f" {details}" if details else "",
+            **self.step(tracker),
+        )
+        return []
 
 
 class ActionSubmitComplaint(Action):
-    """Files the completed complaint with the back office and tells the citizen its reference.
+    """Files the confirmed request through the outbox and tells the citizen its reference.
 
-    Re-validates both slots (a crafted ``/intent{...}`` message can bypass the form), picks the
-    catalogue entry that fits the description, and posts an Open311 service request.
+    Re-validates every slot first (a crafted ``/intent{...}`` message can set slots around the
+    form): description, location, confirmation, and the service and its answers against the
+    catalogue. Sets ``service_request_id`` once filed and clears the form's slots.
     """
 
     def name(self) -> str:
         return "action_submit_complaint"
 
     async def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        description, description_problem = check_description(tracker.get_slot("issue_description"))
-        location, location_problem = check_location(tracker.get_slot("issue_location"))
-        if description is None or location is None:
-            dispatcher.utter_message(response=description_problem or location_problem)
-            return [
-                SlotSet("issue_description", description),
-                SlotSet("issue_location", location),
-                FollowupAction("complaint_form"),
-            ]
+        request, problem = await _checked_request(tracker)
+        if request is None:
+            if problem:
+                dispatcher.utter_message(response=problem)
+            return [*problem_events(problem, tracker), FollowupAction(FORM)]
 
-        client = get_open311_client()
-        try:
-            service = await _choose_service(client, description)
-            created = await client.create_request(
-                NewServiceRequest(
-                    service_code=service.service_code,
-                    description=description,
-                    address_string=location,
-                )
-            )
-        except BackOfficeUnavailable:
-            # The answers stay in the slots, so asking again re-submits without re-typing.
-            dispatcher.utter_message(response="utter_backoffice_unavailable")
-            return []
-        except RequestRejected as error:
-            logger.error("back office rejected a complaint: %s", [e.code for e in error.errors])
+        outbox = get_outbox()
+        entry = outbox.enqueue(tracker.sender_id, request)
+        entry = await outbox.deliver(entry.idempotency_key, get_open311_client())
+        if entry.state == "rejected":
             dispatcher.utter_message(response="utter_complaint_rejected")
-            return []
-
+            return cleared_intake()
+        if entry.state != "delivered":
+            # Kept durably; the action server's relay retries, and the reference is given
+            # the next time the citizen writes (see announce_delivered).
+            dispatcher.utter_message(response="utter_submission_queued")
+            return cleared_intake()
+        outbox.mark_announced(entry.idempotency_key)
         dispatcher.utter_message(
             response="utter_complaint_filed",
-            service_request_id=created.service_request_id,
-            service_name=service.service_name,
-            service_notice=created.service_notice or "",
+            service_request_id=entry.service_request_id,
+            service_name=tracker.get_slot("service_name") or request.service_code,
+            service_notice=entry.service_notice or "",
+        )
+        dispatcher.utter_message(
+            response="utter_what_happens_next", service_request_id=entry.service_request_id
         )
         return [
-            SlotSet("service_request_id", created.service_request_id),
-            SlotSet("issue_description", None),
-            SlotSet("issue_location", None),
+            *cleared_intake(),
+            SlotSet("service_request_id", entry.service_request_id),
+            SlotSet("ticket_reference", entry.service_request_id),
         ]
 
 
-async def _choose_service(client: Open311Api, description: str) -> Service:
-    """The best-ranked service this form can file without further questions.
+def problem_events(problem: str | None, tracker: Tracker) -> list[EventType]:
+    """Empty the slots that failed re-validation, so the form asks them again."""
+    if problem in ("utter_issue_description_too_short", "utter_issue_description_too_long"):
+        return [SlotSet("issue_description", None)]
+    if problem in ("utter_issue_location_too_short", "utter_issue_location_too_long"):
+        return [SlotSet("issue_location", None)]
+    if problem == "utter_service_not_recognised":
+        return [SlotSet(slot, None) for slot in ("service_code", "service_name")] + [
+            SlotSet("service_questions", []),
+            SlotSet("service_attributes", {}),
+        ]
+    if problem == "utter_answer_not_a_choice":
+        return [SlotSet("service_attributes", {})]
+    return [SlotSet("confirm_submission", None)]
 
-    The skeleton form asks only description and location, so a service whose definition has
-    required attributes is passed over; the conversation issue asks those attributes instead.
-    """
-    services = await client.list_services()
-    for service in rank_services(description, services)[:3]:
-        if not service.metadata:
-            return service
-        definition = await client.get_service_definition(service.service_code)
-        if not definition.required_attributes:
-            return service
-    fallback = find_service(services, get_settings().fallback_service_code)
-    if fallback is None:
-        raise BackOfficeUnavailable("the catalogue has no fallback service")
-    return fallback
+
+async def _checked_request(tracker: Tracker) -> tuple[NewServiceRequest | None, str | None]:
+    description, problem = check_description(tracker.get_slot("issue_description"))
+    if description is None:
+        return None, problem
+    location, problem = check_location(tracker.get_slot("issue_location"))
+    if location is None:
+        return None, problem
+    if tracker.get_slot("confirm_submission") != SUBMIT:
+        return None, None
+    code = tracker.get_slot("service_code")
+    if not isinstance(code, str) or not code:
+        return None, "utter_service_not_recognised"
+    attributes, problem = await _checked_attributes(get_open311_client(), code, tracker)
+    if attributes is None:
+        return None, problem
+    return (
+        NewServiceRequest(
+            service_code=code,
+            description=description,
+            address_string=location,
+            attributes=attributes,
+        ),
+        None,
+    )
+
+
+async def _checked_attributes(
+    client: Open311Api, code: str, tracker: Tracker
+) -> tuple[dict[str, tuple[str, ...]] | None, str | None]:
+    """The answers, re-checked against the service's current definition where reachable."""
+    answers = answers_of(tracker)
+    try:
+        services = {s.service_code: s for s in await client.list_services()}
+        if code not in services:
+            return None, "utter_service_not_recognised"
+        definition = await client.get_service_definition(code) if services[code].metadata else None
+    except BackOfficeUnavailable:
+        # Filing is queued; the back office validates again on delivery.
+        return {key: tuple(values) for key, values in answers.items()}, None
+    checked: dict[str, tuple[str, ...]] = {}
+    for attribute in definition.attributes if definition else ():
+        given = answers.get(attribute.code)
+        if not given:
+            if attribute.required and attribute.variable:
+                return None, "utter_answer_not_a_choice"
+            continue
+        question = question_from_attribute(attribute)
+        values: list[str] = []
+        for value in given:
+            parsed, _ = parse_answer(question, value)
+            if parsed is None:
+                return None, "utter_answer_not_a_choice"
+            values.extend(parsed)
+        checked[attribute.code] = tuple(values)
+    return checked, None
 
 
 class ActionCancelComplaint(Action):
-    """Stops the complaint form and forgets its answers; nothing is sent."""
+    """Stops the intake and forgets its answers; nothing is sent."""
 
     def name(self) -> str:
         return "action_cancel_complaint"
 
     async def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_complaint_cancelled")
-        return [
-            ActiveLoop(None),
-            SlotSet("requested_slot", None),
-            SlotSet("issue_description", None),
-            SlotSet("issue_location", None),
-        ]
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared_intake()]
+
+
+__all__ = [
+    "ActionAskAttributeAnswer",
+    "ActionAskConfirmSubmission",
+    "ActionAskIssueDescription",
+    "ActionAskIssueLocation",
+    "ActionAskServiceCode",
+    "ActionCancelComplaint",
+    "ActionStartIntake",
+    "ActionSubmitComplaint",
+    "ValidateIntakeForm",
+]

@@ -1,15 +1,30 @@
 """Pick the catalogue entry that best fits what the citizen wrote.
 
-A deliberately small ranking (word overlap with each service's name, keywords and group) for
-the walking skeleton; the back office's catalogue search replaces it.
+The back office's catalogue search ranks when it is available; otherwise a deliberately small
+local ranking (word overlap with each service's name, keywords and group) over the Open311
+service list stands in.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
+from actions.open311_client import ExtensionUnavailable, ServiceMatch
 from open311_schema import Service
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogueReader(Protocol):
+    """The part of the Open311 client the catalogue search needs."""
+
+    async def list_services(self) -> list[Service]: ...
+
+    async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]: ...
+
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Words that say nothing about which service is meant.
@@ -97,3 +112,26 @@ def rank_services(text: str, services: Iterable[Service]) -> list[Service]:
 def find_service(services: Sequence[Service], service_code: str) -> Service | None:
     """The service with ``service_code``, if the catalogue has it."""
     return next((s for s in services if s.service_code == service_code), None)
+
+
+async def search_catalogue(
+    client: CatalogueReader, text: str, limit: int = 8
+) -> list[ServiceMatch]:
+    """Services that fit ``text``, best first.
+
+    Uses the back office's search (CivicDesk extension) where it exists, else ranks the plain
+    Open311 service list locally, so the bot works against any Open311 server.
+
+    Raises:
+        BackOfficeUnavailable: neither the search nor the service list could be read.
+    """
+    try:
+        return await client.search_services(text, limit=limit)
+    except ExtensionUnavailable:
+        logger.info("catalogue search unavailable; ranking the Open311 service list locally")
+    services = await client.list_services()
+    ranked = rank_services(text, services)[:limit]
+    return [
+        ServiceMatch(service.service_code, service.service_name, float(len(ranked) - index))
+        for index, service in enumerate(ranked)
+    ]

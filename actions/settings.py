@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseSettings, SecretStr, validator
 
 # Rasa pins pydantic 1, so this uses pydantic 1's BaseSettings rather than pydantic-settings.
@@ -19,6 +21,9 @@ class ActionSettings(BaseSettings):
             (configuration, so the bot still never hard-codes a service).
         action_token: Shared secret Rasa must send in ``X-CivicDesk-Action-Token``; empty
             disables the check (only for running the action server alone in development).
+        outbox_path: SQLite file of the submissions outbox (``CIVICDESK_OUTBOX_PATH``).
+        outbox_retry_seconds: How often the action server looks for queued submissions due
+            for another attempt.
         host: Interface to listen on (``CIVICDESK_ACTIONS_HOST``).
         port: Port to listen on (``CIVICDESK_ACTIONS_PORT``).
     """
@@ -28,6 +33,8 @@ class ActionSettings(BaseSettings):
     backoffice_timeout_seconds: float = 5.0
     fallback_service_code: str = "other_problem"
     action_token: SecretStr = SecretStr("")
+    outbox_path: Path = Path("var/outbox.sqlite3")
+    outbox_retry_seconds: float = 10.0
     host: str = "127.0.0.1"
     port: int = 5055
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
 
 from actions import dependencies
+from actions.outbox import Outbox
 from actions.settings import ActionSettings
 from tests.fakes import FakeOpen311, service
 
 
 @pytest.fixture
-def catalogue() -> FakeOpen311:
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(tmp_path / "outbox.sqlite3", rng=lambda: 0.5)
+
+
+@pytest.fixture
+def catalogue(outbox: Outbox) -> FakeOpen311:
     """A small catalogue wired in as the actions' back office for one test."""
     fake = FakeOpen311(
         services=[
@@ -23,7 +30,7 @@ def catalogue() -> FakeOpen311:
             service("other_problem", "Other problem", "other", group="general"),
         ]
     )
-    dependencies.override(client=fake, settings=ActionSettings())
+    dependencies.override(client=fake, settings=ActionSettings(), outbox=outbox)
     return fake
 
 
@@ -34,13 +41,19 @@ def _restore_dependencies() -> Iterator[None]:
 
 
 def make_tracker(
-    slots: dict[str, Any], *, text: str = "", active_loop: str | None = None
+    slots: dict[str, Any],
+    *,
+    text: str = "",
+    intent: str = "report_issue",
+    entities: list[dict[str, Any]] | None = None,
+    active_loop: str | None = None,
+    sender_id: str = "citizen-1",
 ) -> Tracker:
     """A tracker as the action server receives it, with the given slots and last message."""
     return Tracker(
-        sender_id="citizen-1",
+        sender_id=sender_id,
         slots=slots,
-        latest_message={"text": text, "intent": {"name": "report_issue"}, "entities": []},
+        latest_message={"text": text, "intent": {"name": intent}, "entities": entities or []},
         events=[],
         paused=False,
         followup_action=None,

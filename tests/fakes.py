@@ -6,9 +6,17 @@ Tests of the client itself and the end-to-end tests use the real back office.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
-from actions.open311_client import BackOfficeUnavailable, RequestRejected
+from actions.open311_client import (
+    BackOfficeUnavailable,
+    ExtensionUnavailable,
+    RequestRejected,
+    ServiceMatch,
+    TicketNotFound,
+)
 from open311_schema import (
+    AttributeValue,
     NewServiceRequest,
     Open311Error,
     Service,
@@ -37,15 +45,42 @@ def required_attribute(code: str) -> ServiceAttribute:
     )
 
 
+def list_attribute(code: str, order: int, *keys: str, required: bool = True) -> ServiceAttribute:
+    return ServiceAttribute(
+        code=code,
+        datatype="singlevaluelist",
+        required=required,
+        description=f"Which {code}?",
+        order=order,
+        values=tuple(AttributeValue(key, f"{key.title()} option") for key in keys),
+    )
+
+
+def number_attribute(code: str, order: int) -> ServiceAttribute:
+    return ServiceAttribute(
+        code=code, datatype="number", required=True, description=f"How many {code}?", order=order
+    )
+
+
 @dataclass
 class FakeOpen311:
-    """An in-memory Open311 server with a settable catalogue and failure mode."""
+    """An in-memory Open311 server with a settable catalogue, failure modes and extensions.
+
+    ``with_extensions`` switches the CivicDesk extensions (search, comments, withdraw, reopen,
+    rating, idempotency keys) on; off, it behaves like a plain Open311 server.
+    """
 
     services: list[Service] = field(default_factory=list)
     definitions: dict[str, ServiceDefinition] = field(default_factory=dict)
     filed: list[NewServiceRequest] = field(default_factory=list)
+    tickets: dict[str, ServiceRequest] = field(default_factory=dict)
     unavailable: bool = False
     reject_with: int | None = None
+    with_extensions: bool = False
+    search_results: list[ServiceMatch] = field(default_factory=list)
+    follow_ups: list[tuple[str, str, object]] = field(default_factory=list)
+    idempotency_keys: dict[str, str] = field(default_factory=dict)
+    fail_after_filing: bool = False
 
     async def list_services(self) -> list[Service]:
         self._maybe_fail()
@@ -55,18 +90,67 @@ class FakeOpen311:
         self._maybe_fail()
         return self.definitions.get(service_code, ServiceDefinition(service_code, ()))
 
-    async def create_request(self, request: NewServiceRequest) -> ServiceRequestCreated:
+    async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]:
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable("no search here")
+        return self.search_results[:limit]
+
+    async def create_request(
+        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+    ) -> ServiceRequestCreated:
         self._maybe_fail()
         if self.reject_with is not None:
             raise RequestRejected(self.reject_with, [Open311Error(self.reject_with, "no")])
-        self.filed.append(request)
+        if self.with_extensions and idempotency_key in self.idempotency_keys:
+            reference = self.idempotency_keys[idempotency_key]
+        else:
+            self.filed.append(request)
+            reference = f"CD-TEST{len(self.filed):02d}"
+            if idempotency_key:
+                self.idempotency_keys[idempotency_key] = reference
+            now = datetime.now(timezone.utc)
+            self.tickets[reference] = ServiceRequest(
+                service_request_id=reference,
+                status="open",
+                service_code=request.service_code,
+                service_name=request.service_code,
+                requested_datetime=now,
+                updated_datetime=now,
+                description=request.description,
+            )
+        if self.fail_after_filing:
+            # The ticket is stored but the reply is lost on the way back.
+            raise BackOfficeUnavailable("reply lost")
         return ServiceRequestCreated(
-            service_request_id=f"CD-TEST{len(self.filed):02d}",
-            service_notice="Sent to Street Lighting.",
+            service_request_id=reference, service_notice="Sent to Street Lighting."
         )
 
     async def get_request(self, service_request_id: str) -> ServiceRequest:
-        raise NotImplementedError("not needed by the tests that use this fake")
+        self._maybe_fail()
+        if service_request_id not in self.tickets:
+            raise TicketNotFound(service_request_id)
+        return self.tickets[service_request_id]
+
+    async def add_comment(self, service_request_id: str, text: str) -> None:
+        self._extension("comment", service_request_id, text)
+
+    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
+        self._extension("withdraw", service_request_id, reason)
+
+    async def reopen_request(self, service_request_id: str, reason: str) -> None:
+        self._extension("reopen", service_request_id, reason)
+
+    async def rate_request(self, service_request_id: str, rating: int) -> None:
+        self._extension("rate", service_request_id, rating)
+
+    def _extension(self, verb: str, reference: str, value: object) -> None:
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable(verb)
+        if reference not in self.tickets:
+            raise TicketNotFound(reference)
+        self.follow_ups.append((verb, reference, value))
 
     def _maybe_fail(self) -> None:
         if self.unavailable:

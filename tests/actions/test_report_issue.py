@@ -1,30 +1,353 @@
-"""Unit tests of the complaint form's validator, submission and cancellation."""
+"""Unit tests of the free-text-first intake: start, validation, questions, summary, filing."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.attribute_answers import question_from_attribute
+from actions.open311_client import ServiceMatch
+from actions.outbox import Outbox
 from actions.report_issue import (
+    ActionAskAttributeAnswer,
+    ActionAskConfirmSubmission,
+    ActionAskIssueLocation,
+    ActionAskServiceCode,
     ActionCancelComplaint,
+    ActionStartIntake,
     ActionSubmitComplaint,
-    ValidateComplaintForm,
+    ValidateIntakeForm,
+    says_what_is_wrong,
 )
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceDefinition
 from tests.conftest import make_tracker
-from tests.fakes import FakeOpen311, required_attribute
+from tests.fakes import FakeOpen311, list_attribute, number_attribute
 
 DOMAIN: dict[str, Any] = {}
+POSITION = list_attribute("position", 1, "road", "pavement")
+DEPTH = number_attribute("depth", 2)
+POTHOLE_QUESTIONS = [question_from_attribute(POSITION), question_from_attribute(DEPTH)]
 
 
 def responses(dispatcher: CollectingDispatcher) -> list[str | None]:
     return [message.get("response") for message in dispatcher.messages]
 
 
-def texts(dispatcher: CollectingDispatcher) -> list[str | None]:
-    return [message.get("text") for message in dispatcher.messages]
+def slot_values(events: list[Any]) -> dict[str, Any]:
+    return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
+
+
+@pytest.fixture
+def pothole_questions(catalogue: FakeOpen311) -> FakeOpen311:
+    catalogue.definitions["pothole"] = ServiceDefinition("pothole", (POSITION, DEPTH))
+    return catalogue
+
+
+# --- starting from the first message -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the street lamp outside no. 12 Jiefang Road has been dark for a week", True),
+        ("pothole on my street", True),
+        ("I want to report a problem", False),
+        ("i'd like to make a complaint", False),
+        ("apply for a service", False),
+    ],
+)
+def test_only_an_opening_that_says_what_is_wrong_counts_as_description(
+    text: str, expected: bool
+) -> None:
+    assert says_what_is_wrong(text) is expected
+
+
+async def test_first_message_becomes_description_and_its_location_is_kept(
+    catalogue: FakeOpen311,
+) -> None:
+    text = "the street lamp outside no. 12 Jiefang Road has been dark for a week"
+    tracker = make_tracker(
+        {}, text=text, entities=[{"entity": "location", "value": "12 Jiefang Road"}]
+    )
+
+    events = await ActionStartIntake().run(CollectingDispatcher(), tracker, DOMAIN)
+
+    values = slot_values(events)
+    assert values["issue_description"] == text
+    assert values["issue_location"] == "12 Jiefang Road"
+    assert values["intake_kind"] == "report_issue"
+
+
+async def test_generic_opening_leaves_the_description_to_ask(catalogue: FakeOpen311) -> None:
+    tracker = make_tracker({}, text="I want to report a problem")
+
+    events = await ActionStartIntake().run(CollectingDispatcher(), tracker, DOMAIN)
+
+    assert slot_values(events)["issue_description"] is None
+
+
+async def test_a_crafted_payload_is_never_taken_as_the_description(catalogue: FakeOpen311) -> None:
+    tracker = make_tracker({}, text='/report_issue{"service_code": "street_light"}')
+
+    events = await ActionStartIntake().run(CollectingDispatcher(), tracker, DOMAIN)
+
+    assert slot_values(events)["issue_description"] is None
+
+
+# --- validation, step by step --------------------------------------------------------------
+
+
+async def validate(
+    slot: str, value: Any, slots: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    method = getattr(ValidateIntakeForm(), f"validate_{slot}")
+    tracker = make_tracker({slot: value, **(slots or {})}, active_loop="intake_form")
+    return await method(value, dispatcher, tracker, DOMAIN), dispatcher
+
+
+async def test_description_is_cleaned_and_matching_services_offered(
+    catalogue: FakeOpen311,
+) -> None:
+    result, dispatcher = await validate("issue_description", " Street lamp\x00 dark  again ")
+
+    assert result["issue_description"] == "Street lamp dark again"
+    assert result["service_candidates"][0] == ["street_light", "Street light out"]
+    assert dispatcher.messages == []
+
+
+async def test_back_office_search_is_used_when_it_exists(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    catalogue.search_results = [ServiceMatch("pothole", "Pothole or road damage", 0.9)]
+
+    result, _ = await validate("issue_description", "the lamp is dark")
+
+    assert result["service_candidates"] == [["pothole", "Pothole or road damage"]]
+
+
+async def test_without_the_catalogue_the_fallback_service_is_used(catalogue: FakeOpen311) -> None:
+    catalogue.unavailable = True
+
+    result, _ = await validate("issue_description", "the lamp is dark")
+
+    assert result["service_code"] == "other_problem"
+    assert result["service_questions"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("ok", "utter_issue_description_too_short"),
+        ("a" * (MAX_DESCRIPTION_CHARS + 1), "utter_issue_description_too_long"),
+        ({"service_code": "X"}, "utter_issue_description_too_short"),
+    ],
+)
+async def test_bad_descriptions_are_asked_again_and_counted(
+    catalogue: FakeOpen311, value: Any, problem: str
+) -> None:
+    result, dispatcher = await validate("issue_description", value, {"failed_attempts": 1.0})
+
+    assert result["issue_description"] is None
+    assert result["failed_attempts"] == 2.0
+    assert responses(dispatcher) == [problem]
+
+
+async def test_choosing_a_service_loads_its_required_questions(
+    pothole_questions: FakeOpen311,
+) -> None:
+    optional = list_attribute("colour", 3, "red", required=False)
+    pothole_questions.definitions["pothole"] = ServiceDefinition(
+        "pothole", (POSITION, DEPTH, optional)
+    )
+
+    result, _ = await validate("service_code", "pothole")
+
+    assert result["service_code"] == "pothole"
+    assert result["service_name"] == "Pothole or road damage"
+    assert [q["code"] for q in result["service_questions"]] == ["position", "depth"]
+    assert result["service_attributes"] == {}
+
+
+async def test_a_number_picks_from_the_buttons_shown(catalogue: FakeOpen311) -> None:
+    candidates = [["pothole", "Pothole or road damage"], ["street_light", "Street light out"]]
+
+    result, _ = await validate("service_code", "2", {"service_candidates": candidates})
+
+    assert result["service_code"] == "street_light"
+
+
+async def test_see_others_turns_the_page(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate("service_code", "more", {"service_page": 0.0})
+
+    assert result == {"service_code": None, "service_page": 1.0}
+    assert dispatcher.messages == []
+
+
+async def test_none_of_these_files_under_the_fallback(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("service_code", "none")
+
+    assert result["service_code"] == "other_problem"
+
+
+@pytest.mark.parametrize("value", ["not_in_catalogue", "Robert'); DROP TABLE", "/affirm"])
+async def test_a_service_outside_the_catalogue_is_refused(
+    catalogue: FakeOpen311, value: str
+) -> None:
+    result, dispatcher = await validate("service_code", value)
+
+    assert result["service_code"] is None
+    assert responses(dispatcher) == ["utter_service_not_recognised"]
+
+
+async def test_required_slots_ask_attributes_only_while_some_are_open(
+    catalogue: FakeOpen311,
+) -> None:
+    form = ValidateIntakeForm()
+    dispatcher = CollectingDispatcher()
+    open_questions = make_tracker({"service_questions": POTHOLE_QUESTIONS})
+    answered = make_tracker(
+        {
+            "service_questions": POTHOLE_QUESTIONS,
+            "service_attributes": {"position": ["road"], "depth": ["5"]},
+        }
+    )
+
+    assert "attribute_answer" in await form.required_slots([], dispatcher, open_questions, {})
+    assert await form.required_slots([], dispatcher, answered, {}) == [
+        "issue_description",
+        "service_code",
+        "issue_location",
+        "confirm_submission",
+    ]
+
+
+async def test_attribute_answers_are_checked_by_datatype_in_order(catalogue: FakeOpen311) -> None:
+    slots = {"service_questions": POTHOLE_QUESTIONS}
+
+    first, _ = await validate("attribute_answer", "/choose_option", slots)
+    chosen, _ = await validate("attribute_answer", "pavement", slots)
+    not_a_number, dispatcher = await validate(
+        "attribute_answer", "quite deep", {**slots, "service_attributes": {"position": ["road"]}}
+    )
+    number, _ = await validate(
+        "attribute_answer", "about 12", {**slots, "service_attributes": {"position": ["road"]}}
+    )
+
+    assert first["attribute_answer"] is None
+    assert first["failed_attempts"] == 1.0
+    assert chosen == {
+        "attribute_answer": None,
+        "service_attributes": {"position": ["pavement"]},
+        "failed_attempts": 0.0,
+    }
+    assert responses(dispatcher) == ["utter_answer_not_a_number"]
+    assert not_a_number["attribute_answer"] is None
+    assert number["service_attributes"] == {"position": ["road"], "depth": ["12"]}
+
+
+async def test_location_bounds(catalogue: FakeOpen311) -> None:
+    accepted, _ = await validate("issue_location", "No. 12 Jiefang Road")
+    too_short, short_dispatcher = await validate("issue_location", "x")
+    too_long, long_dispatcher = await validate("issue_location", "y" * 501)
+
+    assert accepted["issue_location"] == "No. 12 Jiefang Road"
+    assert too_short["issue_location"] is None
+    assert responses(short_dispatcher) == ["utter_issue_location_too_short"]
+    assert too_long["issue_location"] is None
+    assert responses(long_dispatcher) == ["utter_issue_location_too_long"]
+
+
+async def test_confirmation_submit_change_and_what_to_change(catalogue: FakeOpen311) -> None:
+    submit, _ = await validate("confirm_submission", "submit")
+    change, change_dispatcher = await validate("confirm_submission", "change")
+    location, _ = await validate("confirm_submission", "change_issue_location")
+    service, _ = await validate("confirm_submission", "change_service_code")
+    odd, odd_dispatcher = await validate("confirm_submission", "change_service_request_id")
+
+    assert submit["confirm_submission"] == "submit"
+    assert change == {"confirm_submission": None}
+    assert responses(change_dispatcher) == ["utter_ask_what_to_change"]
+    assert location == {"confirm_submission": None, "issue_location": None}
+    assert service["service_code"] is None
+    assert service["service_attributes"] == {}
+    assert odd["confirm_submission"] is None
+    assert responses(odd_dispatcher) == ["utter_confirm_not_understood"]
+
+
+# --- asking ----------------------------------------------------------------------------------
+
+
+async def ask(action: Any, slots: dict[str, Any]) -> CollectingDispatcher:
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, make_tracker(slots, active_loop="intake_form"), DOMAIN)
+    return dispatcher
+
+
+async def test_service_question_offers_the_best_matches_as_buttons(catalogue: FakeOpen311) -> None:
+    candidates = [[f"s{i}", f"Service {i}"] for i in range(5)]
+
+    dispatcher = await ask(ActionAskServiceCode(), {"service_candidates": candidates})
+
+    first = dispatcher.messages[0]
+    assert first["response"] == "utter_ask_service_code"
+    assert (first["step"], first["total"]) == (2, 4)
+    assert [b["title"] for b in first["buttons"]] == ["Service 0", "Service 1", "Service 2"]
+    assert first["buttons"][0]["payload"] == '/choose_option{"choice": "s0"}'
+    assert responses(dispatcher)[1] == "utter_service_code_other_options"
+
+
+async def test_attribute_question_counts_steps_and_offers_choices(catalogue: FakeOpen311) -> None:
+    dispatcher = await ask(
+        ActionAskAttributeAnswer(),
+        {"service_questions": POTHOLE_QUESTIONS, "service_attributes": {"position": ["road"]}},
+    )
+
+    [message] = dispatcher.messages
+    assert message["question"] == "How many depth?"
+    assert (message["step"], message["total"]) == (4, 6)
+    assert message["buttons"] == []
+
+
+async def test_after_two_failed_answers_the_question_is_asked_more_simply(
+    catalogue: FakeOpen311,
+) -> None:
+    dispatcher = await ask(ActionAskIssueLocation(), {"failed_attempts": 2.0})
+
+    assert responses(dispatcher) == ["utter_ask_simpler", "utter_ask_issue_location"]
+
+
+async def test_summary_shows_every_answer(catalogue: FakeOpen311) -> None:
+    dispatcher = await ask(
+        ActionAskConfirmSubmission(),
+        {
+            "service_name": "Pothole or road damage",
+            "issue_description": "hole",
+            "issue_location": "Main St 1",
+            "service_questions": POTHOLE_QUESTIONS,
+            "service_attributes": {"position": ["road"], "depth": ["5"]},
+        },
+    )
+
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_confirm_submission"
+    assert message["details"] == " Which position? Road option. How many depth? 5."
+    assert (message["step"], message["total"]) == (6, 6)
+
+
+# --- filing ----------------------------------------------------------------------------------
+
+COMPLETE = {
+    "issue_description": "  The street lamp outside no. 12 has been dark for a week ",
+    "issue_location": "12 Jiefang Road",
+    "service_code": "street_light",
+    "service_name": "Street light out",
+    "service_questions": [],
+    "service_attributes": {},
+    "confirm_submission": "submit",
+}
 
 
 async def submit(slots: dict[str, Any]) -> tuple[list[Any], CollectingDispatcher]:
@@ -33,138 +356,108 @@ async def submit(slots: dict[str, Any]) -> tuple[list[Any], CollectingDispatcher
     return events, dispatcher
 
 
-async def test_files_complaint_with_best_matching_service_and_replies_with_reference(
-    catalogue: FakeOpen311,
+async def test_files_the_confirmed_request_and_says_what_happens_next(
+    catalogue: FakeOpen311, outbox: Outbox
 ) -> None:
-    events, dispatcher = await submit(
-        {
-            "issue_description": "  The street lamp outside no. 12 has been dark for a week ",
-            "issue_location": "12 Jiefang Road",
-        }
-    )
+    events, dispatcher = await submit(COMPLETE)
 
-    assert len(catalogue.filed) == 1
-    filed = catalogue.filed[0]
+    [filed] = catalogue.filed
     assert filed.service_code == "street_light"
     assert filed.description == "The street lamp outside no. 12 has been dark for a week"
     assert filed.address_string == "12 Jiefang Road"
-    assert dispatcher.messages[0]["response"] == "utter_complaint_filed"
+    assert responses(dispatcher) == ["utter_complaint_filed", "utter_what_happens_next"]
     assert dispatcher.messages[0]["service_request_id"] == "CD-TEST01"
     assert dispatcher.messages[0]["service_name"] == "Street light out"
     assert SlotSet("service_request_id", "CD-TEST01") in events
     assert SlotSet("issue_description", None) in events
-    assert SlotSet("issue_location", None) in events
-    assert texts(dispatcher) == [None], "replies must be response keys, never literal text"
+    assert [m.get("text") for m in dispatcher.messages] == [None, None]
+    assert [e.state for e in outbox.entries_for("citizen-1")] == ["delivered"]
+    assert outbox.take_unannounced("citizen-1") == [], "the reference was already given"
 
 
-async def test_unmatched_description_goes_to_the_configured_fallback_service(
-    catalogue: FakeOpen311,
-) -> None:
-    await submit({"issue_description": "Something odd is going on", "issue_location": "Market"})
-
-    assert [request.service_code for request in catalogue.filed] == ["other_problem"]
-
-
-async def test_service_with_required_attributes_is_passed_over_for_now(
-    catalogue: FakeOpen311,
-) -> None:
-    catalogue.definitions["street_light"] = ServiceDefinition(
-        "street_light", (required_attribute("pole_number"),)
+async def test_answers_are_filed_as_open311_attributes(pothole_questions: FakeOpen311) -> None:
+    await submit(
+        {
+            **COMPLETE,
+            "service_code": "pothole",
+            "service_questions": POTHOLE_QUESTIONS,
+            "service_attributes": {"position": ["pavement"], "depth": ["7"]},
+        }
     )
 
-    await submit({"issue_description": "street lamp is dark", "issue_location": "Main St 1"})
-
-    assert [request.service_code for request in catalogue.filed] == ["other_problem"]
+    assert pothole_questions.filed[0].attributes == {"position": ("pavement",), "depth": ("7",)}
 
 
-async def test_back_office_outage_keeps_the_answers_and_says_so(catalogue: FakeOpen311) -> None:
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"issue_description": "x"}, "utter_issue_description_too_short"),
+        ({"issue_location": ["a", "b"]}, "utter_issue_location_too_short"),
+        ({"service_code": "made_up"}, "utter_service_not_recognised"),
+        ({"service_code": "pothole"}, "utter_answer_not_a_choice"),
+        ({"confirm_submission": None}, None),
+    ],
+)
+async def test_submission_revalidates_every_slot(
+    pothole_questions: FakeOpen311, changes: dict[str, Any], problem: str | None
+) -> None:
+    # A crafted `/intent{...}` message could set slots without the form's validation.
+    events, dispatcher = await submit({**COMPLETE, **changes})
+
+    assert pothole_questions.filed == []
+    assert responses(dispatcher) == ([problem] if problem else [])
+    assert FollowupAction("intake_form") in events
+
+
+async def test_an_answer_not_in_the_definition_is_not_filed(pothole_questions: FakeOpen311) -> None:
+    await submit(
+        {
+            **COMPLETE,
+            "service_code": "pothole",
+            "service_attributes": {"position": ["on the moon"], "depth": ["7"]},
+        }
+    )
+
+    assert pothole_questions.filed == []
+
+
+async def test_back_office_outage_queues_the_request_and_says_so(
+    catalogue: FakeOpen311, outbox: Outbox
+) -> None:
     catalogue.unavailable = True
 
-    events, dispatcher = await submit(
-        {"issue_description": "pothole in the road", "issue_location": "Main St 1"}
-    )
+    _, dispatcher = await submit(COMPLETE)
 
-    assert responses(dispatcher) == ["utter_backoffice_unavailable"]
-    assert events == [], "slots must stay filled so that a retry does not re-ask"
+    assert responses(dispatcher) == ["utter_submission_queued"]
+    [entry] = outbox.entries_for("citizen-1")
+    assert entry.state == "pending"
+
+    catalogue.unavailable = False
+    outbox._clock = lambda: 10**10  # the retry is due
+    await outbox.deliver_due(catalogue)
+    start = CollectingDispatcher()
+    await ActionStartIntake().run(start, make_tracker({}, text="hi there"), DOMAIN)
+
+    assert len(catalogue.filed) == 1
+    assert responses(start) == ["utter_queued_request_filed"]
+    assert start.messages[0]["service_request_id"] == "CD-TEST01"
 
 
 async def test_rejection_is_reported_plainly(catalogue: FakeOpen311) -> None:
-    catalogue.reject_with = 403
+    catalogue.reject_with = 400
 
-    events, dispatcher = await submit(
-        {"issue_description": "pothole in the road", "issue_location": "Main St 1"}
-    )
+    _, dispatcher = await submit(COMPLETE)
 
     assert responses(dispatcher) == ["utter_complaint_rejected"]
-    assert events == []
 
 
-async def test_submission_revalidates_slots_set_around_the_form(catalogue: FakeOpen311) -> None:
-    # A crafted `/report_issue{...}` message could set slots without the form's validation.
-    events, dispatcher = await submit({"issue_description": "x", "issue_location": "12 Main St"})
-
-    assert catalogue.filed == []
-    assert responses(dispatcher) == ["utter_issue_description_too_short"]
-    assert SlotSet("issue_description", None) in events
-    assert FollowupAction("complaint_form") in events
-
-
-async def test_submission_rejects_non_text_slot_values(catalogue: FakeOpen311) -> None:
-    await submit({"issue_description": {"service_code": "X"}, "issue_location": ["a", "b"]})
-
-    assert catalogue.filed == []
-
-
-async def validate(slot: str, value: Any) -> tuple[dict[str, Any], CollectingDispatcher]:
+async def test_cancel_forgets_the_answers_and_stops_the_form(catalogue: FakeOpen311) -> None:
     dispatcher = CollectingDispatcher()
-    method = getattr(ValidateComplaintForm(), f"validate_{slot}")
-    tracker = make_tracker({slot: value}, text=str(value), active_loop="complaint_form")
-    return await method(value, dispatcher, tracker, DOMAIN), dispatcher
-
-
-async def test_description_is_cleaned_and_accepted() -> None:
-    result, dispatcher = await validate("issue_description", " Bin\x00 overflowing  again ")
-
-    assert result == {"issue_description": "Bin overflowing again"}
-    assert dispatcher.messages == []
-
-
-async def test_too_short_description_is_asked_again_plainly() -> None:
-    result, dispatcher = await validate("issue_description", "  ok ")
-
-    assert result == {"issue_description": None}
-    assert responses(dispatcher) == ["utter_issue_description_too_short"]
-
-
-async def test_too_long_description_names_the_limit() -> None:
-    result, dispatcher = await validate("issue_description", "a" * (MAX_DESCRIPTION_CHARS + 1))
-
-    assert result == {"issue_description": None}
-    assert responses(dispatcher) == ["utter_issue_description_too_long"]
-    assert dispatcher.messages[0]["max_chars"] == MAX_DESCRIPTION_CHARS
-
-
-async def test_location_bounds() -> None:
-    accepted, _ = await validate("issue_location", "No. 12 Jiefang Road")
-    too_short, short_dispatcher = await validate("issue_location", "x")
-    too_long, long_dispatcher = await validate("issue_location", "y" * 501)
-
-    assert accepted == {"issue_location": "No. 12 Jiefang Road"}
-    assert too_short == {"issue_location": None}
-    assert responses(short_dispatcher) == ["utter_issue_location_too_short"]
-    assert too_long == {"issue_location": None}
-    assert responses(long_dispatcher) == ["utter_issue_location_too_long"]
-
-
-async def test_cancel_forgets_the_answers_and_stops_the_form() -> None:
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker(
-        {"issue_description": "dark lamp", "issue_location": None},
-        active_loop="complaint_form",
-    )
+    tracker = make_tracker({"issue_description": "dark lamp"}, active_loop="intake_form")
 
     events = await ActionCancelComplaint().run(dispatcher, tracker, DOMAIN)
 
     assert responses(dispatcher) == ["utter_complaint_cancelled"]
     assert ActiveLoop(None) in events
     assert SlotSet("issue_description", None) in events
+    assert catalogue.filed == []

@@ -1,8 +1,9 @@
 """The walking skeleton, end to end through three real processes and a trained model.
 
-A citizen chats on Rasa's REST channel; the complaint form collects what happened and where;
-the action server files an Open311 request with the back office's API key; the ticket lands in
-the back office's SQLite file; the bot answers with the ticket's ``service_request_id``.
+A citizen chats on Rasa's REST channel; the intake collects what happened, the service (picked
+from the catalogue's matches by button), where, and a confirmation; the action server files an
+Open311 request (through its outbox) with the back office's API key; the ticket lands in the
+back office's SQLite file; the bot answers with the ticket's ``service_request_id``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         backoffice_port=free_port(),
         actions_port=free_port(),
         rasa_port=free_port(),
+        environment={"CIVICDESK_OUTBOX_PATH": str(var_dir / "outbox.sqlite3")},
     )
     with Stack(config) as running:
         yield running
@@ -60,17 +62,35 @@ def say(stack: Stack, sender: str, message: str) -> list[str]:
     return [str(item["text"]) for item in reply.json() if "text" in item]
 
 
+def say_full(stack: Stack, sender: str, message: str) -> list[dict[str, Any]]:
+    reply = httpx.post(
+        f"{stack.config.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": message},
+        timeout=30,
+    )
+    reply.raise_for_status()
+    return list(reply.json())
+
+
 def test_citizen_files_a_complaint_and_gets_its_reference(stack: Stack) -> None:
     description = "The street lamp outside number 12 has been dark for a week"
     location = "12 Jiefang Road, Gulou District"
 
-    assert say(stack, "citizen-42", "I want to report a problem") == [
-        response_text("utter_ask_issue_description")
-    ]
-    assert say(stack, "citizen-42", description) == [response_text("utter_ask_issue_location")]
-    replies = say(stack, "citizen-42", location)
+    [ask_description] = say(stack, "citizen-42", "I want to report a problem")
+    assert template_pattern("utter_ask_issue_description").match(ask_description)
+    offered = say_full(stack, "citizen-42", description)
+    assert template_pattern("utter_ask_service_code").match(offered[0]["text"]), offered
+    payloads = [button["payload"] for button in offered[0].get("buttons", [])]
+    street_light = '/choose_option{"choice": "street_light"}'
+    assert street_light in payloads, "the best matches are offered as buttons"
+    [ask_location] = say(stack, "citizen-42", street_light)
+    assert template_pattern("utter_ask_issue_location").match(ask_location), ask_location
+    [summary] = say(stack, "citizen-42", location)
+    assert template_pattern("utter_ask_confirm_submission").match(summary), summary
+    replies = say(stack, "citizen-42", '/choose_option{"choice": "submit"}')
 
-    assert len(replies) == 1, replies
+    assert len(replies) == 2, replies
+    assert template_pattern("utter_what_happens_next").match(replies[1]), replies
     filed = template_pattern("utter_complaint_filed").match(replies[0])
     assert filed, replies[0]
     reference = filed["service_request_id"]
@@ -142,6 +162,7 @@ def test_cancel_files_nothing(stack: Stack) -> None:
     before = ticket_count()
     say(stack, "citizen-43", "I want to report a problem")
     say(stack, "citizen-43", "Rubbish has not been collected for two weeks")
+    say(stack, "citizen-43", "3")
 
     assert say(stack, "citizen-43", "cancel") == [response_text("utter_complaint_cancelled")]
     assert ticket_count() == before

@@ -1,0 +1,171 @@
+"""Following up a ticket: status, "my tickets", a comment, withdraw, reopen, rating.
+
+The reference comes from the message (``CD-7K2M9Q``, in any case) or else from the ticket this
+conversation last talked about. Status uses plain Open311 (``GET requests/{id}``); the other
+follow-ups use CivicDesk extensions and, where the back office does not offer them yet, point
+the citizen to a person instead.
+
+Slots read: ``ticket_reference``. Slots set: ``ticket_reference`` (only to a reference the
+back office confirmed exists).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.dependencies import Open311Api, get_open311_client, get_outbox
+from actions.open311_client import (
+    BackOfficeUnavailable,
+    ExtensionUnavailable,
+    RequestRejected,
+    TicketNotFound,
+)
+from actions.report_issue import announce_delivered, clean_text
+
+REFERENCE = re.compile(r"\b(cd)-?([a-z0-9]{6})\b", re.IGNORECASE)
+_RATING = re.compile(r"\b([1-5])\b(?:\s*(?:/\s*5|out of 5|stars?))?")
+_RATING_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+MAX_TICKETS_LISTED = 5
+STATUS_RESPONSES = {"open": "utter_ticket_status_open", "closed": "utter_ticket_status_closed"}
+
+
+def reference_in(text: Any) -> str | None:
+    """The first ticket reference in ``text``, normalised to ``CD-XXXXXX``."""
+    if not isinstance(text, str):
+        return None
+    found = REFERENCE.search(text)
+    return f"CD-{found.group(2).upper()}" if found else None
+
+
+def rating_in(text: Any) -> int | None:
+    """A 1-5 rating stated in ``text`` ("4 stars", "3 out of 5", "five")."""
+    if not isinstance(text, str):
+        return None
+    without_reference = REFERENCE.sub(" ", text.casefold())
+    found = _RATING.search(without_reference)
+    if found:
+        return int(found.group(1))
+    for word, value in _RATING_WORDS.items():
+        if re.search(rf"\b{word}\b", without_reference):
+            return value
+    return None
+
+
+class ActionFollowUpTicket(Action):
+    """Handles check_status, add_information, withdraw_ticket, reopen_ticket, rate_resolution."""
+
+    def name(self) -> str:
+        return "action_follow_up_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        await announce_delivered(dispatcher, tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = clean_text(tracker.latest_message.get("text")) or ""
+        entity_reference = next(
+            (
+                reference_in(entity.get("value"))
+                for entity in tracker.latest_message.get("entities") or []
+                if entity.get("entity") == "reference"
+            ),
+            None,
+        )
+        said = reference_in(text) or entity_reference
+        remembered = reference_in(tracker.get_slot("ticket_reference"))
+        client = get_open311_client()
+
+        if intent == "check_status" and said is None:
+            return await self._list_tickets(dispatcher, tracker, client)
+        reference = said or remembered
+        if reference is None:
+            dispatcher.utter_message(response="utter_ask_reference")
+            return []
+        try:
+            ticket = await client.get_request(reference)
+        except TicketNotFound:
+            dispatcher.utter_message(
+                response="utter_ticket_not_found", service_request_id=reference
+            )
+            return [SlotSet("ticket_reference", None)] if reference == remembered else []
+        except (BackOfficeUnavailable, RequestRejected):
+            dispatcher.utter_message(response="utter_backoffice_unavailable")
+            return []
+        events: list[EventType] = [SlotSet("ticket_reference", reference)]
+
+        if intent == "check_status":
+            dispatcher.utter_message(
+                response=STATUS_RESPONSES[ticket.status],
+                service_request_id=reference,
+                service_name=ticket.service_name,
+                status_notes=ticket.status_notes or "",
+            )
+            return events
+        try:
+            if intent == "rate_resolution":
+                rating = rating_in(text)
+                if rating is None:
+                    dispatcher.utter_message(
+                        response="utter_ask_rating", service_request_id=reference
+                    )
+                    return events
+                await client.rate_request(reference, rating)
+            elif intent == "withdraw_ticket":
+                await client.withdraw_request(reference, text)
+            elif intent == "reopen_ticket":
+                await client.reopen_request(reference, text)
+            else:
+                await client.add_comment(reference, text)
+        except (ExtensionUnavailable, RequestRejected):
+            dispatcher.utter_message(
+                response="utter_follow_up_not_supported", service_request_id=reference
+            )
+            return events
+        except BackOfficeUnavailable:
+            dispatcher.utter_message(response="utter_backoffice_unavailable")
+            return events
+        dispatcher.utter_message(response="utter_follow_up_done", service_request_id=reference)
+        return events
+
+    async def _list_tickets(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, client: Open311Api
+    ) -> list[EventType]:
+        entries = get_outbox().entries_for(tracker.sender_id)[-MAX_TICKETS_LISTED:]
+        if not entries:
+            dispatcher.utter_message(response="utter_no_tickets")
+            return []
+        dispatcher.utter_message(response="utter_my_tickets_header")
+        last_reference = None
+        for entry in entries:
+            if entry.state in ("pending", "sending"):
+                received = datetime.fromtimestamp(entry.created_at, timezone.utc)
+                dispatcher.utter_message(
+                    response="utter_ticket_pending",
+                    received_at=received.strftime("%Y-%m-%d %H:%M UTC"),
+                )
+                continue
+            if entry.state != "delivered" or not entry.service_request_id:
+                continue
+            last_reference = entry.service_request_id
+            try:
+                ticket = await client.get_request(entry.service_request_id)
+            except (TicketNotFound, BackOfficeUnavailable, RequestRejected):
+                dispatcher.utter_message(
+                    response="utter_ticket_reference_only",
+                    service_request_id=entry.service_request_id,
+                )
+                continue
+            dispatcher.utter_message(
+                response=STATUS_RESPONSES[ticket.status],
+                service_request_id=entry.service_request_id,
+                service_name=ticket.service_name,
+                status_notes=ticket.status_notes or "",
+            )
+        return [SlotSet("ticket_reference", last_reference)] if last_reference else []

@@ -1,0 +1,273 @@
+"""Durable filing: every submission goes through a local outbox before the back office.
+
+Each submission gets an idempotency key and a row in a SQLite file (standard library only).
+Delivery is attempted at once; if the back office is unreachable the row stays pending and is
+retried with exponential backoff and jitter, also after a restart of the action server. A row
+is claimed before it is sent, so two deliverers never send the same row at the same time, and
+the key travels in the ``Idempotency-Key`` header, so a retry after a lost reply files nothing
+twice on a server that honours it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from actions.open311_client import BackOfficeUnavailable, RequestRejected
+from open311_schema import NewServiceRequest, ServiceRequestCreated
+
+logger = logging.getLogger(__name__)
+
+State = Literal["pending", "sending", "delivered", "rejected"]
+
+BASE_DELAY_SECONDS = 5.0
+MAX_DELAY_SECONDS = 15 * 60.0
+# A row left in "sending" this long (the process died mid-request) may be claimed again.
+SENDING_LEASE_SECONDS = 120.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    idempotency_key TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    service_code TEXT NOT NULL,
+    payload TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_at REAL,
+    created_at REAL NOT NULL,
+    service_request_id TEXT,
+    service_notice TEXT,
+    announced INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation_id, created_at);
+"""
+
+
+class Filer(Protocol):
+    """The part of the Open311 client the outbox needs."""
+
+    async def create_request(
+        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+    ) -> ServiceRequestCreated: ...
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One submission and where it stands."""
+
+    idempotency_key: str
+    conversation_id: str
+    service_code: str
+    state: State
+    attempts: int
+    created_at: float
+    service_request_id: str | None = None
+    service_notice: str | None = None
+
+
+def backoff_delay(attempts: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after ``attempts`` failures: exponential, capped, with full jitter.
+
+    The jitter keeps many queued submissions from hammering a recovering back office at once.
+    """
+    ceiling = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0))
+    return float(ceiling / 2 + rng() * ceiling / 2)
+
+
+class Outbox:
+    """The outbox in one SQLite file.
+
+    Args:
+        path: The SQLite file; its folder is created if missing.
+        clock: Seconds since the epoch (tests pass a fake clock).
+        rng: Uniform random numbers in [0, 1) for the jitter.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._path = path
+        self._clock = clock
+        self._rng = rng
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            yield db
+        finally:
+            db.close()
+
+    def enqueue(self, conversation_id: str, request: NewServiceRequest) -> OutboxEntry:
+        """Store a submission durably before any attempt to send it."""
+        key = uuid.uuid4().hex
+        now = self._clock()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO outbox (idempotency_key, conversation_id, service_code, payload,"
+                " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                (key, conversation_id, request.service_code, _dump(request), now, now),
+            )
+        return self.get(key)
+
+    def get(self, key: str) -> OutboxEntry:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM outbox WHERE idempotency_key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return _entry(row)
+
+    def entries_for(self, conversation_id: str) -> list[OutboxEntry]:
+        """A conversation's submissions, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM outbox WHERE conversation_id = ? ORDER BY created_at",
+                (conversation_id,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def take_unannounced(self, conversation_id: str) -> list[OutboxEntry]:
+        """Submissions delivered after the citizen was told "your reference follows".
+
+        Each is returned once: the caller tells the citizen its reference.
+        """
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT * FROM outbox WHERE conversation_id = ? AND state = 'delivered'"
+                " AND announced = 0 ORDER BY created_at",
+                (conversation_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE outbox SET announced = 1 WHERE conversation_id = ? AND"
+                " state = 'delivered' AND announced = 0",
+                (conversation_id,),
+            )
+            db.execute("COMMIT")
+        return [_entry(row) for row in rows]
+
+    def mark_announced(self, key: str) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE outbox SET announced = 1 WHERE idempotency_key = ?", (key,))
+
+    def due_keys(self, limit: int = 20) -> list[str]:
+        """Keys of rows that may be sent now."""
+        now = self._clock()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT idempotency_key FROM outbox WHERE (state = 'pending' AND"
+                " next_attempt_at <= ?) OR (state = 'sending' AND claimed_at < ?)"
+                " ORDER BY next_attempt_at LIMIT ?",
+                (now, now - SENDING_LEASE_SECONDS, limit),
+            ).fetchall()
+        return [str(row["idempotency_key"]) for row in rows]
+
+    def _claim(self, key: str) -> NewServiceRequest | None:
+        now = self._clock()
+        with self._connect() as db:
+            claimed = db.execute(
+                "UPDATE outbox SET state = 'sending', claimed_at = ? WHERE idempotency_key = ?"
+                " AND (state = 'pending' OR (state = 'sending' AND claimed_at < ?))",
+                (now, key, now - SENDING_LEASE_SECONDS),
+            ).rowcount
+            if claimed != 1:
+                return None
+            row = db.execute(
+                "SELECT payload FROM outbox WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+        return _load(str(row["payload"]))
+
+    async def deliver(self, key: str, client: Filer) -> OutboxEntry:
+        """Try to send one submission now, whatever its schedule.
+
+        Returns the entry afterwards: ``delivered`` with its reference, ``pending`` with a
+        later retry scheduled, or ``rejected``. An entry another deliverer holds is returned
+        unchanged.
+        """
+        request = self._claim(key)
+        if request is None:
+            return self.get(key)
+        try:
+            created = await client.create_request(request, idempotency_key=key)
+        except BackOfficeUnavailable:
+            self._reschedule(key)
+        except RequestRejected as error:
+            logger.error("back office rejected a queued submission: %s", error.status)
+            self._finish(key, "rejected", None, None)
+        else:
+            reference = created.service_request_id or created.token
+            self._finish(key, "delivered", reference, created.service_notice)
+        return self.get(key)
+
+    async def deliver_due(self, client: Filer, limit: int = 20) -> list[OutboxEntry]:
+        """Send every row whose retry time has come; stop early while the back office is down."""
+        results = []
+        for key in self.due_keys(limit):
+            entry = await self.deliver(key, client)
+            results.append(entry)
+            if entry.state == "pending":
+                break
+        return results
+
+    def _reschedule(self, key: str) -> None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT attempts FROM outbox WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+            attempts = int(row["attempts"]) + 1
+            db.execute(
+                "UPDATE outbox SET state = 'pending', attempts = ?, next_attempt_at = ?,"
+                " claimed_at = NULL WHERE idempotency_key = ?",
+                (attempts, self._clock() + backoff_delay(attempts, self._rng), key),
+            )
+
+    def _finish(self, key: str, state: State, reference: str | None, notice: str | None) -> None:
+        # The payload (description, address) is no longer needed once the back office has it.
+        with self._connect() as db:
+            db.execute(
+                "UPDATE outbox SET state = ?, service_request_id = ?, service_notice = ?,"
+                " payload = NULL, claimed_at = NULL, attempts = attempts + 1"
+                " WHERE idempotency_key = ?",
+                (state, reference, notice, key),
+            )
+
+
+def _dump(request: NewServiceRequest) -> str:
+    return json.dumps(request.to_form())
+
+
+def _load(payload: str) -> NewServiceRequest:
+    return NewServiceRequest.from_form([(str(k), str(v)) for k, v in json.loads(payload)])
+
+
+def _entry(row: sqlite3.Row) -> OutboxEntry:
+    return OutboxEntry(
+        idempotency_key=str(row["idempotency_key"]),
+        conversation_id=str(row["conversation_id"]),
+        service_code=str(row["service_code"]),
+        state=row["state"],
+        attempts=int(row["attempts"]),
+        created_at=float(row["created_at"]),
+        service_request_id=row["service_request_id"],
+        service_notice=row["service_notice"],
+    )

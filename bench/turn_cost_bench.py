@@ -1,0 +1,60 @@
+"""Turn cost of one long conversation: turn 10 against turn 300, in process, no back office.
+
+Loads the trained model into a Rasa ``Agent`` (in-memory tracker store, no action server) and
+plays one conversation of small-talk turns that only need responses (greet, help, thanks,
+why), timing each ``handle_text``. Prints the median of turns 6-15 and of turns 291-300 and
+their ratio; docs/benchmarks.md ("Conversation") records the figures.
+
+Run: ``.venv/bin/python bench/turn_cost_bench.py [--model models/civicdesk.tar.gz]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+
+MESSAGES = ("hello", "what can you do", "why do you need this", "thanks")
+TURNS = 300
+WINDOW = 10
+
+
+async def play(model: Path, turns: int) -> list[float]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    durations = []
+    for turn in range(1, turns + 1):
+        started = time.perf_counter()
+        await agent.handle_text(MESSAGES[turn % len(MESSAGES)], sender_id="bench")
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models/civicdesk.tar.gz"))
+    parser.add_argument("--turns", type=int, default=TURNS)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    durations = asyncio.run(play(args.model, args.turns))
+    early = statistics.median(durations[10 - WINDOW // 2 : 10 + WINDOW // 2])
+    late = statistics.median(durations[args.turns - WINDOW :])
+    print(
+        json.dumps(
+            {
+                "turn_10_ms": round(early * 1000, 1),
+                "turn_300_ms": round(late * 1000, 1),
+                "ratio": round(late / early, 2),
+                "turns": args.turns,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

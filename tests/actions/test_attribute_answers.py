@@ -1,0 +1,78 @@
+"""Answers to Open311 attribute questions, checked by datatype."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from actions.attribute_answers import Question, parse_answer
+
+NOW = datetime(2026, 5, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def question(datatype: str, *choices: str) -> Question:
+    return {
+        "code": "q",
+        "datatype": datatype,
+        "question": "?",
+        "hint": "",
+        "choices": [[key, f"{key.title()} thing"] for key in choices],
+    }
+
+
+@pytest.mark.parametrize(
+    ("datatype", "raw", "expected"),
+    [
+        ("number", "3", ("3",)),
+        ("number", "about 2.5 metres", ("2.5",)),
+        ("number", "three", ("3",)),
+        ("number", "3 or 4", None),
+        ("number", "lots", None),
+        ("datetime", "yesterday", ("2026-05-09T12:00:00Z",)),
+        ("datetime", "2 hours ago", ("2026-05-10T10:00:00Z",)),
+        ("datetime", "01/05/2026", ("2026-05-01T00:00:00Z",)),
+        ("datetime", "2026-05-08T22:30:00+01:00", ("2026-05-08T22:30:00+01:00",)),
+        ("datetime", "next year", None),
+        ("datetime", "2030-01-01", None),
+        ("string", " SL-1042 ", ("SL-1042",)),
+        ("string", "x" * 300, None),
+        ("text", "", None),
+    ],
+)
+def test_scalar_datatypes(datatype: str, raw: str, expected: tuple[str, ...] | None) -> None:
+    values, problem = parse_answer(question(datatype), raw, now=lambda: NOW)
+
+    assert values == expected
+    assert (problem is None) == (expected is not None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("road", ("road",)),
+        ("Pavement thing", ("pavement",)),
+        ("2", ("pavement",)),
+        ("pave", ("pavement",)),
+        ("thing", None),
+        ("4", None),
+        ("sky", None),
+    ],
+)
+def test_single_value_lists_accept_keys_names_and_numbers(
+    raw: str, expected: tuple[str, ...] | None
+) -> None:
+    assert parse_answer(question("singlevaluelist", "road", "pavement", "crossing"), raw)[0] == (
+        expected
+    )
+
+
+def test_multi_value_lists() -> None:
+    q = question("multivaluelist", "glass", "paper", "food")
+
+    assert parse_answer(q, "glass, food and glass")[0] == ("glass", "food")
+    assert parse_answer(q, "glass, bricks")[0] is None
+
+
+def test_non_text_answers_are_refused() -> None:
+    assert parse_answer(question("string"), {"choice": "x"}) == (None, "utter_answer_empty")
