@@ -39,7 +39,6 @@ CHANNEL_REPLIES: dict[str, dict[str, str]] = {
         "photo_not_saved": (
             "Sorry, I could not save your photo just now. Please send it again in a few minutes."
         ),
-        "share_location_button": "Share my location",
         "button_expired": "That button has expired. Please type your answer instead.",
     },
 }
