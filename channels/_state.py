@@ -35,6 +35,13 @@ class SharedState(Protocol):
     async def drain(self, key: str) -> list[str]:
         """Every item of the list at ``key``, oldest first, and empty it."""
 
+    async def incr(self, key: str, *, ttl_seconds: int) -> int:
+        """Add one to the counter at ``key`` and (re)set its TTL; the new value.
+
+        Callers put the time window in the key (``...:{minute}``), so a counter never
+        outlives its window by more than ``ttl_seconds``.
+        """
+
 
 class MemoryState:
     """One process's state, bounded in keys."""
@@ -84,6 +91,16 @@ class MemoryState:
         if entry is None or entry[0] <= time.monotonic():
             return []
         return list(entry[1])
+
+    async def incr(self, key: str, *, ttl_seconds: int) -> int:
+        entry = self._values.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            self._room()
+            self._values[key] = (time.monotonic() + ttl_seconds, "1")
+            return 1
+        count = int(entry[1]) + 1
+        self._values[key] = (time.monotonic() + ttl_seconds, str(count))
+        return count
 
 
 class RedisState:
@@ -151,6 +168,18 @@ class RedisState:
             self._warn()
             return await self._fallback.drain(key)
         return [bytes(item).decode("utf-8") for item in items] + await self._fallback.drain(key)
+
+    async def incr(self, key: str, *, ttl_seconds: int) -> int:
+        name = self._prefix + key
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, ttl_seconds)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError):
+            self._warn()
+            return await self._fallback.incr(key, ttl_seconds=ttl_seconds)
+        return int(count)
 
     async def close(self) -> None:
         await self._client.close()

@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -154,6 +156,9 @@ class WebChatInput(CivicDeskInputChannel):
         session_secret: Signs session cookies; a random one per process if not given (then
             sessions end when the process restarts and cannot span several processes).
         secure_cookie: Mark the cookie ``Secure`` (set it when served over HTTPS).
+        max_posts_per_minute: Posts (messages, locations, photos) one session may make per
+            minute; more get 429.
+        clock: Seconds since the epoch (tests fix it).
     """
 
     def __init__(
@@ -163,10 +168,14 @@ class WebChatInput(CivicDeskInputChannel):
         secure_cookie: bool = False,
         uploader: MediaUploader | None = None,
         max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
+        max_posts_per_minute: int = 30,
+        clock: Callable[[], float] = time.time,
         dedup_store: DedupStore | None = None,
         state: SharedState | None = None,
     ) -> None:
         super().__init__(dedup_store=dedup_store, state=state)
+        self._max_posts_per_minute = max_posts_per_minute
+        self._clock = clock
         if not session_secret:
             logger.warning("webchat: no session secret set; sessions last one process only")
             session_secret = secrets.token_urlsafe(32)
@@ -189,6 +198,7 @@ class WebChatInput(CivicDeskInputChannel):
             max_photo_bytes=int(
                 credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
             ),
+            max_posts_per_minute=int(credential(credentials, "max_posts_per_minute") or 30),
             dedup_store=cls.dedup_from_credentials(credentials),
             state=cls.state_from_credentials(credentials),
         )
@@ -202,8 +212,21 @@ class WebChatInput(CivicDeskInputChannel):
     async def authenticate(self, request: Request) -> None:
         if request.method != "GET" and request.headers.get(CSRF_HEADER) != "1":
             raise ChannelRequestError(403, "forbidden", f"the {CSRF_HEADER} header is required")
-        if self.sessions.verify(request.cookies.get(COOKIE_NAME)) is None:
+        session_id = self.sessions.verify(request.cookies.get(COOKIE_NAME))
+        if session_id is None:
             raise ChannelRequestError(401, "no_session", "no valid session: reload the page")
+        if request.method != "GET":
+            await self._check_rate(session_id)
+
+    async def _check_rate(self, session_id: str) -> None:
+        # A public page: cap each session's posts per minute so one tab cannot flood the bot.
+        window = int(self._clock() // 60)
+        count = await self.state.incr(f"webchat:rate:{session_id}:{window}", ttl_seconds=120)
+        if count > self._max_posts_per_minute:
+            logger.info("webchat: a session went over its rate limit")
+            raise ChannelRequestError(
+                429, "rate_limited", "too many messages; please wait a minute"
+            )
 
     def _session(self, request: Request) -> str:
         session_id = self.sessions.verify(request.cookies.get(COOKIE_NAME))

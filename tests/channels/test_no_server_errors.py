@@ -53,7 +53,10 @@ async def server_errors(
 async def test_odd_requests_never_get_a_server_error(agent: RecordingAgent) -> None:
     errors = []
     webchat = WebChatInput(
-        session_secret="x" * 20, dedup_store=MemoryDedupStore(), uploader=RecordingUploader()
+        session_secret="x" * 20,
+        dedup_store=MemoryDedupStore(),
+        uploader=RecordingUploader(),
+        max_posts_per_minute=10_000,
     )
     async with serve_channel(webchat, agent) as base:
         errors += await server_errors(

@@ -21,6 +21,7 @@ async def _exercise(state: SharedState) -> None:
         await state.push("box", f"m{n}", ttl_seconds=60, max_items=3)
     assert await state.drain("box") == ["m2", "m3", "m4"]
     assert await state.drain("box") == []
+    assert [await state.incr("count", ttl_seconds=60) for _ in range(3)] == [1, 2, 3]
 
 
 async def test_memory_state() -> None:

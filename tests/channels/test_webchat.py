@@ -258,3 +258,27 @@ async def test_a_proactive_message_reaches_a_page_served_by_another_process(
         await sending.get_output_channel().send_text_message(sender_of(client), "Fixed")
         response = await client.get(f"{base}/updates")
     assert response.json() == {"messages": [{"text": "Fixed"}]}
+
+
+async def test_a_session_over_its_rate_limit_gets_429(
+    agent: RecordingAgent, redis_state: RedisState
+) -> None:
+    channel = WebChatInput(
+        session_secret=SECRET,
+        max_posts_per_minute=3,
+        clock=lambda: 1_764_500_000.0,  # one fixed minute
+        dedup_store=MemoryDedupStore(),
+        state=redis_state,
+    )
+    async with serve_channel(channel, agent) as base, httpx.AsyncClient() as client:
+        await client.get(f"{base}/")
+        statuses = [
+            (
+                await client.post(f"{base}/message", json={"message": f"m{n}"}, headers=HEADERS)
+            ).status_code
+            for n in range(5)
+        ]
+        limited = await client.post(f"{base}/message", json={"message": "x"}, headers=HEADERS)
+    assert statuses == [200, 200, 200, 429, 429]
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert len(agent.messages) == 3
