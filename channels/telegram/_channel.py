@@ -13,6 +13,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from telegram import Message, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from channels._base import (
@@ -254,10 +255,19 @@ class TelegramInput(CivicDeskInputChannel):
 
     async def _to_user_message(self, update: Update) -> UserMessage | None:
         output = self.get_output_channel()
+        if update.effective_chat is not None:
+            # Whoever writes or presses a button has not blocked the bot (any more).
+            await self.blocked.discard(str(update.effective_chat.id))
         query = update.callback_query
         if query is not None:
-            await query.answer()
+            try:
+                await query.answer()
+            except TelegramError:
+                # A query older than Telegram allows cannot be answered; the press still counts.
+                logger.info("telegram: callback query could not be answered")
             chat = query.message.chat if query.message is not None else None
+            if chat is not None and chat.type != "private":
+                return None
             chat_id = str(chat.id) if chat is not None else str(query.from_user.id)
             payload = await self.payloads.decode(query.data or "")
             if payload is None:
@@ -266,8 +276,6 @@ class TelegramInput(CivicDeskInputChannel):
                 return None
             return self._user_message(update, payload, chat_id, output)
 
-        if update.effective_chat is not None:
-            await self.blocked.discard(str(update.effective_chat.id))
         message = update.message
         if message is None:
             return None  # edited messages, channel posts: not conversations with a citizen

@@ -487,3 +487,37 @@ async def test_a_button_drawn_by_one_process_is_understood_by_another(
     async with serve_channel(second, agent) as base:
         await post_update(base, press)
     assert [m.text for m in agent.messages] == [long_payload]
+
+
+async def test_a_button_press_counts_even_if_the_query_is_too_old_to_answer(
+    telegram: FakeTelegram, agent: RecordingAgent
+) -> None:
+    telegram.failures["answerCallbackQuery"] = [
+        (
+            400,
+            {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: query is too old and response timeout expired",
+            },
+        )
+    ]
+    press = {
+        "update_id": 90,
+        "callback_query": {
+            "id": "cbq-old",
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Ana"},
+            "chat_instance": "ci",
+            "data": "/affirm",
+            "message": {
+                "message_id": 5,
+                "date": int(time.time()),
+                "chat": {"id": CHAT, "type": "private"},
+                "text": "Is it a street light?",
+            },
+        },
+    }
+    async with serve_channel(make_channel(telegram), agent) as base:
+        response = await post_update(base, press)
+    assert response.status_code == 200
+    assert [m.text for m in agent.messages] == ["/affirm"]
