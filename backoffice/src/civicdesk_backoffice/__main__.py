@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import api_keys, staff
+from civicdesk_backoffice.access_log import RedactedAccessLogger
 from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.bootstrap import dev_bootstrap
 from civicdesk_backoffice.catalogue import CatalogueError, load_catalogue
@@ -38,8 +39,6 @@ from civicdesk_backoffice.settings import Settings
 logger = logging.getLogger("civicdesk_backoffice")
 
 PROGRAM = "civicdesk-backoffice"
-# No client address (%a): it is personal data, and the access log must not hold any.
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
 
 
 _MAX_NAME_CHARS = 100  # the width of the name columns
@@ -188,7 +187,7 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
             create_app(settings),
             host=settings.host,
             port=settings.port,
-            access_log_format=ACCESS_LOG_FORMAT,
+            access_log_class=RedactedAccessLogger,
             print=logger.info,
         )
     except OSError as error:

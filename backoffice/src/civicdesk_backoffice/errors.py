@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from civicdesk_backoffice.access_log import route_pattern
 from civicdesk_backoffice.app_keys import SETTINGS
 from civicdesk_backoffice.db import is_database_unavailable
 from civicdesk_backoffice.open311.render import format_from_path, render_errors
@@ -92,7 +93,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                     headers={"Retry-After": "30"},
                 ),
             )
-        logger.exception("unexpected error on %s %s", request.method, request.path)
+        # The route pattern, not the path: paths can carry a citizen's identity.
+        logger.exception("unexpected error on %s %s", request.method, route_pattern(request))
         return error_response(
             request, ApiError(500, "Something went wrong on our side; please try again later.")
         )

@@ -1,0 +1,39 @@
+"""An access log without personal data: the route pattern is logged, never the raw path.
+
+Paths such as ``/api/v1/citizens/telegram:12345/tickets`` carry a citizen's channel
+identity, and query strings can carry anything a client typed. So each line names the
+matched route (``/api/v1/citizens/{identity}/tickets``), the status, the response size and
+the time taken; no client address, no path parameters, no query string.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+
+
+def route_pattern(request: BaseRequest) -> str:
+    """The matched route's pattern, or ``<unmatched>`` (an unknown path is not logged)."""
+    if not isinstance(request, web.Request):
+        return "<unmatched>"
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:  # no route matched (404, 405)
+        return "<unmatched>"
+    return resource.canonical
+
+
+class RedactedAccessLogger(AbstractAccessLogger):
+    """``METHOD /route/{pattern} status bytes seconds``, one line per request."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        """Write one access line at INFO."""
+        self.logger.info(
+            "%s %s %s %s %.6fs",
+            request.method,
+            route_pattern(request),
+            response.status,
+            response.body_length,
+            time,
+        )

@@ -1,0 +1,109 @@
+"""Property tests of the ``/api/v1/`` extensions: no input gets a 5xx, refusals are clear."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from civicdesk_backoffice.models import StaffRole
+from tests.conftest import StaffFactory, file_request
+
+Client = TestClient[Any, Any]
+
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+json_bodies = (
+    st.dictionaries(
+        st.sampled_from(["status", "note", "body", "visibility", "department", "assignee", "x"]),
+        json_values
+        | st.sampled_from(["resolved", "closed", "public", "internal", "Street Lighting", "ann"]),
+        max_size=4,
+    )
+    | json_values
+)
+
+
+async def check(response: Any) -> None:
+    """A success, or a 4xx ``{"error": {"code", "message"}}`` with a short message."""
+    if response.status < 300:
+        return
+    body = await response.text()
+    assert 400 <= response.status < 500, (response.status, body[:300])
+    error = json.loads(body)["error"]
+    assert error["message"].strip()
+    assert len(error["message"]) <= 400
+
+
+@FUZZ
+@given(body=json_bodies, action=st.sampled_from(["status", "comments", "assignment"]))
+async def test_staff_changes_with_random_json_never_5xx(
+    client: Client, api_key: str, make_staff: StaffFactory, body: Any, action: str
+) -> None:
+    reference, sue = await _ticket_and_supervisor(client, api_key, make_staff)
+    response = await client.post(
+        f"/api/v1/staff/tickets/{reference}/{action}", json=body, headers=sue.headers
+    )
+    await check(response)
+
+
+@FUZZ
+@given(identity=st.text(max_size=80), reference=st.text(max_size=20), body=json_bodies)
+async def test_citizen_endpoints_with_random_identities_never_5xx(
+    client: Client, api_key: str, identity: str, reference: str, body: Any
+) -> None:
+    key = {"X-API-Key": api_key}
+    base = f"/api/v1/citizens/{quote(identity, safe='')}/tickets"
+    await check(await client.get(base, headers=key))
+    await check(await client.get(f"{base}/{quote(reference, safe='')}", headers=key))
+    await check(
+        await client.post(f"{base}/{quote(reference, safe='')}/comments", json=body, headers=key)
+    )
+
+
+@FUZZ
+@given(
+    data=st.binary(max_size=3000),
+    extra=st.dictionaries(
+        st.sampled_from(["service_request_id", "account_id", "x"]), st.text(max_size=30), max_size=2
+    ),
+)
+async def test_media_upload_with_random_bytes_never_5xx(
+    client: Client, api_key: str, data: bytes, extra: dict[str, str]
+) -> None:
+    form = FormData()
+    form.add_field("file", data, filename="p.jpg", content_type="image/jpeg")
+    for name, value in extra.items():
+        form.add_field(name, value)
+    response = await client.post("/api/v1/media", data=form, headers={"X-API-Key": api_key})
+    await check(response)
+
+
+_cache: dict[int, Any] = {}
+
+
+async def _ticket_and_supervisor(client: Client, api_key: str, make_staff: StaffFactory) -> Any:
+    # Hypothesis reuses the test's fixtures for every example: arrange once per test.
+    key = id(client)
+    if key not in _cache:
+        reference = await file_request(client, api_key)
+        sue = await make_staff("sue", "Street Lighting", StaffRole.SUPERVISOR)
+        await make_staff("ann", "Street Lighting", StaffRole.AGENT)
+        _cache[key] = (reference, sue)
+    return _cache[key]
