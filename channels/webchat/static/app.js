@@ -28,6 +28,12 @@
   function showBot(messages) {
     for (const message of messages) {
       const item = say(message.text || "", "bot");
+      if (message.image) {
+        const image = document.createElement("img");
+        image.src = message.image;
+        image.alt = "Image from CivicDesk";
+        item.appendChild(image);
+      }
       if (message.buttons && message.buttons.length) {
         const group = document.createElement("div");
         group.className = "choices";
