@@ -43,6 +43,7 @@ def main() -> int:
                 raise StackError("the back office gave no development credentials")
             print(
                 "\nCivicDesk is running:\n"
+                f"  web chat page      {config.rasa_url}/webhooks/webchat/\n"
                 f"  chat (Rasa REST)   POST {config.rasa_url}/webhooks/rest/webhook\n"
                 f"  back office        {config.backoffice_url}/open311/v2/services.json\n"
                 f"  action server      {config.actions_url}/health\n"

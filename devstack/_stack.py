@@ -64,7 +64,7 @@ class StackConfig:
     rasa_port: int = 5005
     database_url: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
-    startup_timeout_seconds: float = 180.0
+    startup_timeout_seconds: float = 600.0
 
     @property
     def database_path(self) -> Path:
@@ -101,6 +101,7 @@ class Stack:
         self.config = config
         self._children: list[_Child] = []
         self.credentials: DevCredentials | None = None
+        self.rasa_token: str | None = None
 
     def __enter__(self) -> Stack:
         try:
@@ -170,7 +171,12 @@ class Stack:
         rasa_env = self._env(
             CIVICDESK_ACTION_ENDPOINT_URL=f"{config.actions_url}/webhook",
             CIVICDESK_ACTION_TOKEN=action_token,
+            # Channels upload citizens' photos to the back office's media endpoint.
+            CIVICDESK_BACKOFFICE_URL=config.backoffice_url,
+            CIVICDESK_BACKOFFICE_API_KEY=self.credentials.api_key,
         )
+        # The HTTP API (status, proactive trigger_intent) is on, behind a per-run token.
+        self.rasa_token = secrets.token_urlsafe(24)
         self._spawn(
             "rasa",
             [
@@ -188,11 +194,16 @@ class Stack:
                 "127.0.0.1",
                 "--port",
                 str(config.rasa_port),
+                "--enable-api",
+                "--auth-token",
+                self.rasa_token,
             ],
             rasa_env,
             cwd=ROOT,
         )
-        self._wait_healthy("rasa", f"{config.rasa_url}/")
+        # Rasa answers `/` before its model is loaded, and until then every chat message gets
+        # an empty reply; /status answers 200 only once an agent with a model is ready.
+        self._wait_healthy("rasa", f"{config.rasa_url}/status?token={self.rasa_token}")
 
     def stop(self, timeout_seconds: float = 15.0) -> None:
         """Stop the processes in reverse order: interrupt, wait, then kill what is left."""
@@ -276,7 +287,8 @@ class Stack:
                 return
             time.sleep(0.25)
         raise StackError(
-            f"{name} was not healthy at {url} after {self.config.startup_timeout_seconds:.0f} s;"
+            f"{name} was not healthy at {url.split('?')[0]} after"
+            f" {self.config.startup_timeout_seconds:.0f} s;"
             f" last log lines:\n{self.log_tail(name)}"
         )
 
