@@ -398,7 +398,8 @@ def main() -> int:
     million_p95: float | None = None
     with tempfile.TemporaryDirectory() as folder, postgres_database() as pg_url:
         backends = {"SQLite": f"sqlite+aiosqlite:///{folder}/bench.sqlite3", "PostgreSQL": pg_url}
-        for backend, url in backends.items() if not args.only_million else ():
+        matrix = {} if args.only_million else backends
+        for backend, url in matrix.items():
             api_key = asyncio.run(_prepare(url))
             for workers in (1, 2):
                 label = f"{backend}, {workers} process{'es' if workers > 1 else ''}"
@@ -423,6 +424,8 @@ def main() -> int:
                 creation_rates[label] = created.rate
                 print(created.line(), looked.line(), sep="\n", flush=True)
         if not args.skip_million:
+            if args.only_million:
+                asyncio.run(_prepare(pg_url))
             print(f"PostgreSQL: bulk-inserting {args.million:,} tickets...", flush=True)
             seconds, sample = asyncio.run(bulk_insert(pg_url, args.million))
             print(f"  inserted in {seconds:.1f} s", flush=True)
