@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from civicdesk_backoffice.access_log import RedactedAccessLogger
+from civicdesk_backoffice.access_log import RedactedAccessLogger, RedactServerErrors
 from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.settings import Settings
 from tests.conftest import street_light_form
@@ -50,3 +50,30 @@ async def test_access_log_has_route_patterns_only(
     text = "\n".join(lines)
     for secret in ("987654321", reference, "a@b.c", "lovelace", "127.0.0.1"):
         assert secret not in text
+
+
+async def test_parser_errors_are_logged_without_the_request_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    redaction = RedactServerErrors()
+    server_log.addFilter(redaction)
+    runner = web.AppRunner(create_app(settings), access_log_class=RedactedAccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            secret = "ada.lovelace@example.org" * 400
+            async with http.get(f"/open311/v2/requests.json?email={secret}") as response:
+                assert 400 <= response.status < 500
+    finally:
+        await runner.cleanup()
+        server_log.removeFilter(redaction)
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records, "aiohttp should have logged the refused request"
+    for record in records:
+        assert "lovelace" not in record.getMessage()
+        assert "127.0.0.1" not in record.getMessage()
+        assert record.exc_info is None

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import api_keys, staff
-from civicdesk_backoffice.access_log import RedactedAccessLogger
+from civicdesk_backoffice.access_log import RedactedAccessLogger, install_log_redaction
 from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.bootstrap import dev_bootstrap
 from civicdesk_backoffice.catalogue import CatalogueError, load_catalogue
@@ -182,6 +182,7 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
             await load_catalogue(sessionmaker, settings.catalogue_path)
 
     asyncio.run(prepare())
+    install_log_redaction()
     try:
         web.run_app(
             create_app(settings),

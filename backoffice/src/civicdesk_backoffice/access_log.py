@@ -8,6 +8,8 @@ the time taken; no client address, no path parameters, no query string.
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
@@ -37,3 +39,27 @@ class RedactedAccessLogger(AbstractAccessLogger):
             response.body_length,
             time,
         )
+
+
+class RedactServerErrors(logging.Filter):
+    """Strip request details from aiohttp's own error records (``aiohttp.server``).
+
+    aiohttp logs requests its HTTP parser refuses (an over-long URL, an undecodable body)
+    with the client address and the raw request line, which can carry personal data. The
+    record keeps its level and gains the exception type only.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        kind = type(record.exc_info[1]).__name__ if record.exc_info else "no exception"
+        record.msg = "aiohttp refused or failed a request (%s); details withheld"
+        record.args = (kind,)
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactServerErrors` to the ``aiohttp.server`` logger (entry points only)."""
+    logging.getLogger("aiohttp.server").addFilter(RedactServerErrors())
