@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -305,3 +306,30 @@ async def test_catalogue_reload_is_for_admins_only(
     assert "catalogue version 1" in (await response.json())["catalogue"]
     actions = [e.action for e in await _audit(sessionmaker)]
     assert actions == ["catalogue.reload.refused", "catalogue.reload"]
+
+
+async def test_concurrent_status_changes_never_both_win(
+    client: Client,
+    api_key: str,
+    make_staff: StaffFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    reference = await file_request(client, api_key)
+    ann = await make_staff("ann", "Street Lighting")
+    assert (await _status(client, ann, reference, "in_progress")).status == 200
+    first, second = await asyncio.gather(
+        _status(client, ann, reference, "resolved"), _status(client, ann, reference, "rejected")
+    )
+    statuses = sorted([first.status, second.status])
+    # PostgreSQL locks the row, so the loser sees the new status (409). SQLite serialises
+    # writers; should it refuse a stale one as busy, that is a 503 to retry. Never two
+    # winners, never a 500.
+    assert statuses[0] == 200
+    assert statuses[1] in (409, 503)
+    winner = "resolved" if first.status == 200 else "rejected"
+    async with sessionmaker() as session:
+        ticket = (await session.scalars(select(Ticket))).one()
+    assert ticket.status == winner
+    changes = [e.detail for e in await _audit(sessionmaker) if e.action == "ticket.status"]
+    assert changes[-1] == {"from": "in_progress", "to": winner}
+    assert len(changes) == 2
