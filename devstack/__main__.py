@@ -32,8 +32,10 @@ def main() -> int:
         rasa_port=_port(environment, "CIVICDESK_RASA_PORT", 5005),
         environment=environment,
     )
-    # `kill` should stop the children as cleanly as Ctrl-C does.
+    # `kill` should stop the children as cleanly as Ctrl-C does; SIGINT is set explicitly
+    # because a shell that starts us in the background hands it down ignored.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     stack = Stack(config)
     try:
         print("Starting back office, action server and Rasa (the model takes a moment to load)...")
