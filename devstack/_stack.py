@@ -164,6 +164,9 @@ class Stack:
             CIVICDESK_ACTION_TOKEN=action_token,
             CIVICDESK_ACTIONS_HOST="127.0.0.1",
             CIVICDESK_ACTIONS_PORT=str(config.actions_port),
+            # Submissions waiting for the back office survive restarts in this file.
+            CIVICDESK_OUTBOX_PATH=self._configured("CIVICDESK_OUTBOX_PATH")
+            or str(config.var_dir / "outbox.sqlite3"),
         )
         self._spawn("actions", [str(_root_python()), "-m", "actions"], actions_env, cwd=ROOT)
         self._wait_healthy("actions", f"{config.actions_url}/health")
@@ -239,16 +242,20 @@ class Stack:
             return ""
 
     def _backoffice_env(self) -> dict[str, str]:
-        configured = os.environ.get("BACKOFFICE__DB__URL") or self.config.environment.get(
-            "BACKOFFICE__DB__URL"
-        )
         return self._env(
             BACKOFFICE__DB__URL=self.config.database_url
-            or configured
+            or self._configured("BACKOFFICE__DB__URL")
             or f"sqlite+aiosqlite:///{self.config.database_path}",
+            # Photos live with the rest of this stack's state, outside any static root.
+            BACKOFFICE__MEDIA_DIR=self._configured("BACKOFFICE__MEDIA_DIR")
+            or str(self.config.var_dir / "media"),
             BACKOFFICE__HOST="127.0.0.1",
             BACKOFFICE__PORT=str(self.config.backoffice_port),
         )
+
+    def _configured(self, name: str) -> str | None:
+        """A value set in the shell or in ``.env``, the shell winning."""
+        return os.environ.get(name) or self.config.environment.get(name) or None
 
     def _env(self, **values: str) -> dict[str, str]:
         env = {**self.config.environment, **os.environ, **values}
