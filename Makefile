@@ -10,7 +10,7 @@ BO := cd backoffice && .venv/bin
 export TQDM_DISABLE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install run train test test-bot test-backoffice test-conversations validate \
+.PHONY: help install browser run train test test-bot test-backoffice test-conversations validate \
         lint format backoffice-api-key clean
 
 help: ## List the targets
@@ -25,7 +25,10 @@ train: install ## Train the Rasa model if training data or config changed
 run: install train ## Start back office, action server and Rasa; Ctrl-C stops all
 	@$(PY) -m devstack
 
-test: install train ## Run every test of both environments
+browser: ## Install Debian's Chromium for the browser tests if it is missing
+	@./scripts/install-chromium.sh
+
+test: install browser train ## Run every test of both environments
 	@$(MAKE) --no-print-directory validate test-conversations test-bot test-backoffice
 
 validate: install ## Check the Rasa training data and domain for consistency
@@ -35,7 +38,7 @@ test-conversations: install train ## Conversation tests (test stories) against t
 	$(PY) -m rasa test core --model models/civicdesk.tar.gz --stories tests/conversations \
 	    --fail-on-prediction-errors --out results/conversations
 
-test-bot: install train ## Bot-side tests: actions, schema, end-to-end through all three processes
+test-bot: install browser train ## Bot-side tests: actions, schema, end-to-end through all three processes
 	$(PY) -m pytest
 
 test-backoffice: install ## Back-office tests (SQLite and PostgreSQL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from channels._dedup import MemoryDedupStore
 from channels.webchat import WebChatInput
 from tests.channels.conftest import RecordingAgent, RecordingUploader, serve_channel
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CIVICDESK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,7 +41,7 @@ async def reply(message: UserMessage) -> None:
 
 
 def chromium_path() -> str:
-    assert CHROMIUM.exists(), "install Chromium: apt-get install -y chromium"
+    assert CHROMIUM.exists(), "no Chromium: run scripts/install-chromium.sh (make test does)"
     return str(CHROMIUM)
 
 
