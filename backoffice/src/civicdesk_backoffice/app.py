@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from civicdesk_backoffice.api_routes import setup_extension_routes
-from civicdesk_backoffice.app_keys import ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.app_keys import (
+    ENGINE,
+    READ_ENGINE,
+    READ_SESSIONMAKER,
+    SESSIONMAKER,
+    SETTINGS,
+)
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
 from civicdesk_backoffice.errors import error_middleware
 from civicdesk_backoffice.routes import setup_routes
@@ -37,8 +43,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONMAKER] = create_sessionmaker(engine)
     # Same pool; public lookups need no transaction, and skipping it halves their cost.
-    app[READ_SESSIONMAKER] = create_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT")
-    )
+    app[READ_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    app[READ_SESSIONMAKER] = create_sessionmaker(app[READ_ENGINE])
     yield
     await engine.dispose()

@@ -12,3 +12,5 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 READ_SESSIONMAKER = web.AppKey("read_sessionmaker", async_sessionmaker[AsyncSession])
 """Sessions in autocommit mode for plain reads: no BEGIN/ROLLBACK round trips per request."""
+READ_ENGINE = web.AppKey("read_engine", AsyncEngine)
+"""The engine in autocommit mode, for hot-path reads through SQLAlchemy Core (no ORM session)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from sqlalchemy import event, exc
@@ -10,13 +11,26 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+POOL_SIZE = 20
+"""Connections a process keeps open (PostgreSQL): at least what a busy process has in flight."""
+POOL_OVERFLOW = 10
+"""Extra connections opened under bursts beyond :data:`POOL_SIZE`, closed when returned."""
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled connection unused for longer is pinged before use (see ``create_engine``)."""
+_LAST_USED = "civicdesk_last_used"
 
 
 def create_engine(url: str) -> AsyncEngine:
     """Build the async engine for ``url`` without connecting.
 
     For SQLite, foreign keys are switched on (SQLite leaves them off per connection) and
-    the file is put in write-ahead-log mode.
+    the file is put in write-ahead-log mode. For PostgreSQL the pool keeps
+    :data:`POOL_SIZE` connections and pings only those idle for more than
+    :data:`PING_AFTER_IDLE_SECONDS` before handing them out (a per-checkout ping would add
+    a round trip to every request); after a database restart, a connection already in use
+    when the server went away fails that one request with 503 and the pool is refilled.
 
     Args:
         url: SQLAlchemy async URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
@@ -29,8 +43,29 @@ def create_engine(url: str) -> AsyncEngine:
         engine = _create_async_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    # pre-ping lets a pool survive a database restart instead of failing one request each.
-    return _create_async_engine(parsed, pool_pre_ping=True)
+    # The pool holds as many connections as a busy process keeps in flight, so none is
+    # opened and closed per request (PostgreSQL forks a backend for each new connection).
+    engine = _create_async_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    ping = engine.dialect.do_ping
+
+    def ping_if_idle(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object
+    ) -> None:
+        # A connection idle for a while may have been cut by a database restart: ping it
+        # first, so the pool swaps it for a fresh one instead of failing the request. A
+        # connection in steady use skips the round trip.
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) > PING_AFTER_IDLE_SECONDS:
+            try:
+                ping(dbapi_connection)
+            except Exception as error:
+                raise exc.DisconnectionError() from error
+
+    def mark_used(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    event.listen(engine.sync_engine, "checkout", ping_if_idle)
+    event.listen(engine.sync_engine, "checkin", mark_used)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
