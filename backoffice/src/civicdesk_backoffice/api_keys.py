@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from civicdesk_backoffice.models import ApiKey, utcnow
 
@@ -120,6 +121,35 @@ async def find_active_key(session: AsyncSession, presented: str) -> ApiKey | Non
     for candidate in candidates:
         if hmac.compare_digest(candidate.key_hash, presented_hash):
             return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    """What the Open311 filing path needs of a verified key."""
+
+    id: int
+    name: str
+
+
+_ACTIVE_BY_PREFIX = select(ApiKey.id, ApiKey.name, ApiKey.key_hash).where(
+    ApiKey.key_prefix == bindparam("prefix"), ApiKey.revoked_at.is_(None)
+)
+
+
+async def lookup_active_key(connection: AsyncConnection, presented: str) -> ActiveKey | None:
+    """:func:`find_active_key` through SQLAlchemy Core, for the ticket-filing hot path.
+
+    Same rules (shape check, indexed prefix lookup, constant-time hash comparison), no ORM
+    session. Nothing is cached: a revoked key is refused from the next request on.
+    """
+    if not _KEY_SHAPE.fullmatch(presented):
+        return None
+    presented_hash = hash_api_key(presented)
+    rows = await connection.execute(_ACTIVE_BY_PREFIX, {"prefix": presented[:LISTED_PREFIX_LENGTH]})
+    for key_id, name, key_hash in rows:
+        if hmac.compare_digest(key_hash, presented_hash):
+            return ActiveKey(key_id, name)
     return None
 
 

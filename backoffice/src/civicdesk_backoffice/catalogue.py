@@ -178,7 +178,12 @@ _ATTRIBUTES = TypeAdapter(list[ServiceAttribute])
 
 def attributes_of(service: ServiceEntry) -> list[ServiceAttribute]:
     """The validated attribute definitions stored on a ``services`` row."""
-    return _ATTRIBUTES.validate_python(service.attributes, strict=False)
+    return parse_attributes(service.attributes)
+
+
+def parse_attributes(stored: list[Any]) -> list[ServiceAttribute]:
+    """The validated attribute definitions of a ``services.attributes`` column value."""
+    return _ATTRIBUTES.validate_python(stored, strict=False)
 
 
 def is_service_code(text: str) -> bool:

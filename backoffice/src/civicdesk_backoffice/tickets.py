@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from open311_schema import NewServiceRequest, ServiceRequest, Status
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice.attributes import check_attributes
-from civicdesk_backoffice.catalogue import active_service, attributes_of
+from civicdesk_backoffice.catalogue import is_service_code, parse_attributes
 from civicdesk_backoffice.models import ServiceEntry, Ticket, TicketStatus, utcnow
 
 logger = logging.getLogger(__name__)
@@ -105,10 +105,10 @@ async def file_request(
     for attempt in range(1, _REFERENCE_ATTEMPTS + 1):
         try:
             async with sessionmaker.begin() as session:
-                service = await active_service(session, new.service_code)
+                service = await _filing_service(session, new.service_code)
                 if service is None:
                     raise UnknownServiceError(new.service_code)
-                answers = check_attributes(attributes_of(service), new.attributes)
+                answers = check_attributes(parse_attributes(service.attributes), new.attributes)
                 now = utcnow()
                 ticket = _new_ticket(new, service, answers, now)
                 session.add(ticket)
@@ -126,8 +126,20 @@ async def file_request(
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
+_FILING_SERVICE = select(
+    ServiceEntry.code, ServiceEntry.department, ServiceEntry.sla_hours, ServiceEntry.attributes
+).where(ServiceEntry.code == bindparam("code"), ServiceEntry.active.is_(True))
+
+
+async def _filing_service(session: AsyncSession, code: str) -> Row[Any] | None:
+    """What filing needs of the active service ``code``: plain columns, no ORM object."""
+    if not is_service_code(code):
+        return None
+    return (await session.execute(_FILING_SERVICE, {"code": code})).first()
+
+
 def _new_ticket(
-    new: NewServiceRequest, service: ServiceEntry, answers: dict[str, Any], now: datetime
+    new: NewServiceRequest, service: Row[Any], answers: dict[str, Any], now: datetime
 ) -> Ticket:
     return Ticket(
         service_request_id=new_reference(),
@@ -214,6 +226,64 @@ async def find_request(session: AsyncSession, reference: str) -> tuple[Ticket, s
     query = _with_service_name().where(Ticket.service_request_id == canonical)
     row = (await session.execute(query)).tuples().first()
     return None if row is None else (row[0], row[1])
+
+
+_PUBLIC_LOOKUP = (
+    select(
+        Ticket.service_request_id,
+        Ticket.status,
+        Ticket.service_code,
+        ServiceEntry.name.label("service_name"),
+        Ticket.requested_at,
+        Ticket.updated_at,
+        Ticket.description,
+        Ticket.status_notes,
+        Ticket.department,
+        Ticket.expected_at,
+        Ticket.address_string,
+        Ticket.address_id,
+        Ticket.lat,
+        Ticket.long,
+        Ticket.media_url,
+    )
+    .join(ServiceEntry, ServiceEntry.code == Ticket.service_code)
+    .where(Ticket.service_request_id == bindparam("reference"))
+)
+"""The public columns of one ticket: built once, read without an ORM session."""
+
+
+async def find_public_request(connection: AsyncConnection, reference: str) -> ServiceRequest | None:
+    """The public Open311 view of the ticket ``reference`` (typed loosely), or None.
+
+    The same answer as :func:`find_request` then :func:`to_public`, in one Core query that
+    loads only the published columns (the status lookup is the hottest read path).
+    """
+    canonical = parse_reference(reference)
+    if canonical is None:
+        return None
+    row = (await connection.execute(_PUBLIC_LOOKUP, {"reference": canonical})).first()
+    return None if row is None else _public_from_row(row)
+
+
+def _public_from_row(row: Row[Any]) -> ServiceRequest:
+    return ServiceRequest(
+        service_request_id=row.service_request_id,
+        status=TicketStatus(row.status).open311,
+        service_code=row.service_code,
+        service_name=row.service_name,
+        requested_datetime=row.requested_at,
+        updated_datetime=row.updated_at,
+        description=row.description,
+        status_notes=row.status_notes,
+        agency_responsible=row.department,
+        service_notice=service_notice(row.department, row.expected_at),
+        expected_datetime=row.expected_at,
+        address=row.address_string,
+        address_id=row.address_id,
+        lat=row.lat,
+        long=row.long,
+        media_url=row.media_url,
+    )
 
 
 def to_public(ticket: Ticket, service_name: str) -> ServiceRequest:

@@ -9,9 +9,9 @@ from open311_schema import NewServiceRequest, SchemaError, Service, ServiceReque
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import api_keys, catalogue, idempotency, media, tickets
-from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.app_keys import READ_ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
-from civicdesk_backoffice.models import ApiKey, Ticket, utcnow
+from civicdesk_backoffice.models import Ticket, utcnow
 from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
 from civicdesk_backoffice.open311.render import MEDIA_TYPES, Format, format_of, render
 
@@ -174,11 +174,11 @@ def _created(fmt: Format, ticket: Ticket, notice: str, *, replayed: bool) -> web
     return render(fmt, [body], root="service_requests", status=201, headers=headers)
 
 
-async def _authorise_client(request: web.Request, presented: str | None) -> ApiKey:
+async def _authorise_client(request: web.Request, presented: str | None) -> api_keys.ActiveKey:
     if presented is None:
         raise ApiError(403, "An api_key is required to create a service request.")
-    async with request.app[READ_SESSIONMAKER]() as session:
-        key = await api_keys.find_active_key(session, presented)
+    async with request.app[READ_ENGINE].connect() as connection:
+        key = await api_keys.lookup_active_key(connection, presented)
     if key is None:
         raise ApiError(403, "Invalid api_key: it is unknown or has been revoked.")
     logger.debug("request filed with API key %r", key.name)
@@ -189,11 +189,11 @@ async def get_request(request: web.Request) -> web.Response:
     """``GET requests/{id}.{fmt}``: one request, public fields only."""
     fmt = _open311_request(request)
     reference = request.match_info["id"]
-    async with request.app[READ_SESSIONMAKER]() as session:
-        found = await tickets.find_request(session, reference)
+    async with request.app[READ_ENGINE].connect() as connection:
+        found = await tickets.find_public_request(connection, reference)
     if found is None:
         raise ApiError(404, f"There is no service request {reference[:40]!r}.")
-    return render(fmt, [tickets.to_public(*found).to_json()], root="service_requests")
+    return render(fmt, [found.to_json()], root="service_requests")
 
 
 async def search_requests(request: web.Request) -> web.Response:
