@@ -110,11 +110,11 @@ async def claim(
         return Claim(existing.id)
 
 
-async def complete(session: AsyncSession, claimed: Claim, ticket: Ticket) -> None:
+async def complete(session: AsyncSession, claimed: Claim, ticket_id: int) -> None:
     """Record the new ticket on the claim, inside the transaction that stores the ticket."""
     record = await session.get(IdempotencyRecord, claimed.record_id)
     if record is not None:
-        record.ticket_id = ticket.id
+        record.ticket_id = ticket_id
 
 
 async def release(sessionmaker: async_sessionmaker[AsyncSession], claimed: Claim) -> None:

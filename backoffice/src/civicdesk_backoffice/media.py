@@ -206,11 +206,11 @@ async def store(
     return item
 
 
-async def attach_unclaimed(session: AsyncSession, media_id: str, ticket: Ticket) -> None:
+async def attach_unclaimed(session: AsyncSession, media_id: str, ticket_id: int) -> None:
     """Link an uploaded, not yet linked photo to a newly filed ticket."""
     item = await session.get(MediaFile, media_id)
     if item is not None and item.ticket_id is None:
-        item.ticket_id = ticket.id
+        item.ticket_id = ticket_id
 
 
 async def media_of(session: AsyncSession, ticket: Ticket) -> list[MediaFile]:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from civicdesk_backoffice import api_keys, catalogue, idempotency, media, tickets
 from civicdesk_backoffice.app_keys import READ_ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
-from civicdesk_backoffice.models import Ticket, utcnow
+from civicdesk_backoffice.models import utcnow
 from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
 from civicdesk_backoffice.open311.render import MEDIA_TYPES, Format, format_of, render
 
@@ -124,20 +124,20 @@ async def create_request(request: web.Request) -> web.Response:
     sessionmaker = request.app[SESSIONMAKER]
     if idempotency_key is None:
         filed = await _file(sessionmaker, new, None)
-        return _created(fmt, filed.ticket, filed.service_notice, replayed=False)
+        return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
     outcome = await idempotency.claim(
         sessionmaker, client.id, idempotency_key, idempotency.fingerprint(form)
     )
     if isinstance(outcome, idempotency.Replay):
         ticket = outcome.ticket
         notice = tickets.service_notice(ticket.department, ticket.expected_at)
-        return _created(fmt, ticket, notice, replayed=True)
+        return _created(fmt, ticket.service_request_id, notice, replayed=True)
     try:
         filed = await _file(sessionmaker, new, outcome)
     except BaseException:
         await idempotency.release(sessionmaker, outcome)
         raise
-    return _created(fmt, filed.ticket, filed.service_notice, replayed=False)
+    return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
 
 
 async def _file(
@@ -145,13 +145,13 @@ async def _file(
     new: NewServiceRequest,
     claimed: idempotency.Claim | None,
 ) -> tickets.FiledTicket:
-    async def link(session: AsyncSession, ticket: Ticket) -> None:
+    async def link(session: AsyncSession, ticket_id: int) -> None:
         if claimed is not None:
-            await idempotency.complete(session, claimed, ticket)
+            await idempotency.complete(session, claimed, ticket_id)
         # A photo uploaded before filing is linked through the media_url it came back with.
         uploaded = media.media_id_from_url(new.media_url)
         if uploaded is not None:
-            await media.attach_unclaimed(session, uploaded, ticket)
+            await media.attach_unclaimed(session, uploaded, ticket_id)
 
     try:
         return await tickets.file_request(sessionmaker, new, on_stored=link)
@@ -163,8 +163,7 @@ async def _file(
         raise ApiError(400, *error.problems) from None
 
 
-def _created(fmt: Format, ticket: Ticket, notice: str, *, replayed: bool) -> web.Response:
-    reference = ticket.service_request_id
+def _created(fmt: Format, reference: str, notice: str, *, replayed: bool) -> web.Response:
     created = ServiceRequestCreated(service_request_id=reference, service_notice=notice)
     # The specification's examples put the id first; dict order carries into the XML.
     body = {"service_request_id": reference} | created.to_json()
