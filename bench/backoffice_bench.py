@@ -4,7 +4,7 @@ Run from the repository root with the back office's environment (PostgreSQL on
 127.0.0.1:5432, trust auth, as on the development machines):
 
     backoffice/.venv/bin/python bench/backoffice_bench.py [--creations 2000] [--lookups 2000]
-        [--concurrency 16] [--million 1000000] [--skip-million]
+        [--concurrency 16] [--million 1000000] [--skip-million] [--only-million] [--profile DIR]
 
 For each backend (a fresh SQLite file; a fresh PostgreSQL database ``civicdesk_bench_<random>``,
 dropped at the end) and for one and two server processes, the real application
@@ -132,6 +132,26 @@ def _serve(url: str, port: int) -> None:
     )
 
 
+def _serve_profiled(folder: Path) -> Callable[[str, int], None]:
+    """``_serve`` under pyinstrument; the profile is written to ``folder`` when it stops."""
+
+    def serve(url: str, port: int) -> None:
+        from pyinstrument import Profiler  # dev dependency, only needed with --profile
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+        try:
+            _serve(url, port)
+        finally:
+            profiler.stop()
+            name = f"backoffice-{os.getpid()}"
+            text = profiler.output_text(unicode=False, color=False)
+            (folder / f"{name}.txt").write_text(text)
+            profiler.last_session.save(str(folder / f"{name}.pyisession"))
+
+    return serve
+
+
 def _serve_bare(_url: str, port: int) -> None:
     """Server process: a bare aiohttp app answering a constant JSON body (the HTTP floor)."""
 
@@ -172,9 +192,16 @@ class Servers:
 
 @contextmanager
 def servers(
-    url: str, workers: int, target: Callable[[str, int], None] = _serve
+    url: str,
+    workers: int,
+    target: Callable[[str, int], None] = _serve,
+    join_seconds: float = 10.0,
 ) -> Iterator[Servers]:
-    """Run ``workers`` server processes; yields their base URL and process ids."""
+    """Run ``workers`` server processes; yields their base URL and process ids.
+
+    ``join_seconds`` is how long each stopped process is waited for (a profiled one writes
+    its profile first).
+    """
     port = _free_port()
     # fork: the children start with everything imported (spawn re-imports for ~20 s on a
     # loaded two-core machine). No event loop runs in this process at that moment.
@@ -192,7 +219,7 @@ def servers(
         for process in processes:
             process.terminate()
         for process in processes:
-            process.join(10)
+            process.join(join_seconds)
 
 
 async def _wait_ready(base: str) -> None:
@@ -383,6 +410,13 @@ def main() -> int:
     parser.add_argument(
         "--only-million", action="store_true", help="skip the creation/lookup matrix"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run the creation/lookup servers under pyinstrument, writing profiles to DIR "
+        "(figures are then slower than without)",
+    )
     args = parser.parse_args()
     for name in ("creations", "lookups", "concurrency", "million"):
         if not 1 <= getattr(args, name) <= 5_000_000:
@@ -393,6 +427,10 @@ def main() -> int:
         f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    serve, join_seconds = _serve, 10.0
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        serve, join_seconds = _serve_profiled(args.profile), 120.0
     results: list[Result] = []
     creation_rates: dict[str, float] = {}
     million_p95: float | None = None
@@ -405,7 +443,7 @@ def main() -> int:
                 label = f"{backend}, {workers} process{'es' if workers > 1 else ''}"
                 print(f"{label}: creating {args.creations} tickets...", flush=True)
                 filed: list[str] = []
-                with servers(url, workers) as running:
+                with servers(url, workers, serve, join_seconds) as running:
                     created = timed(
                         running,
                         args.creations,
