@@ -55,6 +55,8 @@ class StackConfig:
         environment: Extra variables for every child (from ``.env``); the process
             environment wins over them.
         startup_timeout_seconds: How long each process may take to become healthy.
+        plain_rest: Add Rasa's unsigned REST channel to the channels of ``credentials.yml``;
+            it lets anyone speak as any sender, so only this local stack turns it on.
     """
 
     var_dir: Path = ROOT / "var"
@@ -65,6 +67,7 @@ class StackConfig:
     database_url: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     startup_timeout_seconds: float = 600.0
+    plain_rest: bool = True
 
     @property
     def database_path(self) -> Path:
@@ -192,7 +195,7 @@ class Stack:
                 "--endpoints",
                 "endpoints.yml",
                 "--credentials",
-                "credentials.yml",
+                str(self._write_rasa_credentials()),
                 "--interface",
                 "127.0.0.1",
                 "--port",
@@ -240,6 +243,15 @@ class Stack:
             return "\n".join(self.log_path(name).read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return ""
+
+    def _write_rasa_credentials(self) -> Path:
+        """The channels of ``credentials.yml``, plus the unsigned REST channel if asked for."""
+        text = (ROOT / "credentials.yml").read_text()
+        if self.config.plain_rest:
+            text += "\n# Added by devstack for local development and tests only.\nrest:\n"
+        path = self.config.var_dir / "rasa-credentials.yml"
+        path.write_text(text)
+        return path
 
     def _backoffice_env(self) -> dict[str, str]:
         return self._env(

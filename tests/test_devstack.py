@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
-from devstack import Stack, StackConfig, StackError, read_env_file, train
+from devstack import ROOT, Stack, StackConfig, StackError, read_env_file, train
 
 
 def test_env_file_skips_comments_and_strips_quotes(tmp_path: Path) -> None:
@@ -39,3 +40,16 @@ def test_missing_model_is_reported_with_the_fix(tmp_path: Path) -> None:
 
     with pytest.raises(StackError, match="make train"):
         stack.start()
+
+
+@pytest.mark.parametrize("plain_rest", [True, False])
+def test_unsigned_rest_channel_only_in_the_local_stacks_copy(
+    tmp_path: Path, plain_rest: bool
+) -> None:
+    stack = Stack(StackConfig(var_dir=tmp_path, plain_rest=plain_rest))
+
+    written = yaml.safe_load(stack._write_rasa_credentials().read_text())
+
+    assert "rest" in written if plain_rest else "rest" not in written
+    assert "channels.webchat.WebChatInput" in written
+    assert "rest" not in yaml.safe_load((ROOT / "credentials.yml").read_text())

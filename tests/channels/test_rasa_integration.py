@@ -58,7 +58,7 @@ def channel_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_repositorys_credentials_file_loads() -> None:
     channels = create_http_input_channels(None, str(ROOT / "credentials.yml"))
-    assert {type(channel) for channel in channels} == {RestInput, WebChatInput}
+    assert {type(channel) for channel in channels} == {WebChatInput}
 
 
 def test_every_channel_loads_from_credentials_by_module_path(
