@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actions.open311_client import Open311Client, ServiceMatch
+from actions.open311_client import CitizenTicket, Open311Client, ServiceMatch
 from actions.outbox import Outbox
 from actions.settings import ActionSettings
 from open311_schema import (
@@ -23,6 +23,8 @@ class Open311Api(Protocol):
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition: ...
 
+    async def needs_photo(self, service_code: str) -> bool: ...
+
     async def create_request(
         self, request: NewServiceRequest, *, idempotency_key: str | None = None
     ) -> ServiceRequestCreated: ...
@@ -32,7 +34,11 @@ class Open311Api(Protocol):
     # CivicDesk extensions: each raises ExtensionUnavailable where the server lacks it.
     async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]: ...
 
-    async def add_comment(self, service_request_id: str, text: str) -> None: ...
+    async def list_citizen_tickets(
+        self, identity: str, *, limit: int = 100
+    ) -> list[CitizenTicket]: ...
+
+    async def add_comment(self, identity: str, service_request_id: str, text: str) -> None: ...
 
     async def withdraw_request(self, service_request_id: str, reason: str) -> None: ...
 

@@ -1,9 +1,10 @@
 """Following up a ticket: status, "my tickets", a comment, withdraw, reopen, rating.
 
 The reference comes from the message (``CD-7K2M9Q``, in any case) or else from the ticket this
-conversation last talked about. Status uses plain Open311 (``GET requests/{id}``); the other
-follow-ups use CivicDesk extensions and, where the back office does not offer them yet, point
-the citizen to a person instead.
+conversation last talked about. Status uses plain Open311 (``GET requests/{id}``), so any
+reference works; "my tickets" and adding information use the back office's citizen endpoints
+for this chat's identity (``channel:sender_id``, the ``account_id`` tickets are filed with).
+Withdraw, reopen and rating have no citizen endpoint yet: the citizen is pointed to a person.
 
 Slots read: ``ticket_reference``. Slots set: ``ticket_reference`` (only to a reference the
 back office confirmed exists).
@@ -20,9 +21,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox
 from actions.open311_client import (
     BackOfficeUnavailable,
+    CitizenTicket,
     ExtensionUnavailable,
     RequestRejected,
     TicketNotFound,
@@ -122,7 +125,16 @@ class ActionFollowUpTicket(Action):
             elif intent == "reopen_ticket":
                 await client.reopen_request(reference, text)
             else:
-                await client.add_comment(reference, text)
+                identity = citizen_identity(tracker)
+                if identity is None:
+                    raise ExtensionUnavailable("no citizen identity for this conversation")
+                await client.add_comment(identity, reference, text)
+        except TicketNotFound:
+            # It exists (checked above) but was not filed from this chat.
+            dispatcher.utter_message(
+                response="utter_ticket_not_from_this_chat", service_request_id=reference
+            )
+            return events
         except (ExtensionUnavailable, RequestRejected):
             dispatcher.utter_message(
                 response="utter_follow_up_not_supported", service_request_id=reference
@@ -137,6 +149,50 @@ class ActionFollowUpTicket(Action):
     async def _list_tickets(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, client: Open311Api
     ) -> list[EventType]:
+        identity = citizen_identity(tracker)
+        if identity is not None:
+            try:
+                tickets = await client.list_citizen_tickets(identity, limit=MAX_TICKETS_LISTED)
+            except (ExtensionUnavailable, BackOfficeUnavailable):
+                pass  # this chat's outbox still knows its references
+            else:
+                return self._say_tickets(dispatcher, tracker, tickets)
+        return await self._list_outbox_tickets(dispatcher, tracker, client)
+
+    def _say_tickets(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, tickets: list[CitizenTicket]
+    ) -> list[EventType]:
+        """The back office's list of this citizen's tickets, after any still being sent."""
+        pending = [
+            entry
+            for entry in get_outbox().entries_for(tracker.sender_id)
+            if entry.state in ("pending", "sending")
+        ]
+        if not pending and not tickets:
+            dispatcher.utter_message(response="utter_no_tickets")
+            return []
+        dispatcher.utter_message(response="utter_my_tickets_header")
+        for entry in pending[-MAX_TICKETS_LISTED:]:
+            received = datetime.fromtimestamp(entry.created_at, timezone.utc)
+            dispatcher.utter_message(
+                response="utter_ticket_pending",
+                received_at=received.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        shown = tickets[: max(MAX_TICKETS_LISTED - len(pending), 1)]
+        for ticket in shown:
+            dispatcher.utter_message(
+                response=STATUS_RESPONSES.get(ticket.open311_status, "utter_ticket_status_open"),
+                service_request_id=ticket.service_request_id,
+                service_name=ticket.service_name,
+                status_notes=ticket.status_notes or "",
+            )
+        newest = reference_in(shown[0].service_request_id) if shown else None
+        return [SlotSet("ticket_reference", newest)] if newest else []
+
+    async def _list_outbox_tickets(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, client: Open311Api
+    ) -> list[EventType]:
+        """Without the citizen endpoint: this chat's outbox rows and their live status."""
         entries = get_outbox().entries_for(tracker.sender_id)[-MAX_TICKETS_LISTED:]
         if not entries:
             dispatcher.utter_message(response="utter_no_tickets")

@@ -16,8 +16,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.dependencies import get_settings
 from actions.report_issue import (
+    PHOTO_SKIPPED,
     answers_of,
     choose_service,
+    photo_step,
     questions_of,
 )
 
@@ -26,6 +28,7 @@ _WHY = {
     "service_code": "utter_why_service_code",
     "attribute_answer": "utter_why_attribute_answer",
     "issue_location": "utter_why_issue_location",
+    "issue_photo": "utter_why_issue_photo",
     "confirm_submission": "utter_why_confirm_submission",
 }
 
@@ -47,8 +50,9 @@ class ActionExplainStep(Action):
 class ActionSkipStep(Action):
     """Skips the open step where it may be skipped.
 
-    Only the service choice can be skipped (the configured catch-all service is used); the
-    other steps are required by the city's system, so the citizen is told and offered a person.
+    The service choice can be skipped (the configured catch-all service is used), and so can
+    the photo; the other steps are required by the city's system, so the citizen is told and
+    offered a person.
     """
 
     def name(self) -> str:
@@ -62,6 +66,9 @@ class ActionSkipStep(Action):
             if chosen.get("service_code"):
                 dispatcher.utter_message(response="utter_step_skipped")
             return [SlotSet(slot, value) for slot, value in chosen.items()]
+        if tracker.get_slot("requested_slot") == "issue_photo":
+            dispatcher.utter_message(response="utter_step_skipped")
+            return [SlotSet("issue_photo", PHOTO_SKIPPED), SlotSet("failed_attempts", 0.0)]
         dispatcher.utter_message(response="utter_step_required")
         return []
 
@@ -88,11 +95,14 @@ class ActionGoBack(Action):
                 SlotSet("service_name", None),
                 SlotSet("service_questions", []),
                 SlotSet("service_attributes", {}),
+                SlotSet("service_needs_photo", None),
             ]
         elif step == "service_code":
             events = [SlotSet("issue_description", None)]
-        elif step == "confirm_submission":
-            events = [SlotSet("issue_location", None)]
+        elif step == "confirm_submission" and photo_step(tracker):
+            events = [SlotSet("issue_photo", None)]
+        elif step in ("confirm_submission", "issue_photo"):
+            events = [SlotSet("issue_location", None), SlotSet("issue_coordinates", None)]
         else:
             dispatcher.utter_message(response="utter_nothing_to_go_back_to")
             return []

@@ -1,7 +1,9 @@
 """The one way the bot reaches the back office: a typed Open311 GeoReport v2 client.
 
-The client speaks only the standard (plus documented CivicDesk extensions later), so the bot
-could be pointed at any city's Open311 server.
+The client speaks the standard plus the CivicDesk extensions documented in
+docs/backoffice-api.md (catalogue search, a citizen's own tickets and comments, idempotency
+keys), so the bot could be pointed at any city's Open311 server; where an extension is
+missing it raises :class:`ExtensionUnavailable` and the bot falls back.
 """
 
 from __future__ import annotations
@@ -32,6 +34,21 @@ _EXTENSIONS_PREFIX = "/api/v1"
 _T = TypeVar("_T")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RATING_RANGE = range(1, 6)
+
+
+@dataclass(frozen=True)
+class CitizenTicket:
+    """One of a citizen's own tickets, as ``GET /api/v1/citizens/{identity}/tickets`` lists it.
+
+    ``status`` is the back office's lifecycle status; ``open311_status`` is ``open`` or
+    ``closed``.
+    """
+
+    service_request_id: str
+    service_name: str
+    status: str
+    open311_status: str
+    status_notes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,22 @@ class Open311Client:
         body = await self._get_json("/services.json")
         return _parse_list(body, Service.from_json)
 
+    async def needs_photo(self, service_code: str) -> bool:
+        """Whether the catalogue asks for a photo with this service.
+
+        Read from the entry's ``needs_photo`` in ``GET services.json``, a field beyond the
+        Open311 standard that a server may add; a server without it never asks for photos.
+        """
+        body = await self._get_json("/services.json")
+        if not isinstance(body, list):
+            raise BackOfficeUnavailable("the back office sent a reply of an unexpected shape")
+        return any(
+            isinstance(entry, dict)
+            and entry.get("service_code") == service_code
+            and entry.get("needs_photo") is True
+            for entry in body
+        )
+
     async def get_service_definition(self, service_code: str) -> ServiceDefinition:
         """``GET services/{code}.json``: the attributes a service asks for."""
         body = await self._get_json(f"/services/{_path_segment(service_code)}.json")
@@ -214,37 +247,74 @@ class Open311Client:
             raise TicketNotFound(service_request_id)
         return requests[0]
 
-    async def add_comment(self, service_request_id: str, text: str) -> None:
-        """Add the citizen's comment to a ticket (CivicDesk extension)."""
-        await self._ticket_extension(service_request_id, "comments", {"text": text})
+    async def list_citizen_tickets(self, identity: str, *, limit: int = 100) -> list[CitizenTicket]:
+        """``GET /api/v1/citizens/{identity}/tickets``: the citizen's tickets, newest first.
 
-    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
-        """Withdraw a ticket the citizen no longer needs (CivicDesk extension)."""
-        await self._ticket_extension(service_request_id, "withdraw", {"reason": reason})
-
-    async def reopen_request(self, service_request_id: str, reason: str) -> None:
-        """Reopen a closed ticket, saying why (CivicDesk extension)."""
-        await self._ticket_extension(service_request_id, "reopen", {"reason": reason})
-
-    async def rate_request(self, service_request_id: str, rating: int) -> None:
-        """Rate how a ticket was resolved, 1 to 5 (CivicDesk extension)."""
-        if rating not in RATING_RANGE:
-            raise ValueError("a rating is a whole number from 1 to 5")
-        await self._ticket_extension(service_request_id, "rating", {"rating": rating})
-
-    async def _ticket_extension(
-        self, service_request_id: str, verb: str, body: dict[str, Any]
-    ) -> None:
-        path = f"/citizen/tickets/{_path_segment(service_request_id)}/{verb}"
+        Raises:
+            ExtensionUnavailable: the server has no such endpoint (or refused the identity).
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        path = f"/citizens/{_identity_segment(identity)}/tickets"
         try:
-            await self._send("POST", path, json=body, extension=True)
+            response = await self._send("GET", path, params={"limit": limit}, extension=True)
+        except RequestRejected as error:
+            raise ExtensionUnavailable(f"citizen tickets answered {error.status}") from error
+        body = _json_body(response)
+        items = body.get("tickets") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise BackOfficeUnavailable("citizen tickets reply of an unexpected shape")
+        try:
+            return [
+                CitizenTicket(
+                    service_request_id=str(item["service_request_id"]),
+                    service_name=str(item["service_name"]),
+                    status=str(item["status"]),
+                    open311_status=str(item["open311_status"]),
+                    status_notes=_optional_text(item.get("status_notes")),
+                )
+                for item in items
+            ]
+        except (KeyError, TypeError) as error:
+            raise BackOfficeUnavailable(f"unreadable citizen tickets: {error}") from error
+
+    async def add_comment(self, identity: str, service_request_id: str, text: str) -> None:
+        """``POST /api/v1/citizens/{identity}/tickets/{id}/comments``: the citizen adds words.
+
+        Raises:
+            TicketNotFound: no ticket with that reference was filed by this identity.
+            ExtensionUnavailable: the server has no such endpoint.
+            RequestRejected: the comment was refused (empty, too long).
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        path = (
+            f"/citizens/{_identity_segment(identity)}/tickets/"
+            f"{_path_segment(service_request_id)}/comments"
+        )
+        try:
+            await self._send("POST", path, json={"body": text}, extension=True)
         except RequestRejected as error:
             if error.status == 404:
-                # Both "no such ticket" and "no such endpoint" answer 404; tell them apart.
-                await self.get_request(service_request_id)
-            if error.status in (404, 405, 501):
-                raise ExtensionUnavailable(f"{verb} answered {error.status}") from error
+                # The back office answers 404 for another citizen's ticket as for none.
+                raise TicketNotFound(service_request_id) from error
+            if error.status in (405, 501):
+                raise ExtensionUnavailable(f"comments answered {error.status}") from error
             raise
+
+    # Withdraw, reopen and rating have no citizen endpoint in the back office's /api/v1
+    # (version 1); nothing is sent to a guessed path, the bot points to a person instead.
+    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
+        """Withdraw a ticket: not offered by the back office yet."""
+        raise ExtensionUnavailable("no citizen endpoint to withdraw a ticket")
+
+    async def reopen_request(self, service_request_id: str, reason: str) -> None:
+        """Reopen a closed ticket: not offered by the back office yet."""
+        raise ExtensionUnavailable("no citizen endpoint to reopen a ticket")
+
+    async def rate_request(self, service_request_id: str, rating: int) -> None:
+        """Rate how a ticket was resolved (1 to 5): not offered by the back office yet."""
+        if rating not in RATING_RANGE:
+            raise ValueError("a rating is a whole number from 1 to 5")
+        raise ExtensionUnavailable("no citizen endpoint to rate a ticket")
 
     async def _get_json(self, path: str) -> Any:
         return _json_body(await self._send("GET", path))
@@ -270,6 +340,15 @@ class Open311Client:
 def _path_segment(value: str) -> str:
     # Citizens type references; never let one change the path of the request.
     return quote(value, safe="")
+
+
+def _identity_segment(identity: str) -> str:
+    # An identity is channel:id; ":" and "@" are allowed in a path segment, "/" never.
+    return quote(identity, safe=":@+=")
+
+
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _json_body(response: httpx.Response) -> Any:

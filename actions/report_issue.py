@@ -2,13 +2,15 @@
 
 The citizen's first message is taken as the description when it says enough; the catalogue is
 searched with it and the best matches are offered as buttons; the chosen service's required
-Open311 attributes are asked one by one; then the location, a summary to confirm, and filing
-through the outbox.
+Open311 attributes are asked one by one; then the location (typed, or shared by the channel as
+coordinates), a photo where the catalogue asks for one, a summary to confirm, and filing
+through the outbox. A photo is taken at any step (see ``actions/shared_media.py``).
 
 Slots read and set: ``issue_description``, ``service_candidates``, ``service_page``,
 ``service_code``, ``service_name``, ``service_questions``, ``service_attributes``,
-``attribute_answer``, ``issue_location``, ``confirm_submission``, ``failed_attempts``,
-``intake_kind``; ``service_request_id`` after filing.
+``service_needs_photo``, ``attribute_answer``, ``issue_location``, ``issue_coordinates``,
+``issue_photo``, ``confirm_submission``, ``failed_attempts``, ``intake_kind``;
+``service_request_id`` after filing.
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ from actions.attribute_answers import (
     parse_answer,
     question_from_attribute,
 )
+from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox, get_settings
 from actions.open311_client import BackOfficeUnavailable
 from actions.service_matching import search_catalogue, words
+from actions.shared_media import (
+    check_media_url,
+    coordinates_slot,
+    display_coordinates,
+    shared_location,
+    shared_photo,
+)
 from open311_schema import MAX_DESCRIPTION_CHARS, NewServiceRequest
 
 logger = logging.getLogger(__name__)
@@ -52,6 +62,8 @@ NO_SERVICE_FITS = "none"
 SUBMIT = "submit"
 CHANGE = "change"
 CHANGEABLE = ("issue_description", "service_code", "service_attributes", "issue_location")
+# `issue_photo` holds a checked media_url, or this when the citizen chose to send none.
+PHOTO_SKIPPED = "skipped"
 
 # Every slot this form owns, cleared when it starts, is cancelled or has filed.
 INTAKE_SLOTS = (
@@ -64,6 +76,9 @@ INTAKE_SLOTS = (
     "service_attributes",
     "attribute_answer",
     "issue_location",
+    "issue_coordinates",
+    "issue_photo",
+    "service_needs_photo",
     "confirm_submission",
     "failed_attempts",
     "intake_kind",
@@ -185,8 +200,26 @@ def candidates_of(tracker: Tracker) -> list[tuple[str, str]]:
     ]
 
 
+def photo_step(tracker: Tracker) -> int:
+    """1 when the chosen service asks for a photo (a step of its own), else 0."""
+    return 1 if tracker.get_slot("service_needs_photo") is True else 0
+
+
 def total_steps(tracker: Tracker) -> int:
-    return 4 + len(questions_of(tracker))
+    return 4 + len(questions_of(tracker)) + photo_step(tracker)
+
+
+def allowed_media_bases() -> tuple[str, ...]:
+    settings = get_settings()
+    return (settings.backoffice_url, settings.backoffice_public_url)
+
+
+def checked_photo(value: Any) -> tuple[str | None, bool]:
+    """The ``issue_photo`` slot re-validated: ``(media_url or None, whether it is usable)``."""
+    if value is None or value == PHOTO_SKIPPED:
+        return None, True
+    url = check_media_url(value, allowed_media_bases())
+    return url, url is not None
 
 
 def step_number(tracker: Tracker, slot: str) -> int:
@@ -200,7 +233,9 @@ def step_number(tracker: Tracker, slot: str) -> int:
         return min(3 + len(answers_of(tracker)), 2 + max(count, 1))
     if slot == "issue_location":
         return 3 + count
-    return 4 + count
+    if slot == "issue_photo":
+        return 4 + count
+    return 4 + count + photo_step(tracker)
 
 
 def failures(tracker: Tracker) -> int:
@@ -244,6 +279,15 @@ class ActionStartIntake(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         kind = intent if intent == "request_service" else "report_issue"
         events.append(SlotSet("intake_kind", kind))
+        photo, _ = shared_photo(tracker, allowed_media_bases())
+        if photo is not None:
+            events.append(SlotSet("issue_photo", photo))
+            dispatcher.utter_message(response="utter_photo_received")
+        coordinates, _ = shared_location(tracker)
+        if coordinates is not None:
+            events.append(SlotSet("issue_location", display_coordinates(coordinates)))
+            events.append(SlotSet("issue_coordinates", list(coordinates)))
+            dispatcher.utter_message(response="utter_location_received")
         text = clean_text(tracker.latest_message.get("text"))
         if text and not text.startswith("/") and says_what_is_wrong(text):
             events.append(SlotSet("issue_description", text))
@@ -255,7 +299,7 @@ class ActionStartIntake(Action):
                 ),
                 None,
             )
-            if isinstance(location, str):
+            if isinstance(location, str) and coordinates is None:
                 events.append(SlotSet("issue_location", location))
         return events
 
@@ -265,6 +309,44 @@ class ValidateIntakeForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_intake_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Takes a photo or a shared location from the message at any step, then validates.
+
+        What the channel attached is put on the tracker before the usual extraction and
+        validation, so the form counts a step as answered and asks the next open one (or
+        the same one again, after a word that the photo or place was received).
+        """
+        shared = self._shared_in_message(dispatcher, tracker)
+        tracker.add_slots(shared)
+        return [*shared, *await super().run(dispatcher, tracker, domain)]
+
+    def _shared_in_message(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
+        step = tracker.get_slot("requested_slot")
+        events: list[EventType] = []
+        photo, photo_problem = shared_photo(tracker, allowed_media_bases())
+        coordinates, location_problem = shared_location(tracker)
+        if photo is not None and photo != tracker.get_slot("issue_photo"):
+            events.append(SlotSet("issue_photo", photo))
+            if step != "issue_photo":
+                dispatcher.utter_message(response="utter_photo_received")
+        if coordinates is not None:
+            events.append(SlotSet("issue_location", display_coordinates(coordinates)))
+            if step not in ("issue_location", None) and (
+                coordinates_slot(tracker.get_slot("issue_coordinates")) != coordinates
+            ):
+                dispatcher.utter_message(response="utter_location_received")
+        problem = photo_problem or location_problem
+        if problem and not events:
+            # Said here and counted as a failed answer, so the form asks the step again
+            # instead of giving up on the message.
+            dispatcher.utter_message(response=problem)
+            events.append(SlotSet("failed_attempts", float(failures(tracker) + 1)))
+        return events
 
     async def required_slots(
         self,
@@ -276,7 +358,10 @@ class ValidateIntakeForm(FormValidationAction):
         slots = ["issue_description", "service_code"]
         if pending_questions(tracker):
             slots.append("attribute_answer")
-        return [*slots, "issue_location", "confirm_submission"]
+        slots.append("issue_location")
+        if photo_step(tracker) and tracker.get_slot("issue_photo") is None:
+            slots.append("issue_photo")
+        return [*slots, "confirm_submission"]
 
     async def validate_issue_description(
         self,
@@ -354,11 +439,38 @@ class ValidateIntakeForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
+        coordinates, shared_problem = shared_location(tracker)
+        if coordinates is not None:
+            return {
+                "issue_location": display_coordinates(coordinates),
+                "issue_coordinates": list(coordinates),
+                "failed_attempts": 0.0,
+            }
+        if shared_problem:
+            # Already said by `run`; the place is asked again.
+            return {"issue_location": None, "issue_coordinates": None}
         text, problem = check_location(slot_value)
         if problem:
             dispatcher.utter_message(response=problem)
-            return failed(tracker, "issue_location")
-        return {"issue_location": text, "failed_attempts": 0.0}
+            return failed(tracker, "issue_location", issue_coordinates=None)
+        return {"issue_location": text, "issue_coordinates": None, "failed_attempts": 0.0}
+
+    async def validate_issue_photo(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        photo, problem = shared_photo(tracker, allowed_media_bases())
+        if photo is not None:
+            return {"issue_photo": photo, "failed_attempts": 0.0}
+        if problem:
+            return {"issue_photo": None}  # already said by `run`
+        if (tracker.latest_message.get("intent") or {}).get("name") == "deny":
+            return {"issue_photo": PHOTO_SKIPPED, "failed_attempts": 0.0}
+        dispatcher.utter_message(response="utter_photo_expected")
+        return failed(tracker, "issue_photo")
 
     async def validate_confirm_submission(
         self,
@@ -404,6 +516,7 @@ async def choose_service(
             dispatcher.utter_message(response="utter_service_not_recognised")
             return failed(tracker, "service_code")
         definition = await client.get_service_definition(code) if service.metadata else None
+        needs_photo = await client.needs_photo(code)
     except BackOfficeUnavailable:
         dispatcher.utter_message(response="utter_backoffice_unavailable")
         return {"service_code": None}
@@ -415,6 +528,7 @@ async def choose_service(
         "service_name": service.service_name,
         "service_questions": questions,
         "service_attributes": {},
+        "service_needs_photo": needs_photo,
         "failed_attempts": 0.0,
     }
 
@@ -426,10 +540,13 @@ def _cleared_for_change(what: str) -> dict[str, Any]:
             "service_name": None,
             "service_questions": [],
             "service_attributes": {},
+            "service_needs_photo": None,
             "service_page": 0.0,
         }
     if what == "service_attributes":
         return {"service_attributes": {}}
+    if what == "issue_location":
+        return {"issue_location": None, "issue_coordinates": None}
     return {what: None}
 
 
@@ -535,6 +652,17 @@ class ActionAskIssueLocation(_AskStep, Action):
         return []
 
 
+class ActionAskIssuePhoto(_AskStep, Action):
+    slot = "issue_photo"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_ask_issue_photo", **self.step(tracker))
+        return []
+
+
 class ActionAskConfirmSubmission(_AskStep, Action):
     slot = "confirm_submission"
 
@@ -548,8 +676,11 @@ class ActionAskConfirmSubmission(_AskStep, Action):
             for q in questions_of(tracker)
             if q["code"] in answers
         )
+        photo, _ = checked_photo(tracker.get_slot("issue_photo"))
         dispatcher.utter_message(
-            response="utter_ask_confirm_submission",
+            response="utter_ask_confirm_submission_with_photo"
+            if photo
+            else "utter_ask_confirm_submission",
             service_name=tracker.get_slot("service_name") or "",
             issue_description=tracker.get_slot("issue_description") or "",
             issue_location=tracker.get_slot("issue_location") or "",
@@ -611,8 +742,14 @@ def problem_events(problem: str | None, tracker: Tracker) -> list[EventType]:
     """Empty the slots that failed re-validation, so the form asks them again."""
     if problem in ("utter_issue_description_too_short", "utter_issue_description_too_long"):
         return [SlotSet("issue_description", None)]
-    if problem in ("utter_issue_location_too_short", "utter_issue_location_too_long"):
-        return [SlotSet("issue_location", None)]
+    if problem in (
+        "utter_issue_location_too_short",
+        "utter_issue_location_too_long",
+        "utter_shared_location_invalid",
+    ):
+        return [SlotSet("issue_location", None), SlotSet("issue_coordinates", None)]
+    if problem == "utter_photo_not_usable":
+        return [SlotSet("issue_photo", None), SlotSet("confirm_submission", None)]
     if problem == "utter_service_not_recognised":
         return [SlotSet(slot, None) for slot in ("service_code", "service_name")] + [
             SlotSet("service_questions", []),
@@ -627,9 +764,18 @@ async def _checked_request(tracker: Tracker) -> tuple[NewServiceRequest | None, 
     description, problem = check_description(tracker.get_slot("issue_description"))
     if description is None:
         return None, problem
-    location, problem = check_location(tracker.get_slot("issue_location"))
-    if location is None:
-        return None, problem
+    raw_coordinates = tracker.get_slot("issue_coordinates")
+    coordinates = coordinates_slot(raw_coordinates)
+    location: str | None = None
+    if raw_coordinates is not None and coordinates is None:
+        return None, "utter_shared_location_invalid"
+    if coordinates is None:
+        location, problem = check_location(tracker.get_slot("issue_location"))
+        if location is None:
+            return None, problem
+    photo, photo_usable = checked_photo(tracker.get_slot("issue_photo"))
+    if not photo_usable:
+        return None, "utter_photo_not_usable"
     if tracker.get_slot("confirm_submission") != SUBMIT:
         return None, None
     code = tracker.get_slot("service_code")
@@ -642,8 +788,14 @@ async def _checked_request(tracker: Tracker) -> tuple[NewServiceRequest | None, 
         NewServiceRequest(
             service_code=code,
             description=description,
+            # A shared place is filed as Open311 lat/long instead of an address.
+            lat=coordinates[0] if coordinates else None,
+            long=coordinates[1] if coordinates else None,
             address_string=location,
             attributes=attributes,
+            media_url=photo,
+            # Links the ticket to this chat, for "my tickets" and comments.
+            account_id=citizen_identity(tracker),
         ),
         None,
     )
@@ -698,6 +850,7 @@ __all__ = [
     "ActionAskConfirmSubmission",
     "ActionAskIssueDescription",
     "ActionAskIssueLocation",
+    "ActionAskIssuePhoto",
     "ActionAskServiceCode",
     "ActionCancelComplaint",
     "ActionStartIntake",

@@ -17,6 +17,9 @@ class ActionSettings(BaseSettings):
             ``/open311/v2/``).
         backoffice_api_key: The Open311 API key the bot files tickets with.
         backoffice_timeout_seconds: Per-request timeout towards the back office.
+        backoffice_public_url: Base URL the back office puts in the ``media_url`` of uploaded
+            photos when it differs from ``backoffice_url`` (its ``BACKOFFICE__PUBLIC_URL``);
+            a shared photo is accepted only from one of these two.
         fallback_service_code: Catalogue entry used when no service matches the citizen's words
             (configuration, so the bot still never hard-codes a service).
         action_token: Shared secret Rasa must send in ``X-CivicDesk-Action-Token``; empty
@@ -31,6 +34,7 @@ class ActionSettings(BaseSettings):
     backoffice_url: str = "http://127.0.0.1:8000"
     backoffice_api_key: SecretStr = SecretStr("")
     backoffice_timeout_seconds: float = 5.0
+    backoffice_public_url: str = ""
     fallback_service_code: str = "other_problem"
     action_token: SecretStr = SecretStr("")
     outbox_path: Path = Path("var/outbox.sqlite3")

@@ -48,13 +48,25 @@ def make_tracker(
     entities: list[dict[str, Any]] | None = None,
     active_loop: str | None = None,
     sender_id: str = "citizen-1",
+    metadata: dict[str, Any] | None = None,
+    input_channel: str | None = None,
 ) -> Tracker:
-    """A tracker as the action server receives it, with the given slots and last message."""
+    """A tracker as the action server receives it, with the given slots and last message.
+
+    ``metadata`` is what the channel attached to the last message; ``input_channel`` the
+    channel it came through (recorded on its user event, as Rasa does).
+    """
+    latest: dict[str, Any] = {"text": text, "intent": {"name": intent}, "entities": entities or []}
+    if metadata is not None:
+        latest["metadata"] = metadata
+    events = []
+    if input_channel is not None:
+        events.append({"event": "user", "text": text, "input_channel": input_channel})
     return Tracker(
         sender_id=sender_id,
         slots=slots,
-        latest_message={"text": text, "intent": {"name": intent}, "entities": entities or []},
-        events=[],
+        latest_message=latest,
+        events=events,
         paused=False,
         followup_action=None,
         active_loop={"name": active_loop} if active_loop else {},

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from actions.open311_client import (
     BackOfficeUnavailable,
+    CitizenTicket,
     ExtensionUnavailable,
     RequestRejected,
     ServiceMatch,
@@ -66,8 +67,9 @@ def number_attribute(code: str, order: int) -> ServiceAttribute:
 class FakeOpen311:
     """An in-memory Open311 server with a settable catalogue, failure modes and extensions.
 
-    ``with_extensions`` switches the CivicDesk extensions (search, comments, withdraw, reopen,
-    rating, idempotency keys) on; off, it behaves like a plain Open311 server.
+    ``with_extensions`` switches the CivicDesk extensions (search, a citizen's tickets and
+    comments, idempotency keys) on; off, it behaves like a plain Open311 server. Withdraw,
+    reopen and rating are never offered, as in the real back office's /api/v1 version 1.
     """
 
     services: list[Service] = field(default_factory=list)
@@ -81,10 +83,16 @@ class FakeOpen311:
     follow_ups: list[tuple[str, str, object]] = field(default_factory=list)
     idempotency_keys: dict[str, str] = field(default_factory=dict)
     fail_after_filing: bool = False
+    photo_services: set[str] = field(default_factory=set)
+    owners: dict[str, str | None] = field(default_factory=dict)
 
     async def list_services(self) -> list[Service]:
         self._maybe_fail()
         return list(self.services)
+
+    async def needs_photo(self, service_code: str) -> bool:
+        self._maybe_fail()
+        return service_code in self.photo_services
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition:
         self._maybe_fail()
@@ -110,6 +118,7 @@ class FakeOpen311:
             if idempotency_key:
                 self.idempotency_keys[idempotency_key] = reference
             now = datetime.now(timezone.utc)
+            self.owners[reference] = request.account_id
             self.tickets[reference] = ServiceRequest(
                 service_request_id=reference,
                 status="open",
@@ -132,25 +141,41 @@ class FakeOpen311:
             raise TicketNotFound(service_request_id)
         return self.tickets[service_request_id]
 
-    async def add_comment(self, service_request_id: str, text: str) -> None:
-        self._extension("comment", service_request_id, text)
-
-    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
-        self._extension("withdraw", service_request_id, reason)
-
-    async def reopen_request(self, service_request_id: str, reason: str) -> None:
-        self._extension("reopen", service_request_id, reason)
-
-    async def rate_request(self, service_request_id: str, rating: int) -> None:
-        self._extension("rate", service_request_id, rating)
-
-    def _extension(self, verb: str, reference: str, value: object) -> None:
+    async def list_citizen_tickets(self, identity: str, *, limit: int = 100) -> list[CitizenTicket]:
         self._maybe_fail()
         if not self.with_extensions:
-            raise ExtensionUnavailable(verb)
-        if reference not in self.tickets:
-            raise TicketNotFound(reference)
-        self.follow_ups.append((verb, reference, value))
+            raise ExtensionUnavailable("no citizen tickets here")
+        own = [ref for ref, owner in self.owners.items() if owner == identity]
+        return [
+            CitizenTicket(
+                service_request_id=ref,
+                service_name=self.tickets[ref].service_name,
+                status="new",
+                open311_status=self.tickets[ref].status,
+                status_notes=self.tickets[ref].status_notes,
+            )
+            for ref in reversed(own)  # newest first
+        ][:limit]
+
+    async def add_comment(self, identity: str, service_request_id: str, text: str) -> None:
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable("comment")
+        if self.owners.get(service_request_id, "") != identity:
+            raise TicketNotFound(service_request_id)  # another citizen's ticket, or none
+        self.follow_ups.append(("comment", service_request_id, text))
+
+    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
+        self._maybe_fail()
+        raise ExtensionUnavailable("withdraw")
+
+    async def reopen_request(self, service_request_id: str, reason: str) -> None:
+        self._maybe_fail()
+        raise ExtensionUnavailable("reopen")
+
+    async def rate_request(self, service_request_id: str, rating: int) -> None:
+        self._maybe_fail()
+        raise ExtensionUnavailable("rate")
 
     def _maybe_fail(self) -> None:
         if self.unavailable:

@@ -42,6 +42,7 @@ async def run(action: Any, slots: dict[str, Any]) -> tuple[list[Any], Collecting
     [
         ("issue_location", "utter_why_issue_location"),
         ("attribute_answer", "utter_why_attribute_answer"),
+        ("issue_photo", "utter_why_issue_photo"),
         (None, "utter_why_general"),
     ],
 )
@@ -59,6 +60,13 @@ async def test_skipping_the_service_choice_uses_the_fallback(catalogue: FakeOpen
     assert responses(dispatcher) == ["utter_step_skipped"]
 
 
+async def test_the_photo_step_can_be_skipped(catalogue: FakeOpen311) -> None:
+    events, dispatcher = await run(ActionSkipStep(), {"requested_slot": "issue_photo"})
+
+    assert slot_values(events)["issue_photo"] == "skipped"
+    assert responses(dispatcher) == ["utter_step_skipped"]
+
+
 async def test_required_steps_cannot_be_skipped(catalogue: FakeOpen311) -> None:
     events, dispatcher = await run(ActionSkipStep(), {"requested_slot": "issue_location"})
 
@@ -71,6 +79,14 @@ async def test_required_steps_cannot_be_skipped(catalogue: FakeOpen311) -> None:
     [
         ({"requested_slot": "service_code"}, {"issue_description": None}),
         ({"requested_slot": "confirm_submission"}, {"issue_location": None}),
+        (
+            {"requested_slot": "issue_photo", "service_needs_photo": True},
+            {"issue_location": None, "issue_coordinates": None},
+        ),
+        (
+            {"requested_slot": "confirm_submission", "service_needs_photo": True},
+            {"issue_photo": None},
+        ),
         (
             {
                 "requested_slot": "issue_location",

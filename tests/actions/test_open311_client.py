@@ -82,35 +82,115 @@ async def test_filing_sends_the_idempotency_key_and_treats_409_as_try_later() ->
     assert created.service_request_id == "CD-7K2M9Q"
 
 
-async def test_missing_extension_and_missing_ticket_are_told_apart() -> None:
+def not_found(request: httpx.Request) -> httpx.Response:
+    body = {"error": {"code": "not_found", "message": "There is no ticket for this citizen."}}
+    return httpx.Response(404, json=body)
+
+
+async def test_withdraw_reopen_and_rating_send_nothing_to_guessed_paths() -> None:
+    sent: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/api/v1/"):
-            return httpx.Response(404, json=[{"code": 404, "description": "not found"}])
-        if request.url.path == "/open311/v2/requests/CD-7K2M9Q.json":
-            return httpx.Response(200, json=[TICKET])
-        return httpx.Response(404, json=[{"code": 404, "description": "no ticket"}])
+        sent.append(request.url.path)
+        return httpx.Response(201, json={})
 
     async with client(handler) as api:
         with pytest.raises(ExtensionUnavailable):
             await api.reopen_request("CD-7K2M9Q", "still dark")
-        with pytest.raises(TicketNotFound):
-            await api.withdraw_request("CD-AAAAAA", "not needed")
-
-
-async def test_follow_up_extension_posts_json() -> None:
-    bodies: list[dict[str, object]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        assert request.url.path == "/api/v1/citizen/tickets/CD-7K2M9Q/rating"
-        return httpx.Response(204)
-
-    async with client(handler) as api:
-        await api.rate_request("CD-7K2M9Q", 4)
+        with pytest.raises(ExtensionUnavailable):
+            await api.withdraw_request("CD-7K2M9Q", "not needed")
+        with pytest.raises(ExtensionUnavailable):
+            await api.rate_request("CD-7K2M9Q", 4)
         with pytest.raises(ValueError, match="1 to 5"):
             await api.rate_request("CD-7K2M9Q", 9)
 
-    assert bodies == [{"rating": 4}]
+    assert sent == []
+
+
+async def test_a_comment_goes_to_the_citizens_ticket() -> None:
+    seen: list[tuple[str, str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(
+            (
+                request.url.raw_path.decode(),
+                request.headers["X-API-Key"],
+                json.loads(request.content),
+            )
+        )
+        return httpx.Response(201, json={"comment": {"id": 1, "body": "it buzzes"}})
+
+    async with client(handler) as api:
+        await api.add_comment("telegram:12345", "CD-7K2M9Q", "it buzzes")
+
+    assert seen == [
+        (
+            "/api/v1/citizens/telegram:12345/tickets/CD-7K2M9Q/comments",
+            "cd_key",
+            {"body": "it buzzes"},
+        )
+    ]
+
+
+async def test_a_comment_on_someone_elses_ticket_is_not_found() -> None:
+    async with client(not_found) as api:
+        with pytest.raises(TicketNotFound):
+            await api.add_comment("telegram:12345", "CD-7K2M9Q", "it buzzes")
+
+
+async def test_my_tickets_are_read_from_the_citizen_endpoint() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/citizens/webchat:abc-DEF_1/tickets"
+        assert request.url.params["limit"] == "5"
+        ticket = {
+            "service_request_id": "CD-7K2M9Q",
+            "service_code": "street_light",
+            "service_name": "Street light",
+            "status": "in_progress",
+            "open311_status": "open",
+            "status_notes": None,
+            "description": "dark",
+        }
+        return httpx.Response(200, json={"tickets": [ticket]})
+
+    async with client(handler) as api:
+        [ticket] = await api.list_citizen_tickets("webchat:abc-DEF_1", limit=5)
+
+    assert (ticket.service_request_id, ticket.status, ticket.open311_status) == (
+        "CD-7K2M9Q",
+        "in_progress",
+        "open",
+    )
+    assert ticket.status_notes is None
+
+
+async def test_a_server_without_citizen_tickets_is_told_apart_from_an_outage() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"code": "unavailable", "message": "x"}})
+
+    async with client(not_found) as api:
+        with pytest.raises(ExtensionUnavailable):
+            await api.list_citizen_tickets("telegram:12345")
+    async with client(down) as api:
+        with pytest.raises(BackOfficeUnavailable):
+            await api.list_citizen_tickets("telegram:12345")
+
+
+async def test_a_service_asks_for_a_photo_only_where_the_catalogue_says_so() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/open311/v2/services.json"
+        return httpx.Response(
+            200,
+            json=[
+                {**SERVICES[0], "needs_photo": True},
+                {**SERVICES[1], "needs_photo": "yes"},
+            ],
+        )
+
+    async with client(handler) as api:
+        assert await api.needs_photo("street_light") is True
+        assert await api.needs_photo("road_damage") is False
+        assert await api.needs_photo("unknown") is False
 
 
 async def test_a_refusal_is_still_a_refusal() -> None:

@@ -8,6 +8,7 @@ import pytest
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import dependencies
 from actions.attribute_answers import question_from_attribute
 from actions.open311_client import ServiceMatch
 from actions.outbox import Outbox
@@ -15,6 +16,7 @@ from actions.report_issue import (
     ActionAskAttributeAnswer,
     ActionAskConfirmSubmission,
     ActionAskIssueLocation,
+    ActionAskIssuePhoto,
     ActionAskServiceCode,
     ActionCancelComplaint,
     ActionStartIntake,
@@ -270,7 +272,11 @@ async def test_confirmation_submit_change_and_what_to_change(catalogue: FakeOpen
     assert submit["confirm_submission"] == "submit"
     assert change == {"confirm_submission": None}
     assert responses(change_dispatcher) == ["utter_ask_what_to_change"]
-    assert location == {"confirm_submission": None, "issue_location": None}
+    assert location == {
+        "confirm_submission": None,
+        "issue_location": None,
+        "issue_coordinates": None,
+    }
     assert service["service_code"] is None
     assert service["service_attributes"] == {}
     assert odd["confirm_submission"] is None
@@ -461,3 +467,266 @@ async def test_cancel_forgets_the_answers_and_stops_the_form(catalogue: FakeOpen
     assert ActiveLoop(None) in events
     assert SlotSet("issue_description", None) in events
     assert catalogue.filed == []
+
+
+# --- shared locations and photos -------------------------------------------------------------
+
+MEDIA_ID = "AbCdEfGhIjKlMnOpQrStUv"
+LOCATION = {"location": {"latitude": 32.0603, "longitude": 118.7969}}
+
+
+def photo_url() -> str:
+    return f"{dependencies.get_settings().backoffice_url}/media/{MEDIA_ID}.png"
+
+
+def photo_metadata() -> dict[str, Any]:
+    return {"photo": {"media_id": MEDIA_ID, "media_url": photo_url()}}
+
+
+async def run_validator(
+    slots: dict[str, Any],
+    *,
+    text: str,
+    intent: str,
+    metadata: dict[str, Any] | None = None,
+    extracted: dict[str, Any] | None = None,
+) -> tuple[list[Any], CollectingDispatcher]:
+    """Run the whole validation action; ``extracted`` are the slot candidates Rasa sends."""
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        {**slots, **(extracted or {})},
+        text=text,
+        intent=intent,
+        metadata=metadata,
+        active_loop="intake_form",
+    )
+    tracker.events.extend(
+        {"event": "slot", "name": name, "value": value} for name, value in (extracted or {}).items()
+    )
+    return await ValidateIntakeForm().run(dispatcher, tracker, DOMAIN), dispatcher
+
+
+AT_LOCATION = {
+    "requested_slot": "issue_location",
+    "issue_description": "The lamp is dark",
+    "service_code": "street_light",
+    "service_name": "Street light out",
+    "service_questions": [],
+    "service_attributes": {},
+}
+
+
+async def test_a_shared_location_answers_the_location_step(catalogue: FakeOpen311) -> None:
+    events, dispatcher = await run_validator(
+        AT_LOCATION, text="/share_location", intent="share_location", metadata=LOCATION
+    )
+
+    values = slot_values(events)
+    assert values["issue_coordinates"] == [32.0603, 118.7969]
+    assert values["issue_location"] == "32.060300, 118.796900"
+    assert values["requested_slot"] == "confirm_submission"
+    assert dispatcher.messages == [], "the summary follows at once"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [None, {"location": {"latitude": 95.0, "longitude": 10.0}}, {"location": "here"}],
+)
+async def test_an_unusable_shared_location_asks_the_place_again(
+    catalogue: FakeOpen311, metadata: dict[str, Any] | None
+) -> None:
+    events, dispatcher = await run_validator(
+        AT_LOCATION, text="/share_location", intent="share_location", metadata=metadata
+    )
+
+    values = slot_values(events)
+    assert responses(dispatcher) == ["utter_shared_location_invalid"]
+    assert values.get("issue_coordinates") is None
+    assert values.get("issue_location") is None
+    assert values["failed_attempts"] == 1.0
+    assert values["requested_slot"] == "issue_location"
+
+
+async def test_typing_a_place_forgets_an_earlier_shared_one(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("issue_location", "12 Jiefang Road", {"issue_coordinates": [1, 2]})
+
+    assert result["issue_location"] == "12 Jiefang Road"
+    assert result["issue_coordinates"] is None
+
+
+async def test_a_photo_is_kept_at_any_step_and_the_step_asked_again(
+    catalogue: FakeOpen311,
+) -> None:
+    events, dispatcher = await run_validator(
+        {"requested_slot": "issue_description"},
+        text="/share_photo",
+        intent="share_photo",
+        metadata=photo_metadata(),
+    )
+
+    values = slot_values(events)
+    assert values["issue_photo"] == photo_url()
+    assert values["requested_slot"] == "issue_description"
+    assert responses(dispatcher) == ["utter_photo_received"]
+
+
+async def test_a_photo_with_a_caption_answers_the_step_too(catalogue: FakeOpen311) -> None:
+    events, _ = await run_validator(
+        {"requested_slot": "issue_description"},
+        text="a deep hole in the road",
+        intent="report_issue",
+        metadata=photo_metadata(),
+        extracted={"issue_description": "a deep hole in the road"},
+    )
+
+    values = slot_values(events)
+    assert values["issue_photo"] == photo_url()
+    assert values["issue_description"] == "a deep hole in the road"
+    assert values["requested_slot"] == "service_code"
+
+
+async def test_a_photo_from_elsewhere_is_refused(catalogue: FakeOpen311) -> None:
+    foreign = {"photo": {"media_url": f"http://evil.example/media/{MEDIA_ID}.png"}}
+
+    events, dispatcher = await run_validator(
+        {"requested_slot": "issue_description"},
+        text="/share_photo",
+        intent="share_photo",
+        metadata=foreign,
+    )
+
+    values = slot_values(events)
+    assert "issue_photo" not in values
+    assert responses(dispatcher) == ["utter_photo_not_usable"]
+    assert values["failed_attempts"] == 1.0
+
+
+async def test_the_photo_step_is_asked_only_where_the_catalogue_wants_one(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.photo_services = {"pothole"}
+    form = ValidateIntakeForm()
+    dispatcher = CollectingDispatcher()
+
+    chosen, _ = await validate("service_code", "pothole")
+    other, _ = await validate("service_code", "street_light")
+    wants = make_tracker({"service_needs_photo": True})
+    has_one = make_tracker({"service_needs_photo": True, "issue_photo": photo_url()})
+
+    assert chosen["service_needs_photo"] is True
+    assert other["service_needs_photo"] is False
+    assert await form.required_slots([], dispatcher, wants, {}) == [
+        "issue_description",
+        "service_code",
+        "issue_location",
+        "issue_photo",
+        "confirm_submission",
+    ]
+    assert "issue_photo" not in await form.required_slots([], dispatcher, has_one, {})
+
+
+async def test_the_photo_step_counts_and_offers_skip(catalogue: FakeOpen311) -> None:
+    dispatcher = await ask(ActionAskIssuePhoto(), {"service_needs_photo": True})
+    summary = await ask(ActionAskConfirmSubmission(), {"service_needs_photo": True})
+
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_issue_photo"
+    assert (message["step"], message["total"]) == (4, 5)
+    assert (summary.messages[0]["step"], summary.messages[0]["total"]) == (5, 5)
+
+
+async def test_at_the_photo_step_text_asks_for_a_photo_and_no_skips(
+    catalogue: FakeOpen311,
+) -> None:
+    text, text_dispatcher = await validate("issue_photo", "here it is")
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        {"issue_photo": "no"}, text="no", intent="deny", active_loop="intake_form"
+    )
+    declined = await ValidateIntakeForm().validate_issue_photo("no", dispatcher, tracker, DOMAIN)
+
+    assert text["issue_photo"] is None
+    assert responses(text_dispatcher) == ["utter_photo_expected"]
+    assert declined["issue_photo"] == "skipped"
+
+
+async def test_the_summary_says_a_photo_is_attached(catalogue: FakeOpen311) -> None:
+    dispatcher = await ask(ActionAskConfirmSubmission(), {"issue_photo": photo_url()})
+
+    assert responses(dispatcher) == ["utter_ask_confirm_submission_with_photo"]
+
+
+async def test_a_photo_or_a_place_can_start_the_intake(catalogue: FakeOpen311) -> None:
+    photo_dispatcher = CollectingDispatcher()
+    place_dispatcher = CollectingDispatcher()
+    photo = make_tracker({}, text="/share_photo", intent="share_photo", metadata=photo_metadata())
+    place = make_tracker({}, text="/share_location", intent="share_location", metadata=LOCATION)
+
+    photo_events = await ActionStartIntake().run(photo_dispatcher, photo, DOMAIN)
+    place_events = await ActionStartIntake().run(place_dispatcher, place, DOMAIN)
+
+    assert slot_values(photo_events)["issue_photo"] == photo_url()
+    assert slot_values(photo_events)["issue_description"] is None
+    assert responses(photo_dispatcher) == ["utter_photo_received"]
+    assert slot_values(place_events)["issue_coordinates"] == [32.0603, 118.7969]
+    assert responses(place_dispatcher) == ["utter_location_received"]
+
+
+async def test_a_shared_place_and_a_photo_are_filed_as_open311_fields(
+    catalogue: FakeOpen311,
+) -> None:
+    await submit(
+        {
+            **COMPLETE,
+            "issue_location": "32.060300, 118.796900",
+            "issue_coordinates": [32.0603, 118.7969],
+            "issue_photo": photo_url(),
+        }
+    )
+
+    [filed] = catalogue.filed
+    assert (filed.lat, filed.long) == (32.0603, 118.7969)
+    assert filed.address_string is None
+    assert filed.media_url == photo_url()
+    assert ("media_url", photo_url()) in filed.to_form()
+
+
+async def test_a_skipped_photo_files_none(catalogue: FakeOpen311) -> None:
+    await submit({**COMPLETE, "issue_photo": "skipped"})
+
+    assert catalogue.filed[0].media_url is None
+    assert catalogue.filed[0].address_string == "12 Jiefang Road"
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem", "cleared"),
+    [
+        ({"issue_coordinates": [91.0, 0.0]}, "utter_shared_location_invalid", "issue_location"),
+        ({"issue_coordinates": ["32", "118"]}, "utter_shared_location_invalid", "issue_location"),
+        (
+            {"issue_photo": f"http://evil.example/media/{MEDIA_ID}.png"},
+            "utter_photo_not_usable",
+            "issue_photo",
+        ),
+        ({"issue_photo": "skipped please"}, "utter_photo_not_usable", "issue_photo"),
+    ],
+)
+async def test_submission_rechecks_shared_place_and_photo(
+    catalogue: FakeOpen311, changes: dict[str, Any], problem: str, cleared: str
+) -> None:
+    events, dispatcher = await submit({**COMPLETE, **changes})
+
+    assert catalogue.filed == []
+    assert responses(dispatcher) == [problem]
+    assert SlotSet(cleared, None) in events
+    assert FollowupAction("intake_form") in events
+
+
+async def test_a_ticket_is_filed_under_this_chats_identity(catalogue: FakeOpen311) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(COMPLETE, sender_id="12345", input_channel="telegram")
+
+    await ActionSubmitComplaint().run(dispatcher, tracker, DOMAIN)
+    await submit(COMPLETE)  # no channel known: no identity
+
+    assert [filed.account_id for filed in catalogue.filed] == ["telegram:12345", None]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import struct
 import xml.etree.ElementTree as ElementTree
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,22 +54,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     assert running.exited() == [], "stop() must leave no child behind"
 
 
-def say(stack: Stack, sender: str, message: str) -> list[str]:
-    reply = httpx.post(
-        f"{stack.config.rasa_url}/webhooks/rest/webhook",
-        json={"sender": sender, "message": message},
-        timeout=30,
-    )
-    reply.raise_for_status()
-    return [str(item["text"]) for item in reply.json() if "text" in item]
+def say(
+    stack: Stack, sender: str, message: str, metadata: dict[str, Any] | None = None
+) -> list[str]:
+    return [
+        str(item["text"]) for item in say_full(stack, sender, message, metadata) if "text" in item
+    ]
 
 
-def say_full(stack: Stack, sender: str, message: str) -> list[dict[str, Any]]:
-    reply = httpx.post(
-        f"{stack.config.rasa_url}/webhooks/rest/webhook",
-        json={"sender": sender, "message": message},
-        timeout=30,
-    )
+def say_full(
+    stack: Stack, sender: str, message: str, metadata: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """One message on Rasa's REST channel; ``metadata`` is what a channel would attach."""
+    body: dict[str, Any] = {"sender": sender, "message": message}
+    if metadata is not None:
+        body["metadata"] = metadata
+    reply = httpx.post(f"{stack.config.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
     reply.raise_for_status()
     return list(reply.json())
 
@@ -166,3 +168,99 @@ def test_cancel_files_nothing(stack: Stack) -> None:
 
     assert say(stack, "citizen-43", "cancel") == [response_text("utter_complaint_cancelled")]
     assert ticket_count() == before
+
+
+def tiny_png(width: int = 4, height: int = 3) -> bytes:
+    """A real PNG (opaque red pixels), written with the standard library only."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_shared_photo_and_location_are_filed_on_the_ticket(stack: Stack) -> None:
+    assert stack.credentials is not None
+    sender = "citizen-44"
+    description = "The street lamp by the bus stop has been dark since Monday"
+    latitude, longitude = 32.0603, 118.7969
+    upload = httpx.post(
+        f"{stack.config.backoffice_url}/api/v1/media",
+        headers={"X-API-Key": stack.credentials.api_key},
+        files={"file": ("lamp.png", tiny_png(), "image/png")},
+    )
+    assert upload.status_code == 201, upload.text
+    photo = upload.json()
+
+    say(stack, sender, "I want to report a problem")
+    # A photo while the description is asked: kept, and the same step asked again.
+    received, ask_again = say(stack, sender, "/share_photo", metadata={"photo": photo})
+    assert received == response_text("utter_photo_received")
+    assert template_pattern("utter_ask_issue_description").match(ask_again), ask_again
+    say(stack, sender, description)
+    ask_location = say_full(stack, sender, '/choose_option{"choice": "street_light"}')
+    assert template_pattern("utter_ask_issue_location").match(ask_location[0]["text"])
+    assert {"title": "Share my location", "payload": "/share_location"} in ask_location[0].get(
+        "buttons", []
+    )
+    # A shared location without usable coordinates is refused and the place asked again.
+    refused = say(
+        stack, sender, "/share_location", metadata={"location": {"latitude": 123, "longitude": 1}}
+    )
+    assert refused[0] == response_text("utter_shared_location_invalid"), refused
+    assert template_pattern("utter_ask_issue_location").match(refused[-1]), refused
+    location = {"location": {"latitude": latitude, "longitude": longitude}}
+    [summary] = say(stack, sender, "/share_location", metadata=location)
+    assert template_pattern("utter_ask_confirm_submission_with_photo").match(summary), summary
+    assert f"Where: {latitude:.6f}, {longitude:.6f}." in summary
+    replies = say(stack, sender, '/choose_option{"choice": "submit"}')
+
+    filed = template_pattern("utter_complaint_filed").match(replies[0])
+    assert filed, replies
+    reference = filed["service_request_id"]
+    public = httpx.get(f"{stack.config.backoffice_url}/open311/v2/requests/{reference}.json")
+    assert public.status_code == 200
+    [ticket] = public.json()
+    assert (ticket["lat"], ticket["long"]) == (latitude, longitude)
+    assert not ticket.get("address")
+    assert ticket["media_url"] == photo["media_url"]
+    assert ticket["description"] == description
+    served = httpx.get(photo["media_url"])
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/png"
+    # ...and the back office linked the uploaded photo to this ticket.
+    with sqlite3.connect(stack.config.database_path) as database:
+        linked = database.execute(
+            "SELECT tickets.service_request_id FROM media JOIN tickets"
+            " ON tickets.id = media.ticket_id WHERE media.id = ?",
+            (photo["media_id"],),
+        ).fetchall()
+    assert linked == [(reference,)]
+
+    # The ticket was filed under this chat's identity (REST channel: "rest:<sender>")...
+    own = httpx.get(
+        f"{stack.config.backoffice_url}/api/v1/citizens/rest:{sender}/tickets",
+        headers={"X-API-Key": stack.credentials.api_key},
+    )
+    assert own.status_code == 200, own.text
+    assert [t["service_request_id"] for t in own.json()["tickets"]] == [reference]
+    # ...so "my tickets" lists it.
+    listed = say(stack, sender, "show my tickets")
+    assert listed[0] == response_text("utter_my_tickets_header"), listed
+    assert [line for line in listed[1:] if line.startswith(f"{reference} (")] == listed[1:]
+    assert len(listed) == 2, listed
+    assert not any(
+        line.startswith(reference) for line in say(stack, "citizen-45", "show my tickets")
+    ), "another chat does not see it"
