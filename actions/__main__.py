@@ -14,6 +14,7 @@ from sanic import Request, response
 from sanic.response import HTTPResponse
 
 from actions.dependencies import get_open311_client, get_outbox, get_settings
+from actions.reference_push import pusher_from_settings, relay_round
 
 logger = logging.getLogger("actions")
 
@@ -48,11 +49,15 @@ def main() -> None:
         return None
 
     async def relay_outbox() -> None:
-        # Retries queued submissions (back office was down) until the server stops.
+        # Retries queued submissions (back office was down) until the server stops, and
+        # pushes each new reference to its citizen when Rasa's HTTP API is configured.
         outbox, interval = get_outbox(), settings.outbox_retry_seconds
+        pusher = pusher_from_settings(settings)
+        if pusher is None:
+            logger.info("CIVICDESK_RASA_URL/TOKEN unset: queued references are told on reply")
         while True:
             try:
-                await outbox.deliver_due(get_open311_client())
+                await relay_round(outbox, get_open311_client(), pusher)
             except Exception:
                 logger.exception("outbox relay round failed")
             await asyncio.sleep(interval)

@@ -27,6 +27,11 @@ class ActionSettings(BaseSettings):
         outbox_path: SQLite file of the submissions outbox (``CIVICDESK_OUTBOX_PATH``).
         outbox_retry_seconds: How often the action server looks for queued submissions due
             for another attempt.
+        rasa_url: Rasa's HTTP API (``CIVICDESK_RASA_URL``, e.g. ``http://127.0.0.1:5005``),
+            started with ``--enable-api``; with ``rasa_token`` set, the outbox relay tells a
+            citizen the reference of a queued request as soon as it is filed. Empty: the
+            reference is told the next time the citizen writes.
+        rasa_token: The ``--auth-token`` Rasa was started with (``CIVICDESK_RASA_TOKEN``).
         host: Interface to listen on (``CIVICDESK_ACTIONS_HOST``).
         port: Port to listen on (``CIVICDESK_ACTIONS_PORT``).
     """
@@ -39,6 +44,8 @@ class ActionSettings(BaseSettings):
     action_token: SecretStr = SecretStr("")
     outbox_path: Path = Path("var/outbox.sqlite3")
     outbox_retry_seconds: float = 10.0
+    rasa_url: str = ""
+    rasa_token: SecretStr = SecretStr("")
     host: str = "127.0.0.1"
     port: int = 5055
 

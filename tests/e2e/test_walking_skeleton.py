@@ -20,7 +20,11 @@ import httpx
 import pytest
 import yaml
 
+from actions.open311_client import Open311Client
+from actions.outbox import Outbox
+from actions.reference_push import ReferencePusher
 from devstack import ROOT, Stack, StackConfig, free_port
+from open311_schema import NewServiceRequest
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 MODEL = ROOT / "models" / "civicdesk.tar.gz"
@@ -264,3 +268,40 @@ def test_a_shared_photo_and_location_are_filed_on_the_ticket(stack: Stack) -> No
     assert not any(
         line.startswith(reference) for line in say(stack, "citizen-45", "show my tickets")
     ), "another chat does not see it"
+
+
+async def test_a_queued_reference_is_pushed_through_rasas_api(stack: Stack) -> None:
+    # devstack does not hand the Rasa token to the action server's relay, so this plays the
+    # relay: a request that waited in the action server's outbox is filed, then the relay's
+    # pusher triggers the announcement through Rasa's HTTP API, and the bot tells the
+    # reference in the conversation (read back from Rasa's tracker).
+    assert stack.credentials is not None
+    assert stack.rasa_token
+    sender = "citizen-46"
+    say(stack, sender, "hello")
+    outbox = Outbox(stack.config.var_dir / "outbox.sqlite3")
+    request = NewServiceRequest("street_light", description="Lamp dark", address_string="1 Main St")
+    key = outbox.enqueue(sender, request).idempotency_key
+    async with Open311Client(stack.config.backoffice_url, stack.credentials.api_key) as client:
+        entry = await outbox.deliver(key, client)
+    assert entry.state == "delivered"
+    assert entry.service_request_id
+
+    def told() -> list[str]:
+        tracker = httpx.get(
+            f"{stack.config.rasa_url}/conversations/{sender}/tracker",
+            params={"token": stack.rasa_token},
+            timeout=30,
+        )
+        assert tracker.status_code == 200, tracker.text
+        expected = response_text("utter_queued_request_filed").format(
+            service_request_id=entry.service_request_id
+        )
+        return [e["text"] for e in tracker.json()["events"] if e.get("text") == expected]
+
+    pusher = ReferencePusher(stack.config.rasa_url, stack.rasa_token)
+    assert await pusher.push(sender) is True
+    assert len(told()) == 1
+    assert await pusher.push(sender) is True
+    await pusher.aclose()
+    assert len(told()) == 1, "each reference is told once"
