@@ -269,6 +269,18 @@ def test_a_shared_photo_and_location_are_filed_on_the_ticket(stack: Stack) -> No
         line.startswith(reference) for line in say(stack, "citizen-45", "show my tickets")
     ), "another chat does not see it"
 
+    # Information added in the chat becomes a comment of the citizen on that ticket.
+    note = "please add that it happens every evening after 8pm"
+    assert say(stack, sender, note) == [
+        response_text("utter_follow_up_done").format(service_request_id=reference)
+    ]
+    own_ticket = httpx.get(
+        f"{stack.config.backoffice_url}/api/v1/citizens/rest:{sender}/tickets/{reference}",
+        headers={"X-API-Key": stack.credentials.api_key},
+    )
+    assert own_ticket.status_code == 200, own_ticket.text
+    assert [c["body"] for c in own_ticket.json()["ticket"]["comments"]] == [note]
+
 
 async def test_a_queued_reference_is_pushed_through_rasas_api(stack: Stack) -> None:
     # devstack does not hand the Rasa token to the action server's relay, so this plays the
