@@ -161,7 +161,12 @@ class Stack:
         )
         self._wait_healthy("backoffice", f"{config.backoffice_url}/healthz")
 
+        # Rasa's HTTP API (status, proactive trigger_intent) is on, behind a per-run token;
+        # the action server uses it to push a queued request's reference when it lands.
+        self.rasa_token = secrets.token_urlsafe(24)
         actions_env = self._env(
+            CIVICDESK_RASA_URL=config.rasa_url,
+            CIVICDESK_RASA_TOKEN=self.rasa_token,
             CIVICDESK_BACKOFFICE_URL=config.backoffice_url,
             CIVICDESK_BACKOFFICE_API_KEY=self.credentials.api_key,
             CIVICDESK_ACTION_TOKEN=action_token,
@@ -181,8 +186,7 @@ class Stack:
             CIVICDESK_BACKOFFICE_URL=config.backoffice_url,
             CIVICDESK_BACKOFFICE_API_KEY=self.credentials.api_key,
         )
-        # The HTTP API (status, proactive trigger_intent) is on, behind a per-run token.
-        self.rasa_token = secrets.token_urlsafe(24)
+
         self._spawn(
             "rasa",
             [
