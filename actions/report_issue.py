@@ -279,15 +279,19 @@ class ActionStartIntake(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         kind = intent if intent == "request_service" else "report_issue"
         events.append(SlotSet("intake_kind", kind))
-        photo, _ = shared_photo(tracker, allowed_media_bases())
+        # A photo or a place sent with nothing going on starts the intake and is kept.
+        photo, photo_problem = shared_photo(tracker, allowed_media_bases())
         if photo is not None:
             events.append(SlotSet("issue_photo", photo))
             dispatcher.utter_message(response="utter_photo_received")
-        coordinates, _ = shared_location(tracker)
+        coordinates, location_problem = shared_location(tracker)
         if coordinates is not None:
             events.append(SlotSet("issue_location", display_coordinates(coordinates)))
             events.append(SlotSet("issue_coordinates", list(coordinates)))
             dispatcher.utter_message(response="utter_location_received")
+        for problem in (photo_problem, location_problem):
+            if problem:
+                dispatcher.utter_message(response=problem)
         text = clean_text(tracker.latest_message.get("text"))
         if text and not text.startswith("/") and says_what_is_wrong(text):
             events.append(SlotSet("issue_description", text))

@@ -730,3 +730,16 @@ async def test_a_ticket_is_filed_under_this_chats_identity(catalogue: FakeOpen31
     await submit(COMPLETE)  # no channel known: no identity
 
     assert [filed.account_id for filed in catalogue.filed] == ["telegram:12345", None]
+
+
+async def test_an_unusable_photo_or_place_at_the_start_is_said_plainly(
+    catalogue: FakeOpen311,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    foreign = {"photo": {"media_url": f"http://evil.example/media/{MEDIA_ID}.png"}}
+    tracker = make_tracker({}, text="/share_photo", intent="share_photo", metadata=foreign)
+
+    events = await ActionStartIntake().run(dispatcher, tracker, DOMAIN)
+
+    assert slot_values(events)["issue_photo"] is None
+    assert responses(dispatcher) == ["utter_photo_not_usable"]
