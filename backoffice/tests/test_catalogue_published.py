@@ -101,6 +101,11 @@ async def test_service_list_publishes_every_entry_with_its_synonyms(
     assert "lamp post" in street_light["keywords"]  # a keyword
     assert "lantern" in street_light["keywords"]  # a synonym
     assert all(service["metadata"] for service in listed.values())
+    for entry in packaged.services:
+        assert listed[entry.code]["needs_photo"] is entry.needs_photo, entry.code
+        assert listed[entry.code]["needs_location"] is entry.needs_location, entry.code
+    assert any(entry.needs_photo for entry in packaged.services)
+    assert not all(entry.needs_photo for entry in packaged.services)
 
 
 async def test_service_list_renders_as_xml(full_client: Client, packaged: Catalogue) -> None:

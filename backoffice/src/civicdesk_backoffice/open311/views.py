@@ -74,15 +74,21 @@ async def service_list(request: web.Request) -> web.Response:
     async with request.app[READ_SESSIONMAKER]() as session:
         services = await catalogue.active_services(session)
     body = [
-        Service(
-            service_code=service.code,
-            service_name=service.name,
-            description=service.description,
-            metadata=bool(service.attributes),
-            type="realtime",  # every request gets its id at once, never a token
-            keywords=tuple(service.keywords),
-            group=service.group,
-        ).to_json()
+        {
+            **Service(
+                service_code=service.code,
+                service_name=service.name,
+                description=service.description,
+                metadata=bool(service.attributes),
+                type="realtime",  # every request gets its id at once, never a token
+                keywords=tuple(service.keywords),
+                group=service.group,
+            ).to_json(),
+            # CivicDesk extensions beyond GeoReport v2 (docs/backoffice-api.md): the bot asks
+            # for a map pin or a photo only where the service needs one.
+            "needs_location": service.needs_location,
+            "needs_photo": service.needs_photo,
+        }
         for service in services
     ]
     return render(fmt, body, root="services")
