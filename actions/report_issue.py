@@ -574,15 +574,22 @@ class _AskStep:
             dispatcher.utter_message(response="utter_ask_simpler")
 
 
-class ActionAskIssueDescription(_AskStep, Action):
-    slot = "issue_description"
+class _PlainAskStep(_AskStep):
+    """An ask action whose question is one response with the step numbers and nothing else."""
+
+    response = ""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(response="utter_ask_issue_description", **self.step(tracker))
+        dispatcher.utter_message(response=self.response, **self.step(tracker))
         return []
+
+
+class ActionAskIssueDescription(_PlainAskStep, Action):
+    slot = "issue_description"
+    response = "utter_ask_issue_description"
 
 
 class ActionAskServiceCode(_AskStep, Action):
@@ -645,26 +652,14 @@ class ActionAskAttributeAnswer(_AskStep, Action):
         return []
 
 
-class ActionAskIssueLocation(_AskStep, Action):
+class ActionAskIssueLocation(_PlainAskStep, Action):
     slot = "issue_location"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(response="utter_ask_issue_location", **self.step(tracker))
-        return []
+    response = "utter_ask_issue_location"
 
 
-class ActionAskIssuePhoto(_AskStep, Action):
+class ActionAskIssuePhoto(_PlainAskStep, Action):
     slot = "issue_photo"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(response="utter_ask_issue_photo", **self.step(tracker))
-        return []
+    response = "utter_ask_issue_photo"
 
 
 class ActionAskConfirmSubmission(_AskStep, Action):
