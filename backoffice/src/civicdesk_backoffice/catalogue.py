@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import open311_schema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails
@@ -85,19 +86,20 @@ class ServiceAttribute(_Strict):
         return self
 
     def to_open311(self) -> dict[str, Any]:
-        """The attribute as the Open311 service definition shows it."""
-        body: dict[str, Any] = {
-            "variable": self.variable,
-            "code": self.code,
-            "datatype": self.datatype,
-            "required": self.required,
-            "datatype_description": self.datatype_description,
-            "order": self.order,
-            "description": self.description,
-        }
-        if self.datatype in LIST_DATATYPES:
-            body["values"] = [{"key": value.key, "name": value.name} for value in self.values]
-        return body
+        """The attribute as the Open311 service definition shows it (the shared schema's form)."""
+        return open311_schema.ServiceAttribute(
+            code=self.code,
+            datatype=self.datatype,
+            required=self.required,
+            description=self.description,
+            order=self.order,
+            variable=self.variable,
+            datatype_description=self.datatype_description,
+            values=tuple(
+                open311_schema.AttributeValue(key=value.key, name=value.name)
+                for value in self.values
+            ),
+        ).to_json()
 
 
 class CatalogueEntry(_Strict):
