@@ -186,7 +186,6 @@ class Stack:
             CIVICDESK_BACKOFFICE_URL=config.backoffice_url,
             CIVICDESK_BACKOFFICE_API_KEY=self.credentials.api_key,
         )
-
         self._spawn(
             "rasa",
             [
