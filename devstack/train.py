@@ -6,6 +6,7 @@ The fingerprint is a hash of the files' contents, not their timestamps, so a fre
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -15,6 +16,9 @@ from devstack._stack import ROOT
 
 MODEL = ROOT / "models" / "civicdesk.tar.gz"
 FINGERPRINT = ROOT / "models" / "civicdesk.fingerprint"
+# Two `make train` runs at once (two terminals, parallel test jobs) would write the same
+# archive; the second waits for the first and then finds the model up to date.
+LOCK = ROOT / "models" / ".train.lock"
 TRAINING_DATA = ("nlu", "bot")
 CONFIGURATION = ("config.yml", "domain.yml")
 
@@ -36,6 +40,13 @@ def fingerprint() -> str:
 
 
 def main() -> int:
+    LOCK.parent.mkdir(exist_ok=True)
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _train_if_changed()
+
+
+def _train_if_changed() -> int:
     current = fingerprint()
     if MODEL.is_file() and FINGERPRINT.is_file() and FINGERPRINT.read_text().strip() == current:
         print(f"Model is up to date ({MODEL.relative_to(ROOT)}); not retraining.")
