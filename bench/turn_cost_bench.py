@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import statistics
 import sys
 import time
@@ -48,13 +47,26 @@ async def play(model: Path, turns: int, store: str) -> list[float]:
     return durations
 
 
+def configure_logging_like_rasa_run() -> None:
+    """Log as `make run` does: `rasa run` without -v/--debug, level from LOG_LEVEL or INFO.
+
+    Unconfigured, Rasa's structured logger prints every debug event of every turn, which is
+    not what a served turn pays.
+    """
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(None)
+    configure_structlog(None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/civicdesk.tar.gz"))
     parser.add_argument("--turns", type=int, default=TURNS)
     parser.add_argument("--store", choices=("trimming", "memory"), default="trimming")
     args = parser.parse_args()
-    logging.disable(logging.WARNING)
+    configure_logging_like_rasa_run()
     durations = asyncio.run(play(args.model, args.turns, args.store))
     early = statistics.median(durations[10 - WINDOW // 2 : 10 + WINDOW // 2])
     late = statistics.median(durations[args.turns - WINDOW :])

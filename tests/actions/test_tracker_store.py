@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    FollowupAction,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import TrimmingTrackerStore, trimmed
@@ -78,3 +88,50 @@ async def test_store_streams_everything_but_stores_the_recent_part() -> None:
     assert len(stored.events) < 40
     assert stored.get_slot("ticket_reference") == "CD-7K2M9Q"
     assert stored.active_loop_name == "intake_form"
+
+
+def conversation_with_every_kind_of_event() -> DialogueStateTracker:
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("ticket_reference", "CD-7K2M9Q"),
+        ActionExecuted("action_listen"),
+        UserUttered(
+            "pothole on Pine Street",
+            {"name": "report_issue", "confidence": 0.93},
+            [{"entity": "location", "value": "Pine Street", "start": 11, "end": 22}],
+        ),
+        ActionExecuted("intake_form", policy="RulePolicy", confidence=1.0),
+        ActiveLoop("intake_form"),
+        SlotSet("requested_slot", "issue_location"),
+        BotUttered("Where is it?", {"buttons": [{"title": "Skip", "payload": "/skip"}]}),
+        ActionExecuted("action_listen"),
+        UserUttered("/skip", {"name": "skip", "confidence": 1.0}),
+        FollowupAction("utter_greet"),
+        ActiveLoop(None),
+        ActionExecuted("utter_greet"),
+        ActionExecuted("action_listen"),
+    ]
+    return DialogueStateTracker.from_events("c2", events, DOMAIN.slots)
+
+
+async def test_stored_conversations_read_back_as_rasa_reads_them() -> None:
+    tracker = conversation_with_every_kind_of_event()
+    store = TrimmingTrackerStore(DOMAIN)
+    serialised = store.serialise_tracker(tracker)
+
+    ours = store.deserialise_tracker("c2", serialised)
+    rasas = InMemoryTrackerStore(DOMAIN).deserialise_tracker("c2", serialised)
+
+    assert ours is not None
+    assert rasas is not None
+    assert list(ours.events) == list(rasas.events) == list(tracker.events)
+    assert [type(event) for event in ours.events] == [type(event) for event in tracker.events]
+    assert ours.current_state() == rasas.current_state()
+
+
+def test_an_unknown_event_type_is_refused_as_rasa_refuses_it() -> None:
+    store = TrimmingTrackerStore(DOMAIN)
+
+    with pytest.raises(ValueError, match="Unknown event name"):
+        store.deserialise_tracker("c3", '{"name": "c3", "events": [{"event": "no_such_event"}]}')
