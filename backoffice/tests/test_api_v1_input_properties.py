@@ -31,9 +31,29 @@ json_values = st.recursive(
 )
 json_bodies = (
     st.dictionaries(
-        st.sampled_from(["status", "note", "body", "visibility", "department", "assignee", "x"]),
+        st.sampled_from(
+            [
+                "status",
+                "note",
+                "body",
+                "visibility",
+                "department",
+                "assignee",
+                "duplicate_of",
+                "reason",
+                "rating",
+                "comment",
+                "message",
+                "service_request_id",
+                "text",
+                "x",
+            ]
+        ),
         json_values
-        | st.sampled_from(["resolved", "closed", "public", "internal", "Street Lighting", "ann"]),
+        | st.sampled_from(
+            ["resolved", "closed", "duplicate", "public", "internal", "Street Lighting", "ann"]
+        )
+        | st.integers(min_value=0, max_value=6),
         max_size=4,
     )
     | json_values
@@ -74,6 +94,56 @@ async def test_citizen_endpoints_with_random_identities_never_5xx(
     await check(await client.get(f"{base}/{quote(reference, safe='')}", headers=key))
     await check(
         await client.post(f"{base}/{quote(reference, safe='')}/comments", json=body, headers=key)
+    )
+
+
+@FUZZ
+@given(body=json_bodies, action=st.sampled_from(["withdraw", "reopen", "rating"]))
+async def test_citizen_changes_with_random_json_never_5xx(
+    client: Client, api_key: str, make_staff: StaffFactory, body: Any, action: str
+) -> None:
+    reference, _ = await _ticket_and_supervisor(client, api_key, make_staff)
+    response = await client.post(
+        f"/api/v1/citizens/telegram:12345/tickets/{reference}/{action}",
+        json=body,
+        headers={"X-API-Key": api_key},
+    )
+    await check(response)
+
+
+@FUZZ
+@given(identity=st.text(max_size=80), body=json_bodies, raw=st.binary(max_size=200))
+async def test_handoffs_with_random_input_never_5xx(
+    client: Client, api_key: str, make_staff: StaffFactory, identity: str, body: Any, raw: bytes
+) -> None:
+    reference, sue = await _ticket_and_supervisor(client, api_key, make_staff)
+    key = {"X-API-Key": api_key}
+    for who in (quote(identity, safe=""), "telegram:12345"):
+        await check(await client.post(f"/api/v1/citizens/{who}/handoffs", json=body, headers=key))
+    await check(
+        await client.post(
+            "/api/v1/citizens/telegram:12345/handoffs",
+            data=raw,
+            headers={**key, "Content-Type": "application/json"},
+        )
+    )
+    created = await client.post(
+        "/api/v1/citizens/telegram:12345/handoffs",
+        json={"message": "Please call me.", "service_request_id": reference},
+        headers=key,
+    )
+    assert created.status == 201
+    handoff_id = (await created.json())["handoff_id"]
+    for target in (handoff_id, quote(identity, safe="") or "x"):
+        await check(
+            await client.post(
+                f"/api/v1/staff/handoffs/{target}/reply", json=body, headers=sue.headers
+            )
+        )
+    await check(
+        await client.get(
+            "/api/v1/staff/handoffs", params={"status": identity[:20]}, headers=sue.headers
+        )
     )
 
 

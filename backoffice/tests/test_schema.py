@@ -53,6 +53,19 @@ async def test_migrations_downgrade_and_upgrade_with_data_in_place(
         headers={"X-API-Key": api_key},
     )
     assert comment.status == 201
+    # A citizen's own change (an audit row without a staff member, gone below 0005) and a
+    # handoff about the ticket.
+    citizen = f"/api/v1/citizens/telegram:12345/tickets/{reference}"
+    withdrawn = await client.post(
+        f"{citizen}/withdraw", json={"reason": "Sorted."}, headers={"X-API-Key": api_key}
+    )
+    assert withdrawn.status == 200
+    handoff = await client.post(
+        "/api/v1/citizens/telegram:12345/handoffs",
+        json={"message": "Call me.", "service_request_id": reference},
+        headers={"X-API-Key": api_key},
+    )
+    assert handoff.status == 201
     engine = create_engine(db_url)
     try:
         await downgrade(engine, "0001")

@@ -81,9 +81,11 @@ async def test_disallowed_transitions_are_409(
     client: Client, api_key: str, make_staff: StaffFactory, path: tuple[str, ...], refused: str
 ) -> None:
     reference = await file_request(client, api_key)
+    original = await file_request(client, api_key)
     ann = await make_staff("ann", "Street Lighting")
     for status in path:
-        assert (await _status(client, ann, reference, status)).status == 200
+        extra = {"duplicate_of": original} if status == "duplicate" else {}
+        assert (await _status(client, ann, reference, status, **extra)).status == 200
     response = await _status(client, ann, reference, refused)
     assert response.status == 409
     error = (await response.json())["error"]

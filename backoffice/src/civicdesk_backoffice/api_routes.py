@@ -20,10 +20,16 @@ def setup_extension_routes(app: web.Application) -> None:
     app.router.add_post(f"{_STAFF_TICKET}/assignment", staff_views.assign_ticket)
     app.router.add_post(f"{_STAFF_TICKET}/comments", staff_views.add_comment)
     app.router.add_post("/api/v1/staff/catalogue/reload", staff_views.reload_catalogue)
+    app.router.add_get("/api/v1/staff/handoffs", staff_views.list_handoffs)
+    app.router.add_post("/api/v1/staff/handoffs/{handoff_id}/reply", staff_views.reply_to_handoff)
 
     app.router.add_get(_CITIZEN, citizen_views.list_tickets)
     app.router.add_get(f"{_CITIZEN}/{{service_request_id}}", citizen_views.get_ticket)
     app.router.add_post(f"{_CITIZEN}/{{service_request_id}}/comments", citizen_views.add_comment)
+    app.router.add_post(f"{_CITIZEN}/{{service_request_id}}/withdraw", citizen_views.withdraw)
+    app.router.add_post(f"{_CITIZEN}/{{service_request_id}}/reopen", citizen_views.reopen)
+    app.router.add_post(f"{_CITIZEN}/{{service_request_id}}/rating", citizen_views.rate)
+    app.router.add_post("/api/v1/citizens/{identity}/handoffs", citizen_views.create_handoff)
 
     app.router.add_post("/api/v1/media", citizen_views.upload_media)
     app.router.add_get(f"{media.MEDIA_ROUTE_PREFIX}{{name}}", media.serve)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from civicdesk_backoffice import outbox
 from civicdesk_backoffice.api_routes import setup_extension_routes
 from civicdesk_backoffice.app_keys import (
     ENGINE,
@@ -32,6 +33,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
+    if settings.rasa.enabled:
+        app.cleanup_ctx.append(outbox.relay_context)
     setup_routes(app)
     setup_extension_routes(app)
     return app

@@ -8,7 +8,7 @@ the ticket with). A ticket filed under another identity answers 404, like a miss
 from __future__ import annotations
 
 import asyncio
-import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,11 +16,12 @@ from open311_schema import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicdesk_backoffice import media, workflow
+from civicdesk_backoffice import handoffs, media, staff, workflow
 from civicdesk_backoffice.api_support import page_size, read_json_object, require_api_client
 from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import (
+    ApiKey,
     CommentAuthor,
     CommentVisibility,
     ServiceEntry,
@@ -29,9 +30,10 @@ from civicdesk_backoffice.models import (
     TicketStatus,
     utcnow,
 )
+from civicdesk_backoffice.outbox import CHAT_IDENTITY
 from civicdesk_backoffice.tickets import parse_reference
 
-_IDENTITY = re.compile(r"[a-z][a-z0-9_]{0,31}:[A-Za-z0-9_.@+=-]{1,200}")
+_IDENTITY = CHAT_IDENTITY
 
 
 def channel_identity(raw: str) -> str:
@@ -71,12 +73,151 @@ async def get_ticket(request: web.Request) -> web.Response:
     await require_api_client(request)
     async with request.app[READ_SESSIONMAKER]() as session:
         ticket, name = await _own_ticket(request, session)
-        comments = await workflow.comments_of(session, ticket, include_internal=False)
-        photos = await media.media_of(session, ticket)
+        view = await _full_view(request, session, ticket, name)
+    return web.json_response({"ticket": view})
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    """``POST .../tickets/{id}/withdraw`` ``{"reason": ...}``: the citizen no longer needs it.
+
+    Open tickets only (else 422); the ticket becomes ``closed``.
+    """
+    client = await require_api_client(request)
+    body = await read_json_object(request)
+    reason = workflow.clean_text(
+        body.get("reason"), "reason", workflow.MAX_NOTE_CHARS, required=False
+    )
+
+    async def act(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+        change = workflow.citizen_withdraw(ticket, reason)
+        return {"from": change.previous.value, "to": change.current.value}
+
+    return await _citizen_change(request, client, "ticket.withdraw", reason, act)
+
+
+async def reopen(request: web.Request) -> web.Response:
+    """``POST .../tickets/{id}/reopen`` ``{"reason": ...}`` (required): it is not fixed.
+
+    Resolved or closed tickets only (else 422); the SLA due date starts again.
+    """
+    client = await require_api_client(request)
+    body = await read_json_object(request)
+    reason = workflow.clean_text(
+        body.get("reason"), "reason", workflow.MAX_NOTE_CHARS, required=True
+    )
+
+    async def act(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+        sla_hours = await session.scalar(
+            select(ServiceEntry.sla_hours).where(ServiceEntry.code == ticket.service_code)
+        )
+        change = workflow.citizen_reopen(ticket, sla_hours or _FALLBACK_SLA_HOURS)
+        return {"from": change.previous.value, "to": change.current.value}
+
+    return await _citizen_change(request, client, "ticket.reopen", reason, act)
+
+
+async def rate(request: web.Request) -> web.Response:
+    """``POST .../tickets/{id}/rating`` ``{"rating": 1-5, "comment": ...}``.
+
+    Resolved or closed tickets only (else 422); a later rating replaces the earlier one.
+    """
+    client = await require_api_client(request)
+    body = await read_json_object(request)
+    rating = body.get("rating")
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ApiError(400, "rating is required and must be a whole number from 1 to 5.")
+    comment = workflow.clean_text(
+        body.get("comment"), "comment", workflow.MAX_NOTE_CHARS, required=False
+    )
+
+    async def act(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+        previous = ticket.rating
+        workflow.citizen_rate(ticket, rating)
+        return {"from": previous, "to": rating}
+
+    return await _citizen_change(request, client, "ticket.rating", comment, act)
+
+
+async def create_handoff(request: web.Request) -> web.Response:
+    """``POST /api/v1/citizens/{identity}/handoffs`` ``{"message", "service_request_id"}``.
+
+    The citizen asks for a person. Returns 201 with the handoff id, the department that
+    answers and when an answer can be expected.
+    """
+    client = await require_api_client(request)
+    identity = channel_identity(request.match_info["identity"])
+    body = await read_json_object(request)
+    message = workflow.clean_text(
+        body.get("message"), "message", handoffs.MAX_MESSAGE_CHARS, required=True
+    )
+    reference = body.get("service_request_id")
+    if reference is not None and not isinstance(reference, str):
+        raise ApiError(400, "service_request_id must be a string.")
+    settings = request.app[SETTINGS]
+    async with request.app[SESSIONMAKER].begin() as session:
+        ticket = None
+        if reference is not None and reference.strip():
+            ticket = await _ticket_of(session, reference.strip(), identity)
+        handoff = handoffs.new_handoff(
+            session,
+            identity=identity,
+            message=message or "",
+            department=settings.handoff_department if ticket is None else ticket.department,
+            response_hours=settings.handoff_response_hours,
+            ticket=ticket,
+        )
+        await session.flush()
+        staff.record_citizen_audit(
+            session, client, "handoff.create", ticket=ticket, detail={"handoff_id": handoff.id}
+        )
+        view = handoffs.citizen_view(handoff)
+    return web.json_response(view, status=201)
+
+
+_FALLBACK_SLA_HOURS = 72
+"""Due-date window for a reopened ticket whose service left the catalogue."""
+
+CitizenAction = Callable[[AsyncSession, Ticket], Awaitable[dict[str, Any]]]
+
+
+async def _citizen_change(
+    request: web.Request,
+    client: ApiKey,
+    action_name: str,
+    reason: str | None,
+    action: CitizenAction,
+) -> web.Response:
+    """Run a citizen's change on their ticket (locked), audit it, keep the reason as a comment.
+
+    Returns:
+        200 with the ticket as ``GET .../tickets/{id}`` shows it.
+    """
+    async with request.app[SESSIONMAKER].begin() as session:
+        ticket, name = await _own_ticket(request, session, for_update=True)
+        detail = await action(session, ticket)
+        if reason is not None:
+            workflow.add_comment(
+                session,
+                ticket,
+                reason,
+                author=CommentAuthor.CITIZEN,
+                visibility=CommentVisibility.PUBLIC,
+            )
+        await session.flush()
+        staff.record_citizen_audit(session, client, action_name, ticket=ticket, detail=detail)
+        view = await _full_view(request, session, ticket, name)
+    return web.json_response({"ticket": view})
+
+
+async def _full_view(
+    request: web.Request, session: AsyncSession, ticket: Ticket, name: str
+) -> dict[str, Any]:
+    comments = await workflow.comments_of(session, ticket, include_internal=False)
+    photos = await media.media_of(session, ticket)
     view = _citizen_view(ticket, name)
     view["comments"] = [_comment_view(comment) for comment, _ in comments]
     view["media"] = [media.public_view(item, media.media_url(request, item)) for item in photos]
-    return web.json_response({"ticket": view})
+    return view
 
 
 async def add_comment(request: web.Request) -> web.Response:
@@ -125,16 +266,22 @@ async def upload_media(request: web.Request) -> web.Response:
     )
 
 
-async def _own_ticket(request: web.Request, session: AsyncSession) -> tuple[Ticket, str]:
+async def _own_ticket(
+    request: web.Request, session: AsyncSession, *, for_update: bool = False
+) -> tuple[Ticket, str]:
     identity = channel_identity(request.match_info["identity"])
-    ticket = await _ticket_of(session, request.match_info["service_request_id"], identity)
+    ticket = await _ticket_of(
+        session, request.match_info["service_request_id"], identity, for_update=for_update
+    )
     name = await session.scalar(
         select(ServiceEntry.name).where(ServiceEntry.code == ticket.service_code)
     )
     return ticket, name or ticket.service_code
 
 
-async def _ticket_of(session: AsyncSession, reference: str, identity: str) -> Ticket:
+async def _ticket_of(
+    session: AsyncSession, reference: str, identity: str, *, for_update: bool = False
+) -> Ticket:
     """The ticket ``reference`` if ``identity`` filed it.
 
     Raises:
@@ -146,6 +293,8 @@ async def _ticket_of(session: AsyncSession, reference: str, identity: str) -> Ti
         query = select(Ticket).where(
             Ticket.service_request_id == canonical, Ticket.account_id == identity
         )
+        if for_update:
+            query = query.with_for_update()
         ticket = (await session.scalars(query)).first()
     if ticket is None:
         raise ApiError(404, f"There is no ticket {reference[:40]!r} for this citizen.")
@@ -167,6 +316,8 @@ def _citizen_view(ticket: Ticket, service_name: str) -> dict[str, Any]:
         "updated_at": format_datetime(ticket.updated_at),
         "sla_due_at": format_datetime(ticket.expected_at),
         "overdue": workflow.is_overdue(ticket, utcnow()),
+        "duplicate_of": ticket.duplicate_of,
+        "rating": ticket.rating,
     }
 
 

@@ -207,6 +207,8 @@ class Ticket(Base):
     expected_at: Mapped[datetime | None]
     media_url: Mapped[str | None] = mapped_column(String(255))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    duplicate_of: Mapped[str | None] = mapped_column(ForeignKey("tickets.service_request_id"))
+    rating: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(Base):
@@ -237,13 +239,17 @@ class StaffUser(Base):
 
 
 class AuditEntry(Base):
-    """One staff action on tickets. Rows are never updated or deleted (a trigger enforces it)."""
+    """One staff or citizen action on tickets; never updated or deleted (a trigger enforces it).
+
+    ``staff_user_id`` is empty for what a citizen did through an API client (the bot); the
+    client's key id is then in ``detail``.
+    """
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     action: Mapped[str] = mapped_column(String(50))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -298,3 +304,66 @@ class MediaFile(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+
+
+class HandoffStatus(str, enum.Enum):
+    """Whether a citizen's request to talk to a person still waits for staff."""
+
+    WAITING = "waiting"
+    ANSWERED = "answered"
+
+
+class Handoff(Base):
+    """A citizen asked the bot for a person; staff of ``department`` answer it."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(_check_in("status", HandoffStatus), name="status"),
+        Index("ix_handoffs_department_status_created_at", "department", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(255))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    department: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expected_response_at: Mapped[datetime]
+    reply: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class OutboxState(str, enum.Enum):
+    """Where a push to a citizen's chat stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Base):
+    """A push to a citizen's chat, written with the change it announces (transactional outbox).
+
+    The relay sends rows whose ``next_attempt_at`` has come; claiming one moves that time
+    forward by a lease, so another relay leaves it alone while it is being sent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_check_in("state", OutboxState), name="state"),
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(255))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), default=OutboxState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))

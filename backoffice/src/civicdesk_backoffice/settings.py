@@ -26,6 +26,37 @@ class DatabaseSettings(BaseModel):
     url: SecretStr = SecretStr("sqlite+aiosqlite:///var/backoffice.sqlite3")
 
 
+class RasaSettings(BaseModel):
+    """Where the outbox relay pushes ticket updates to citizens' chats (Rasa's HTTP API).
+
+    The relay runs only when both ``url`` and ``token`` are set
+    (``BACKOFFICE__RASA__URL``, ``BACKOFFICE__RASA__TOKEN``).
+
+    Attributes:
+        url: Base URL of the Rasa server, e.g. ``http://127.0.0.1:5005``.
+        token: Rasa's ``--auth-token``.
+        max_attempts: Sends tried per push before the row is marked failed.
+        backoff_seconds: Wait after the first failed send; it doubles per attempt (with
+            random jitter of +-50 %) up to ``backoff_cap_seconds``.
+        backoff_cap_seconds: Longest wait between two attempts.
+        poll_seconds: How often the relay looks for due rows.
+        timeout_seconds: Time limit of one send.
+    """
+
+    url: str = ""
+    token: SecretStr = SecretStr("")
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_seconds: float = Field(default=2.0, gt=0)
+    backoff_cap_seconds: float = Field(default=600.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether both the URL and the token are configured."""
+        return bool(self.url.strip() and self.token.get_secret_value())
+
+
 class Settings(BaseSettings):
     """Everything the back office process can be configured with.
 
@@ -46,6 +77,10 @@ class Settings(BaseSettings):
             before decoding, so a small file cannot expand into gigabytes of pixels.
         public_url: Base URL clients reach this server at, for absolute ``media_url``s;
             the request's own origin when empty.
+        rasa: The chat push relay (see :class:`RasaSettings`).
+        handoff_department: Who answers a citizen's request for a person when it names no
+            ticket (with a ticket, that ticket's department does).
+        handoff_response_hours: The answer time promised to a citizen who asks for a person.
     """
 
     model_config = SettingsConfigDict(
@@ -67,3 +102,6 @@ class Settings(BaseSettings):
     max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_media_pixels: int = Field(default=40_000_000, ge=1)
     public_url: str = ""
+    rasa: RasaSettings = Field(default_factory=RasaSettings)
+    handoff_department: str = Field(default="Citizen Services", min_length=1, max_length=100)
+    handoff_response_hours: int = Field(default=24, ge=1, le=24 * 30)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice.models import (
     OPEN_STATUSES,
+    ApiKey,
     AuditEntry,
     ServiceEntry,
     StaffRole,
@@ -185,6 +186,26 @@ def record_audit(
             action=action,
             ticket_id=None if ticket is None else ticket.id,
             detail=detail or {},
+        )
+    )
+
+
+def record_citizen_audit(
+    session: AsyncSession,
+    client: ApiKey,
+    action: str,
+    *,
+    ticket: Ticket | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit what a citizen did through an API client (no staff member; the key id instead)."""
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            staff_user_id=None,
+            action=action,
+            ticket_id=None if ticket is None else ticket.id,
+            detail={"api_key_id": client.id, **(detail or {})},
         )
     )
 

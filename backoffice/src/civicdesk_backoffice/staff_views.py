@@ -20,7 +20,7 @@ from open311_schema import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicdesk_backoffice import media, staff, workflow
+from civicdesk_backoffice import handoffs, media, outbox, staff, workflow
 from civicdesk_backoffice.api_support import flag, page_size, read_json_object
 from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.catalogue import CatalogueError, load_catalogue
@@ -93,15 +93,30 @@ async def change_status(request: web.Request) -> web.Response:
     if not isinstance(wanted, str):
         raise ApiError(400, "status is required and must be a string.")
     note = workflow.clean_text(body.get("note"), "note", workflow.MAX_NOTE_CHARS, required=False)
+    original_ref = body.get("duplicate_of")
+    if original_ref is not None and not isinstance(original_ref, str):
+        raise ApiError(400, "duplicate_of must be a ticket reference (a string).")
 
     async def change(session: AsyncSession, user: StaffUser, ticket: Ticket, name: str) -> Json:
-        change = workflow.change_status(ticket, wanted, note)
-        staff.record_audit(
+        original = None
+        if original_ref is not None:
+            found = await staff.visible_ticket(session, user, original_ref)
+            if found is None:
+                raise ApiError(
+                    422, f"duplicate_of names no ticket you can see: {original_ref[:40]!r}."
+                )
+            original = found[0]
+        change = workflow.change_status(ticket, wanted, note, duplicate_of=original)
+        detail: Json = {"from": change.previous.value, "to": change.current.value}
+        if ticket.duplicate_of is not None:
+            detail["duplicate_of"] = ticket.duplicate_of
+        staff.record_audit(session, user, "ticket.status", ticket=ticket, detail=detail)
+        outbox.enqueue(
             session,
-            user,
-            "ticket.status",
+            identity=ticket.account_id,
+            kind=outbox.PushKind.STATUS,
             ticket=ticket,
-            detail={"from": change.previous.value, "to": change.current.value},
+            message=change.notes,
         )
         return {
             "ticket": _staff_view(ticket, name, await _usernames(session, {ticket.assignee_id}))
@@ -162,6 +177,14 @@ async def add_comment(request: web.Request) -> web.Response:
             ticket=ticket,
             detail={"comment_id": comment.id, "visibility": visibility.value},
         )
+        if visibility is CommentVisibility.PUBLIC:
+            outbox.enqueue(
+                session,
+                identity=ticket.account_id,
+                kind=outbox.PushKind.COMMENT,
+                ticket=ticket,
+                message=text,
+            )
         return {"comment": _comment_view(comment, user.username)}
 
     return web.json_response(await _on_ticket(request, comment_on, for_update=True), status=201)
@@ -198,6 +221,61 @@ async def _on_ticket(
     if found is None:
         raise ApiError(404, f"There is no ticket {reference[:40]!r} in your department.")
     return result
+
+
+async def list_handoffs(request: web.Request) -> web.Response:
+    """``GET /api/v1/staff/handoffs?status=waiting|answered&limit=``: the queue, oldest first.
+
+    Agents and supervisors see their department's handoffs, admins all.
+    """
+    limit = page_size(request)
+    status = handoffs.parse_status(request.query.get("status", ""))
+    async with request.app[SESSIONMAKER].begin() as session:
+        user = await _signed_in(request, session)
+        found = await handoffs.visible_handoffs(session, user, status, limit)
+        staff.record_audit(
+            session, user, "handoffs.list", detail={"handoff_ids": [h.id for h, _ in found]}
+        )
+        names = await _usernames(session, {h.answered_by_id for h, _ in found})
+    views = [handoffs.staff_view(h, ref, names.get(h.answered_by_id or 0)) for h, ref in found]
+    return web.json_response({"handoffs": views})
+
+
+async def reply_to_handoff(request: web.Request) -> web.Response:
+    """``POST /api/v1/staff/handoffs/{handoff_id}/reply`` ``{"text": ...}``.
+
+    The reply is kept on the handoff and pushed to the citizen's chat. A handoff out of
+    reach answers 404; one answered already, 409.
+    """
+    body = await read_json_object(request)
+    text = workflow.clean_text(body.get("text"), "text", handoffs.MAX_REPLY_CHARS, required=True)
+    handoff_id = request.match_info["handoff_id"]
+    async with request.app[SESSIONMAKER].begin() as session:
+        user = await _signed_in(request, session)
+        found = await handoffs.visible_handoff(session, user, handoff_id)
+        if found is None:
+            staff.record_audit(
+                session, user, "handoff.not_found", detail={"handoff_id": handoff_id[:40]}
+            )
+            view: Json = {}
+        else:
+            handoff, ticket = found
+            handoffs.answer(handoff, user, text or "")
+            staff.record_audit(
+                session, user, "handoff.reply", ticket=ticket, detail={"handoff_id": handoff.id}
+            )
+            outbox.enqueue(
+                session,
+                identity=handoff.identity,
+                kind=outbox.PushKind.HANDOFF_REPLY,
+                ticket=ticket,
+                message=text,
+            )
+            ref = None if ticket is None else ticket.service_request_id
+            view = handoffs.staff_view(handoff, ref, user.username)
+    if found is None:
+        raise ApiError(404, f"There is no handoff {handoff_id[:40]!r} in your department.")
+    return web.json_response({"handoff": view})
 
 
 async def reload_catalogue(request: web.Request) -> web.Response:
@@ -300,6 +378,8 @@ def _staff_view(ticket: Ticket, service_name: str, usernames: dict[int, str]) ->
         "updated_at": format_datetime(ticket.updated_at),
         "sla_due_at": format_datetime(ticket.expected_at),
         "overdue": workflow.is_overdue(ticket, utcnow()),
+        "duplicate_of": ticket.duplicate_of,
+        "rating": ticket.rating,
         "citizen": {
             "first_name": ticket.first_name,
             "last_name": ticket.last_name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,17 +87,34 @@ def clean_text(raw: object, name: str, limit: int, *, required: bool) -> str | N
 
 @dataclass(frozen=True)
 class StatusChange:
-    """What a status change did, for the audit entry and the answer."""
+    """What a status change did, for the audit entry, the chat push and the answer.
+
+    Attributes:
+        previous: The status before.
+        current: The status now.
+        notes: The public status notes written by this change, if any.
+    """
 
     previous: TicketStatus
     current: TicketStatus
+    notes: str | None = None
 
 
-def change_status(ticket: Ticket, wanted: str, note: str | None) -> StatusChange:
+def change_status(
+    ticket: Ticket, wanted: str, note: str | None, duplicate_of: Ticket | None = None
+) -> StatusChange:
     """Move ``ticket`` to status ``wanted``, with an optional public note.
 
+    Args:
+        ticket: The ticket to change.
+        wanted: The new internal status.
+        note: Public note; it becomes the Open311 ``status_notes``.
+        duplicate_of: The original ticket, required for (and only for) ``duplicate``.
+
     Raises:
-        ApiError: 400 for an unknown status, 409 for a move the lifecycle does not allow.
+        ApiError: 400 for an unknown status, 409 for a move the lifecycle does not allow,
+            422 for ``duplicate`` without an original (or naming the ticket itself) and
+            for an original given with another status.
     """
     try:
         target = TicketStatus(wanted)
@@ -113,11 +130,81 @@ def change_status(ticket: Ticket, wanted: str, note: str | None) -> StatusChange
             f"A ticket that is {current.value} cannot become {target.value}; "
             f"it can become: {options}.",
         )
-    ticket.status = target.value
-    if note is not None:
-        ticket.status_notes = note
+    notes = note
+    if target is TicketStatus.DUPLICATE:
+        if duplicate_of is None:
+            raise ApiError(422, "A duplicate must name the original ticket in duplicate_of.")
+        if duplicate_of.id == ticket.id:
+            raise ApiError(422, "A ticket cannot be a duplicate of itself.")
+        ticket.duplicate_of = duplicate_of.service_request_id
+        notes = f"Duplicate of {duplicate_of.service_request_id}." + (f" {note}" if note else "")
+    elif duplicate_of is not None:
+        raise ApiError(422, "duplicate_of is only given with the status duplicate.")
+    _move(ticket, target, notes)
+    return StatusChange(current, target, notes)
+
+
+CITIZEN_WITHDRAWABLE = frozenset({_S.NEW, _S.ACKNOWLEDGED, _S.IN_PROGRESS, _S.REOPENED})
+"""Statuses a citizen may withdraw their ticket from (it becomes ``closed``)."""
+CITIZEN_REOPENABLE = frozenset({_S.RESOLVED, _S.CLOSED})
+"""Statuses a citizen may reopen their ticket from, and rate it in."""
+WITHDRAWN_NOTE = "Withdrawn by the citizen."
+
+
+def citizen_withdraw(ticket: Ticket, reason: str | None) -> StatusChange:
+    """Close the ticket because the citizen no longer needs it.
+
+    Raises:
+        ApiError: 422 unless the ticket is still open.
+    """
+    current = _citizen_may(ticket, CITIZEN_WITHDRAWABLE, "withdrawn")
+    notes = WITHDRAWN_NOTE + (f" Reason: {reason}" if reason else "")
+    _move(ticket, _S.CLOSED, notes)
+    return StatusChange(current, _S.CLOSED, notes)
+
+
+def citizen_reopen(ticket: Ticket, sla_hours: int) -> StatusChange:
+    """Reopen a finished ticket at the citizen's request; its SLA due date starts again.
+
+    Raises:
+        ApiError: 422 unless the ticket is resolved or closed.
+    """
+    current = _citizen_may(ticket, CITIZEN_REOPENABLE, "reopened")
+    _move(ticket, _S.REOPENED, "Reopened by the citizen.")
+    ticket.expected_at = ticket.updated_at + timedelta(hours=sla_hours)
+    return StatusChange(current, _S.REOPENED, ticket.status_notes)
+
+
+def citizen_rate(ticket: Ticket, rating: int) -> None:
+    """Record the citizen's rating (1-5) of how the ticket was handled; a new one replaces it.
+
+    Raises:
+        ApiError: 422 unless the ticket is resolved or closed.
+    """
+    _citizen_may(ticket, CITIZEN_REOPENABLE, "rated")
+    ticket.rating = rating
     ticket.updated_at = utcnow()
-    return StatusChange(current, target)
+
+
+def _citizen_may(ticket: Ticket, allowed: frozenset[TicketStatus], verb: str) -> TicketStatus:
+    current = TicketStatus(ticket.status)
+    if current not in allowed:
+        options = ", ".join(sorted(status.value for status in allowed))
+        raise ApiError(
+            422,
+            f"This ticket is {current.value.replace('_', ' ')}, so it cannot be {verb}; "
+            f"only a ticket that is {options} can.",
+        )
+    return current
+
+
+def _move(ticket: Ticket, target: TicketStatus, notes: str | None) -> None:
+    ticket.status = target.value
+    if notes is not None:
+        ticket.status_notes = notes
+    if target is not TicketStatus.DUPLICATE:
+        ticket.duplicate_of = None
+    ticket.updated_at = utcnow()
 
 
 async def assign(
