@@ -132,6 +132,10 @@ class Stack:
                 raise StackError(f"{executable} is missing: run `make install` first")
         (config.var_dir / "logs").mkdir(parents=True, exist_ok=True)
 
+        # Rasa's HTTP API (status, proactive trigger_intent) is on, behind a per-run token.
+        # The back office's outbox relay and the action server push through it, so the token
+        # exists before the first of them starts.
+        self.rasa_token = secrets.token_urlsafe(24)
         backoffice_env = self._backoffice_env()
         bootstrap = subprocess.run(
             [
@@ -161,9 +165,7 @@ class Stack:
         )
         self._wait_healthy("backoffice", f"{config.backoffice_url}/healthz")
 
-        # Rasa's HTTP API (status, proactive trigger_intent) is on, behind a per-run token;
-        # the action server uses it to push a queued request's reference when it lands.
-        self.rasa_token = secrets.token_urlsafe(24)
+        # The action server pushes a queued request's reference through Rasa's HTTP API.
         actions_env = self._env(
             CIVICDESK_RASA_URL=config.rasa_url,
             CIVICDESK_RASA_TOKEN=self.rasa_token,
@@ -266,6 +268,9 @@ class Stack:
             or str(self.config.var_dir / "media"),
             BACKOFFICE__HOST="127.0.0.1",
             BACKOFFICE__PORT=str(self.config.backoffice_port),
+            # The outbox relay pushes ticket updates to citizens' chats through Rasa.
+            BACKOFFICE__RASA__URL=self.config.rasa_url,
+            BACKOFFICE__RASA__TOKEN=self.rasa_token or "",
         )
 
     def _configured(self, name: str) -> str | None:
