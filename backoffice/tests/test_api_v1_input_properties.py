@@ -149,6 +149,21 @@ async def test_handoffs_with_random_input_never_5xx(
 
 @FUZZ
 @given(
+    query=st.dictionaries(
+        st.sampled_from(["service_request_id", "staff", "since", "until", "limit", "x"]),
+        st.text(max_size=40) | st.sampled_from(["2026-11-30T12:00Z", "CD-7KQ2XM", "sue", "5"]),
+        max_size=5,
+    )
+)
+async def test_audit_read_with_random_filters_never_5xx(
+    client: Client, api_key: str, make_staff: StaffFactory, query: dict[str, str]
+) -> None:
+    _, sue = await _ticket_and_supervisor(client, api_key, make_staff)
+    await check(await client.get("/api/v1/staff/audit", params=query, headers=sue.headers))
+
+
+@FUZZ
+@given(
     data=st.binary(max_size=3000),
     extra=st.dictionaries(
         st.sampled_from(["service_request_id", "account_id", "x"]), st.text(max_size=30), max_size=2

@@ -20,6 +20,7 @@ def setup_extension_routes(app: web.Application) -> None:
     app.router.add_post(f"{_STAFF_TICKET}/assignment", staff_views.assign_ticket)
     app.router.add_post(f"{_STAFF_TICKET}/comments", staff_views.add_comment)
     app.router.add_post("/api/v1/staff/catalogue/reload", staff_views.reload_catalogue)
+    app.router.add_get("/api/v1/staff/audit", staff_views.read_audit)
     app.router.add_get("/api/v1/staff/handoffs", staff_views.list_handoffs)
     app.router.add_post("/api/v1/staff/handoffs/{handoff_id}/reply", staff_views.reply_to_handoff)
 

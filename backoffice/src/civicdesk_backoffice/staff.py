@@ -6,11 +6,12 @@ import asyncio
 import functools
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, and_, not_, select
+from sqlalchemy import Select, and_, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice.models import (
@@ -208,6 +209,68 @@ def record_citizen_audit(
             detail={"api_key_id": client.id, **(detail or {})},
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Narrowing of the audit log read (every field optional)."""
+
+    ticket_id: int | None = None
+    staff_user_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def visible_audit(
+    session: AsyncSession, user: StaffUser, filters: AuditFilter, limit: int
+) -> list[tuple[AuditEntry, str | None, str | None]]:
+    """Audit entries ``user`` may read, newest first, with staff username and ticket reference.
+
+    Admins read everything. Supervisors read the entries about their department's tickets
+    (by the tickets' current department) and, for entries about no ticket, those of their
+    department's staff. Agents read nothing (the caller refuses them).
+    """
+    query = (
+        select(AuditEntry, StaffUser.username, Ticket.service_request_id)
+        .outerjoin(StaffUser, StaffUser.id == AuditEntry.staff_user_id)
+        .outerjoin(Ticket, Ticket.id == AuditEntry.ticket_id)
+    )
+    if not can_see_all_departments(user):
+        query = query.where(
+            or_(
+                Ticket.department == user.department,
+                and_(AuditEntry.ticket_id.is_(None), StaffUser.department == user.department),
+            )
+        )
+    if filters.ticket_id is not None:
+        query = query.where(AuditEntry.ticket_id == filters.ticket_id)
+    if filters.staff_user_id is not None:
+        query = query.where(AuditEntry.staff_user_id == filters.staff_user_id)
+    if filters.since is not None:
+        query = query.where(AuditEntry.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEntry.at < filters.until)
+    query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    return [(entry, name, ref) for entry, name, ref in (await session.execute(query)).tuples()]
+
+
+async def staff_user_id(session: AsyncSession, username: str) -> int | None:
+    """The id of the staff member called ``username``, or None."""
+    if not _plausible_username(username):
+        return None
+    user = await _by_username(session, username)
+    return None if user is None else user.id
+
+
+async def ticket_id(session: AsyncSession, reference: str) -> int | None:
+    """The id of ticket ``reference`` (any department), or None."""
+    canonical = parse_reference(reference)
+    if canonical is None:
+        return None
+    found: int | None = await session.scalar(
+        select(Ticket.id).where(Ticket.service_request_id == canonical)
+    )
+    return found
 
 
 def _visible_to(user: StaffUser) -> Select[tuple[Ticket, str]]:

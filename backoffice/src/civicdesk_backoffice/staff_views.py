@@ -12,6 +12,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.catalogue import CatalogueError, load_catalogue
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import (
+    AuditEntry,
     CommentAuthor,
     CommentVisibility,
     StaffRole,
@@ -276,6 +278,80 @@ async def reply_to_handoff(request: web.Request) -> web.Response:
     if found is None:
         raise ApiError(404, f"There is no handoff {handoff_id[:40]!r} in your department.")
     return web.json_response({"handoff": view})
+
+
+async def read_audit(request: web.Request) -> web.Response:
+    """``GET /api/v1/staff/audit``: the audit log, newest first; supervisors and admins.
+
+    Query: ``service_request_id``, ``staff`` (username), ``since`` and ``until`` (ISO 8601
+    with a UTC offset; ``since`` inclusive, ``until`` exclusive), ``limit`` (1-500, default
+    100). Supervisors read their department's part (see :func:`staff.visible_audit`). The
+    read is itself audited.
+    """
+    limit = page_size(request)
+    since = _query_datetime(request, "since")
+    until = _query_datetime(request, "until")
+    if since is not None and until is not None and until <= since:
+        raise ApiError(400, "until must be later than since.")
+    reference = request.query.get("service_request_id", "").strip()
+    username = request.query.get("staff", "").strip()
+    async with request.app[SESSIONMAKER].begin() as session:
+        user = await _signed_in(request, session)
+        if not workflow.may_assign(user):  # supervisors and admins
+            staff.record_audit(session, user, "audit.read.refused")
+            entries: list[Json] | None = None
+        else:
+            ticket_id = await staff.ticket_id(session, reference) if reference else None
+            staff_id = await staff.staff_user_id(session, username) if username else None
+            unknown = (reference and ticket_id is None) or (username and staff_id is None)
+            filters = staff.AuditFilter(ticket_id, staff_id, since, until)
+            found = [] if unknown else await staff.visible_audit(session, user, filters, limit)
+            entries = [_audit_view(entry, name, ref) for entry, name, ref in found]
+            staff.record_audit(
+                session,
+                user,
+                "audit.read",
+                detail={
+                    "filters": {
+                        "service_request_id": reference[:40] or None,
+                        "staff": username[:100] or None,
+                        "since": format_datetime(since),
+                        "until": format_datetime(until),
+                        "limit": limit,
+                    },
+                    "entries": len(entries),
+                },
+            )
+    if entries is None:
+        raise ApiError(403, "Only supervisors and admins read the audit log.")
+    return web.json_response({"entries": entries})
+
+
+def _query_datetime(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ApiError(
+            400, f"{name} must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-30T12:00Z."
+        )
+    return value
+
+
+def _audit_view(entry: AuditEntry, username: str | None, reference: str | None) -> Json:
+    return {
+        "id": entry.id,
+        "at": format_datetime(entry.at),
+        "action": entry.action,
+        "actor": "staff" if entry.staff_user_id is not None else "citizen",
+        "staff_username": username,
+        "service_request_id": reference,
+        "detail": entry.detail,
+    }
 
 
 async def reload_catalogue(request: web.Request) -> web.Response:
