@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actions.open311_client import CitizenTicket, Open311Client, ServiceMatch
+from actions.open311_client import CitizenTicket, Handoff, Open311Client, ServiceMatch
 from actions.outbox import Outbox
 from actions.settings import ActionSettings
 from open311_schema import (
@@ -40,11 +40,21 @@ class Open311Api(Protocol):
 
     async def add_comment(self, identity: str, service_request_id: str, text: str) -> None: ...
 
-    async def withdraw_request(self, service_request_id: str, reason: str) -> None: ...
+    async def withdraw_request(
+        self, identity: str, service_request_id: str, reason: str | None = None
+    ) -> CitizenTicket: ...
 
-    async def reopen_request(self, service_request_id: str, reason: str) -> None: ...
+    async def reopen_request(
+        self, identity: str, service_request_id: str, reason: str
+    ) -> CitizenTicket: ...
 
-    async def rate_request(self, service_request_id: str, rating: int) -> None: ...
+    async def rate_request(
+        self, identity: str, service_request_id: str, rating: int, comment: str | None = None
+    ) -> CitizenTicket: ...
+
+    async def create_handoff(
+        self, identity: str, message: str, service_request_id: str | None = None
+    ) -> Handoff: ...
 
 
 _settings: ActionSettings | None = None

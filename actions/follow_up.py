@@ -1,10 +1,10 @@
-"""Following up a ticket: status, "my tickets", a comment, withdraw, reopen, rating.
+"""Following up a ticket: its status, "my tickets", and adding information.
 
 The reference comes from the message (``CD-7K2M9Q``, in any case) or else from the ticket this
 conversation last talked about. Status uses plain Open311 (``GET requests/{id}``), so any
 reference works; "my tickets" and adding information use the back office's citizen endpoints
 for this chat's identity (``channel:sender_id``, the ``account_id`` tickets are filed with).
-Withdraw, reopen and rating have no citizen endpoint yet: the citizen is pointed to a person.
+Withdrawing, reopening and rating go through ``follow_up_form`` (actions/follow_up_form.py).
 
 Slots read: ``ticket_reference``. Slots set: ``ticket_reference`` (only to a reference the
 back office confirmed exists).
@@ -62,7 +62,7 @@ def rating_in(text: Any) -> int | None:
 
 
 class ActionFollowUpTicket(Action):
-    """Handles check_status, add_information, withdraw_ticket, reopen_ticket, rate_resolution."""
+    """Handles check_status and add_information (withdraw, reopen, rating: ``follow_up_form``)."""
 
     def name(self) -> str:
         return "action_follow_up_ticket"
@@ -103,7 +103,7 @@ class ActionFollowUpTicket(Action):
             return []
         events: list[EventType] = [SlotSet("ticket_reference", reference)]
 
-        if intent == "check_status":
+        if intent != "add_information":
             dispatcher.utter_message(
                 response=STATUS_RESPONSES[ticket.status],
                 service_request_id=reference,
@@ -112,23 +112,10 @@ class ActionFollowUpTicket(Action):
             )
             return events
         try:
-            if intent == "rate_resolution":
-                rating = rating_in(text)
-                if rating is None:
-                    dispatcher.utter_message(
-                        response="utter_ask_rating", service_request_id=reference
-                    )
-                    return events
-                await client.rate_request(reference, rating)
-            elif intent == "withdraw_ticket":
-                await client.withdraw_request(reference, text)
-            elif intent == "reopen_ticket":
-                await client.reopen_request(reference, text)
-            else:
-                identity = citizen_identity(tracker)
-                if identity is None:
-                    raise ExtensionUnavailable("no citizen identity for this conversation")
-                await client.add_comment(identity, reference, text)
+            identity = citizen_identity(tracker)
+            if identity is None:
+                raise ExtensionUnavailable("no citizen identity for this conversation")
+            await client.add_comment(identity, reference, text)
         except TicketNotFound:
             # It exists (checked above) but was not filed from this chat.
             dispatcher.utter_message(

@@ -1,27 +1,46 @@
 """Ways out of and around any step of ``intake_form``: why, skip, back, a person.
 
-Each action leaves the form active (the rules run ``intake_form`` again afterwards, which asks
-the open step). "Restart" is Rasa's own ``action_restart`` (intent ``restart``), and "cancel" is
-``action_cancel_complaint``.
+The same actions serve ``follow_up_form`` (withdraw, reopen, rate). Each action leaves the
+form active (the rules run the form again afterwards, which asks the open step). "Restart" is
+Rasa's own ``action_restart`` (intent ``restart``), and "cancel" is ``action_cancel_complaint``
+(``action_cancel_follow_up`` in a follow-up).
 
 Slots read: ``requested_slot`` and the intake's slots; slots set: the one step being undone.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import timezone
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dependencies import get_settings
+from actions.citizen_identity import citizen_identity
+from actions.dependencies import get_open311_client, get_outbox, get_settings
+from actions.follow_up import reference_in
+from actions.open311_client import (
+    MAX_HANDOFF_CHARS,
+    BackOfficeUnavailable,
+    ExtensionUnavailable,
+    RequestRejected,
+    TicketNotFound,
+)
 from actions.report_issue import (
     PHOTO_SKIPPED,
     answers_of,
     choose_service,
+    clean_text,
     photo_step,
     questions_of,
 )
+
+logger = logging.getLogger(__name__)
+
+# Enough to say what the citizen asked without sending the whole conversation.
+HANDOFF_MESSAGES = 3
 
 _WHY = {
     "issue_description": "utter_why_issue_description",
@@ -30,6 +49,10 @@ _WHY = {
     "issue_location": "utter_why_issue_location",
     "issue_photo": "utter_why_issue_photo",
     "confirm_submission": "utter_why_confirm_submission",
+    "follow_up_reference": "utter_why_follow_up_reference",
+    "follow_up_confirm": "utter_why_follow_up_confirm",
+    "follow_up_reason": "utter_why_follow_up_reason",
+    "follow_up_rating": "utter_why_follow_up_rating",
 }
 
 
@@ -99,6 +122,8 @@ class ActionGoBack(Action):
             ]
         elif step == "service_code":
             events = [SlotSet("issue_description", None)]
+        elif step in ("follow_up_confirm", "follow_up_reason", "follow_up_rating"):
+            events = [SlotSet("follow_up_reference", None)]
         elif step == "confirm_submission" and photo_step(tracker):
             events = [SlotSet("issue_photo", None)]
         elif step in ("confirm_submission", "issue_photo"):
@@ -111,7 +136,16 @@ class ActionGoBack(Action):
 
 
 class ActionHandOff(Action):
-    """Points the citizen to a person; the answers so far are kept."""
+    """Files a request for a person (a handoff) with what the citizen asked; answers are kept.
+
+    The handoff carries the citizen's last few typed messages (button payloads left out) and
+    the ticket this conversation is about, if any. The back office answers with the
+    department and when a person will reply, here in this chat (through the push of
+    ``EXTERNAL_ticket_update``). If the back office cannot be reached the handoff is kept in
+    the outbox and sent by the relay; without an identity or on a server without handoffs,
+    the citizen gets the service centre's number. Reads ``ticket_reference`` and
+    ``active_loop``; sets no slots (an intake's answers stay, so the form can resume).
+    """
 
     def name(self) -> str:
         return "action_hand_off"
@@ -119,5 +153,54 @@ class ActionHandOff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_handoff")
+        await self._hand_off(dispatcher, tracker)
+        if (tracker.active_loop or {}).get("name"):
+            dispatcher.utter_message(response="utter_handoff_answers_kept")
         return []
+
+    async def _hand_off(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        identity = citizen_identity(tracker)
+        message = handoff_message(tracker)
+        if identity is None or message is None:
+            dispatcher.utter_message(response="utter_handoff")
+            return
+        reference = reference_in(tracker.get_slot("ticket_reference"))
+        client = get_open311_client()
+        try:
+            try:
+                handoff = await client.create_handoff(identity, message, reference)
+            except TicketNotFound:
+                handoff = await client.create_handoff(identity, message, None)
+        except BackOfficeUnavailable:
+            get_outbox().enqueue_handoff(tracker.sender_id, identity, message, reference)
+            logger.info("handoff kept for the relay: back office unreachable")
+            dispatcher.utter_message(response="utter_handoff_queued")
+        except (ExtensionUnavailable, RequestRejected, TicketNotFound, ValueError):
+            dispatcher.utter_message(response="utter_handoff")
+        else:
+            dispatcher.utter_message(
+                response="utter_handoff_filed",
+                department=handoff.department,
+                expected_response=handoff.expected_response.astimezone(timezone.utc).strftime(
+                    "%Y-%m-%d %H:%M UTC"
+                ),
+                expected_response_hours=handoff.expected_response_hours,
+            )
+
+
+def handoff_message(tracker: Tracker) -> str | None:
+    """What the citizen asked: their last few typed messages, oldest first, within the limit."""
+    said: list[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started" and said:
+            break
+        if event.get("event") != "user":
+            continue
+        text = clean_text(event.get("text"))
+        if text and not text.startswith("/"):
+            said.append(text)
+        if len(said) == HANDOFF_MESSAGES:
+            break
+    if not said:
+        return None
+    return "\n".join(reversed(said))[-MAX_HANDOFF_CHARS:]

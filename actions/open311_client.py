@@ -1,9 +1,10 @@
 """The one way the bot reaches the back office: a typed Open311 GeoReport v2 client.
 
 The client speaks the standard plus the CivicDesk extensions documented in
-docs/backoffice-api.md (catalogue search, a citizen's own tickets and comments, idempotency
-keys), so the bot could be pointed at any city's Open311 server; where an extension is
-missing it raises :class:`ExtensionUnavailable` and the bot falls back.
+docs/backoffice-api.md (catalogue search, a citizen's own tickets, comments, withdraw,
+reopen, rating and handoffs to a person, idempotency keys), so the bot could be pointed at
+any city's Open311 server; where an extension is missing it raises
+:class:`ExtensionUnavailable` and the bot falls back.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -34,6 +36,8 @@ _EXTENSIONS_PREFIX = "/api/v1"
 _T = TypeVar("_T")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RATING_RANGE = range(1, 6)
+MAX_REASON_CHARS = 1000
+MAX_HANDOFF_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,21 @@ class CitizenTicket:
     status: str
     open311_status: str
     status_notes: str | None = None
+    rating: int | None = None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A request to talk to a person, as ``POST /api/v1/citizens/{identity}/handoffs`` answers.
+
+    ``expected_response`` is when staff should have answered (UTC).
+    """
+
+    handoff_id: str
+    status: str
+    department: str
+    expected_response: datetime
+    expected_response_hours: int
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,19 @@ class TicketNotFound(BackOfficeError):
 
 class ExtensionUnavailable(BackOfficeError):
     """The server does not offer this CivicDesk extension (yet); plain Open311 still works."""
+
+
+class TransitionRefused(BackOfficeError):
+    """The ticket's lifecycle does not allow this move now (422), e.g. reopening an open one.
+
+    Attributes:
+        status: The ticket's status when the back office says it, else ``None``.
+    """
+
+    def __init__(self, service_request_id: str, status: str | None = None) -> None:
+        super().__init__(f"{service_request_id}: not allowed from {status or 'its status'}")
+        self.service_request_id = service_request_id
+        self.status = status
 
 
 class RequestRejected(BackOfficeError):
@@ -263,19 +295,10 @@ class Open311Client:
         items = body.get("tickets") if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise BackOfficeUnavailable("citizen tickets reply of an unexpected shape")
-        try:
-            return [
-                CitizenTicket(
-                    service_request_id=str(item["service_request_id"]),
-                    service_name=str(item["service_name"]),
-                    status=str(item["status"]),
-                    open311_status=str(item["open311_status"]),
-                    status_notes=_optional_text(item.get("status_notes")),
-                )
-                for item in items
-            ]
-        except (KeyError, TypeError) as error:
-            raise BackOfficeUnavailable(f"unreadable citizen tickets: {error}") from error
+        tickets = [_citizen_ticket(item) for item in items]
+        if any(ticket is None for ticket in tickets):
+            raise BackOfficeUnavailable("unreadable citizen tickets")
+        return [ticket for ticket in tickets if ticket is not None]
 
     async def add_comment(self, identity: str, service_request_id: str, text: str) -> None:
         """``POST /api/v1/citizens/{identity}/tickets/{id}/comments``: the citizen adds words.
@@ -300,21 +323,119 @@ class Open311Client:
                 raise ExtensionUnavailable(f"comments answered {error.status}") from error
             raise
 
-    # Withdraw, reopen and rating have no citizen endpoint in the back office's /api/v1
-    # (version 1); nothing is sent to a guessed path, the bot points to a person instead.
-    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
-        """Withdraw a ticket: not offered by the back office yet."""
-        raise ExtensionUnavailable("no citizen endpoint to withdraw a ticket")
+    async def withdraw_request(
+        self, identity: str, service_request_id: str, reason: str | None = None
+    ) -> CitizenTicket:
+        """``POST .../tickets/{id}/withdraw``: the citizen withdraws their ticket (it closes).
 
-    async def reopen_request(self, service_request_id: str, reason: str) -> None:
-        """Reopen a closed ticket: not offered by the back office yet."""
-        raise ExtensionUnavailable("no citizen endpoint to reopen a ticket")
+        Raises:
+            TicketNotFound: no ticket with that reference was filed by this identity.
+            TransitionRefused: the ticket can no longer be withdrawn (resolved or closed).
+            ExtensionUnavailable: the server has no such endpoint.
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        body: dict[str, Any] = {}
+        if reason:
+            body["reason"] = reason[:MAX_REASON_CHARS]
+        return await self._ticket_move(identity, service_request_id, "withdraw", body)
 
-    async def rate_request(self, service_request_id: str, rating: int) -> None:
-        """Rate how a ticket was resolved (1 to 5): not offered by the back office yet."""
-        if rating not in RATING_RANGE:
+    async def reopen_request(
+        self, identity: str, service_request_id: str, reason: str
+    ) -> CitizenTicket:
+        """``POST .../tickets/{id}/reopen``: a resolved or closed ticket opens again.
+
+        Raises:
+            ValueError: ``reason`` is empty (the back office requires one).
+            TicketNotFound, TransitionRefused, ExtensionUnavailable, BackOfficeUnavailable:
+                as for :meth:`withdraw_request`.
+        """
+        if not reason.strip():
+            raise ValueError("reopening needs a reason")
+        body = {"reason": reason[:MAX_REASON_CHARS]}
+        return await self._ticket_move(identity, service_request_id, "reopen", body)
+
+    async def rate_request(
+        self, identity: str, service_request_id: str, rating: int, comment: str | None = None
+    ) -> CitizenTicket:
+        """``POST .../tickets/{id}/rating``: 1 (poor) to 5 (very good); a later one replaces it.
+
+        Raises:
+            ValueError: ``rating`` is not a whole number from 1 to 5.
+            TicketNotFound, TransitionRefused, ExtensionUnavailable, BackOfficeUnavailable:
+                as for :meth:`withdraw_request`.
+        """
+        if isinstance(rating, bool) or rating not in RATING_RANGE:
             raise ValueError("a rating is a whole number from 1 to 5")
-        raise ExtensionUnavailable("no citizen endpoint to rate a ticket")
+        body: dict[str, Any] = {"rating": rating}
+        if comment:
+            body["comment"] = comment[:MAX_REASON_CHARS]
+        return await self._ticket_move(identity, service_request_id, "rating", body)
+
+    async def create_handoff(
+        self, identity: str, message: str, service_request_id: str | None = None
+    ) -> Handoff:
+        """``POST /api/v1/citizens/{identity}/handoffs``: ask for a person to answer in chat.
+
+        Raises:
+            ValueError: ``message`` is empty.
+            TicketNotFound: ``service_request_id`` is not one of this identity's tickets.
+            RequestRejected: the back office refused it (bad identity, too long).
+            ExtensionUnavailable: the server has no such endpoint.
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        if not message.strip():
+            raise ValueError("a handoff needs the citizen's message")
+        body: dict[str, Any] = {"message": message[:MAX_HANDOFF_CHARS]}
+        if service_request_id:
+            body["service_request_id"] = service_request_id
+        path = f"/citizens/{_identity_segment(identity)}/handoffs"
+        try:
+            response = await self._send("POST", path, json=body, extension=True)
+        except RequestRejected as error:
+            if error.status == 404 and service_request_id:
+                raise TicketNotFound(service_request_id) from error
+            if error.status in (404, 405, 501):
+                raise ExtensionUnavailable(f"handoffs answered {error.status}") from error
+            raise
+        reply = _json_body(response)
+        try:
+            expected = datetime.fromisoformat(
+                str(reply["expected_response"]).replace("Z", "+00:00")
+            )
+            return Handoff(
+                handoff_id=str(reply["handoff_id"]),
+                status=str(reply["status"]),
+                department=str(reply["department"]),
+                expected_response=expected
+                if expected.tzinfo
+                else expected.replace(tzinfo=timezone.utc),
+                expected_response_hours=int(reply["expected_response_hours"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise BackOfficeUnavailable(f"unreadable handoff reply: {error}") from error
+
+    async def _ticket_move(
+        self, identity: str, service_request_id: str, move: str, body: dict[str, Any]
+    ) -> CitizenTicket:
+        path = (
+            f"/citizens/{_identity_segment(identity)}/tickets/"
+            f"{_path_segment(service_request_id)}/{move}"
+        )
+        try:
+            response = await self._send("POST", path, json=body, extension=True)
+        except RequestRejected as error:
+            if error.status == 404:
+                # The back office answers 404 for another citizen's ticket as for none.
+                raise TicketNotFound(service_request_id) from error
+            if error.status == 422:
+                raise TransitionRefused(service_request_id) from error
+            if error.status in (405, 501):
+                raise ExtensionUnavailable(f"{move} answered {error.status}") from error
+            raise
+        ticket = _citizen_ticket(_json_body(response))
+        if ticket is None:
+            raise BackOfficeUnavailable(f"unreadable reply to {move}")
+        return ticket
 
     async def _get_json(self, path: str) -> Any:
         return _json_body(await self._send("GET", path))
@@ -347,6 +468,24 @@ def _identity_segment(identity: str) -> str:
     return quote(identity, safe=":@+=")
 
 
+def _citizen_ticket(item: Any) -> CitizenTicket | None:
+    """One citizen ticket from its JSON, or None when it lacks what the bot needs."""
+    if not isinstance(item, dict):
+        return None
+    try:
+        rating = item.get("rating")
+        return CitizenTicket(
+            service_request_id=str(item["service_request_id"]),
+            service_name=str(item["service_name"]),
+            status=str(item["status"]),
+            open311_status=str(item["open311_status"]),
+            status_notes=_optional_text(item.get("status_notes")),
+            rating=rating if isinstance(rating, int) and not isinstance(rating, bool) else None,
+        )
+    except KeyError:
+        return None
+
+
 def _optional_text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -370,6 +509,9 @@ def _parse_list(body: Any, parse: Callable[[Any], _T]) -> list[_T]:
 def _parse_errors(response: httpx.Response) -> list[Open311Error]:
     try:
         body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            # The /api/v1 shape: {"error": {"code": "<word>", "message": "..."}}.
+            return [Open311Error(response.status_code, str(body["error"].get("message", "")))]
         return [Open311Error(int(item["code"]), str(item["description"])) for item in body]
     except (ValueError, TypeError, KeyError):
         return [Open311Error(response.status_code, "the back office gave no error details")]

@@ -6,6 +6,9 @@ retried with exponential backoff and jitter, also after a restart of the action 
 is claimed before it is sent, so two deliverers never send the same row at the same time, and
 the key travels in the ``Idempotency-Key`` header, so a retry after a lost reply files nothing
 twice on a server that honours it.
+
+Requests to talk to a person (handoffs) that the back office could not take are kept in the
+same file and retried the same way, so none is lost.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from actions.open311_client import BackOfficeUnavailable, RequestRejected
+from actions.open311_client import (
+    BackOfficeUnavailable,
+    ExtensionUnavailable,
+    Handoff,
+    RequestRejected,
+    TicketNotFound,
+)
 from open311_schema import NewServiceRequest, ServiceRequestCreated
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,20 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation_id, created_at);
+CREATE TABLE IF NOT EXISTS handoffs (
+    key TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    message TEXT,
+    service_request_id TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_at REAL,
+    created_at REAL NOT NULL,
+    handoff_id TEXT
+);
+CREATE INDEX IF NOT EXISTS handoffs_due ON handoffs (state, next_attempt_at);
 """
 
 
@@ -60,6 +83,25 @@ class Filer(Protocol):
     async def create_request(
         self, request: NewServiceRequest, *, idempotency_key: str | None = None
     ) -> ServiceRequestCreated: ...
+
+
+class HandoffFiler(Protocol):
+    """The part of the Open311 client that files a request for a person."""
+
+    async def create_handoff(
+        self, identity: str, message: str, service_request_id: str | None = None
+    ) -> Handoff: ...
+
+
+@dataclass(frozen=True)
+class QueuedHandoff:
+    """A request for a person kept until the back office takes it."""
+
+    key: str
+    conversation_id: str
+    state: State
+    attempts: int
+    handoff_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +291,108 @@ class Outbox:
                 " payload = NULL, claimed_at = NULL, attempts = attempts + 1"
                 " WHERE idempotency_key = ?",
                 (state, reference, notice, key),
+            )
+
+    # Requests for a person: kept like submissions when the back office cannot take them.
+
+    def enqueue_handoff(
+        self,
+        conversation_id: str,
+        identity: str,
+        message: str,
+        service_request_id: str | None = None,
+    ) -> QueuedHandoff:
+        """Keep a request for a person durably; the relay sends it when the back office is up."""
+        key = uuid.uuid4().hex
+        now = self._clock()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO handoffs (key, conversation_id, identity, message,"
+                " service_request_id, state, next_attempt_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (key, conversation_id, identity, message, service_request_id, now, now),
+            )
+        return self.get_handoff(key)
+
+    def get_handoff(self, key: str) -> QueuedHandoff:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM handoffs WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return QueuedHandoff(
+            key=str(row["key"]),
+            conversation_id=str(row["conversation_id"]),
+            state=row["state"],
+            attempts=int(row["attempts"]),
+            handoff_id=row["handoff_id"],
+        )
+
+    async def deliver_handoff(self, key: str, client: HandoffFiler) -> QueuedHandoff:
+        """Try to send one kept request for a person now (claimed first, like a submission)."""
+        now = self._clock()
+        with self._connect() as db:
+            claimed = db.execute(
+                "UPDATE handoffs SET state = 'sending', claimed_at = ? WHERE key = ?"
+                " AND (state = 'pending' OR (state = 'sending' AND claimed_at < ?))",
+                (now, key, now - SENDING_LEASE_SECONDS),
+            ).rowcount
+            row = db.execute("SELECT * FROM handoffs WHERE key = ?", (key,)).fetchone()
+        if claimed != 1 or row is None:
+            return self.get_handoff(key)
+        identity, message = str(row["identity"]), str(row["message"])
+        reference = row["service_request_id"]
+        try:
+            try:
+                handoff = await client.create_handoff(identity, message, reference)
+            except TicketNotFound:
+                # The ticket is not this citizen's (any more): the person still gets the words.
+                handoff = await client.create_handoff(identity, message, None)
+        except BackOfficeUnavailable:
+            with self._connect() as db:
+                attempts = int(row["attempts"]) + 1
+                db.execute(
+                    "UPDATE handoffs SET state = 'pending', attempts = ?, next_attempt_at = ?,"
+                    " claimed_at = NULL WHERE key = ?",
+                    (attempts, self._clock() + backoff_delay(attempts, self._rng), key),
+                )
+        except (RequestRejected, ExtensionUnavailable, ValueError) as error:
+            # Kept, not deleted: staff can still read it from this file.
+            logger.error("back office refused a kept request for a person: %s", error)
+            self._finish_handoff(key, "rejected", None, keep_message=True)
+        else:
+            self._finish_handoff(key, "delivered", handoff.handoff_id, keep_message=False)
+        return self.get_handoff(key)
+
+    async def deliver_due_handoffs(
+        self, client: HandoffFiler, limit: int = 20
+    ) -> list[QueuedHandoff]:
+        """Send every kept request for a person whose retry time has come."""
+        now = self._clock()
+        with self._connect() as db:
+            keys = [
+                str(row["key"])
+                for row in db.execute(
+                    "SELECT key FROM handoffs WHERE (state = 'pending' AND next_attempt_at <= ?)"
+                    " OR (state = 'sending' AND claimed_at < ?) ORDER BY next_attempt_at LIMIT ?",
+                    (now, now - SENDING_LEASE_SECONDS, limit),
+                ).fetchall()
+            ]
+        results = []
+        for key in keys:
+            entry = await self.deliver_handoff(key, client)
+            results.append(entry)
+            if entry.state == "pending":
+                break
+        return results
+
+    def _finish_handoff(
+        self, key: str, state: State, handoff_id: str | None, *, keep_message: bool
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE handoffs SET state = ?, handoff_id = ?, claimed_at = NULL,"
+                " attempts = attempts + 1, message = CASE WHEN ? THEN message END WHERE key = ?",
+                (state, handoff_id, keep_message, key),
             )
 
 

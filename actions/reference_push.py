@@ -86,7 +86,12 @@ def pusher_from_settings(settings: ActionSettings) -> ReferencePusher | None:
 async def relay_round(
     outbox: Outbox, client: Open311Api, pusher: ReferencePusher | None
 ) -> list[OutboxEntry]:
-    """One round of the relay: send what is due, then push the new references."""
+    """One round of the relay: send what is due, then push the new references.
+
+    Kept requests for a person are sent too; the person's answer reaches the chat through
+    the back office's own push (``EXTERNAL_ticket_update``).
+    """
+    await outbox.deliver_due_handoffs(client)
     entries = await outbox.deliver_due(client)
     if pusher is not None:
         delivered = [entry.conversation_id for entry in entries if entry.state == "delivered"]

@@ -160,6 +160,44 @@ def check_location(value: Any) -> tuple[str | None, str | None]:
     return text, None
 
 
+# A house number just before a street ("no. 12 Jiefang Road", "12 Jiefang Road") or just
+# after it ("Jiefang Road 12", "Jiefang Road, no. 12"); the NLU entity often leaves it out.
+_NUMBER = r"(?:(?:no\.?|nr\.?|number|#)\s*)?\d{1,5}[a-z]?(?:\s*[-/]\s*\d{1,5}[a-z]?)?"
+_NUMBER_BEFORE = re.compile(rf"\b{_NUMBER}[ ,]*$|#\d{{1,5}}[ ,]*$", re.IGNORECASE)
+_NUMBER_AFTER = re.compile(rf"^,?\s*{_NUMBER}\b", re.IGNORECASE)
+
+
+def location_in(message: Mapping[str, Any]) -> str | None:
+    """The place a message names (its ``location`` entity), with the house number kept.
+
+    The entity's span is widened to a house number right before or after it in the text, so
+    "outside no. 12 Jiefang Road" gives "no. 12 Jiefang Road", not "Jiefang Road".
+    """
+    text = message.get("text")
+    for entity in message.get("entities") or []:
+        if not isinstance(entity, dict) or entity.get("entity") != "location":
+            continue
+        value = entity.get("value")
+        start, end = entity.get("start"), entity.get("end")
+        if not isinstance(value, str):
+            continue
+        if not (
+            isinstance(text, str)
+            and isinstance(start, int)
+            and isinstance(end, int)
+            and 0 <= start < end <= len(text)
+        ):
+            return clean_text(value)
+        before = _NUMBER_BEFORE.search(text[:start])
+        if before:
+            start = before.start()
+        after = _NUMBER_AFTER.match(text[end:])
+        if after and not before:
+            end += after.end()
+        return clean_text(text[start:end].strip(" ,"))
+    return None
+
+
 def says_what_is_wrong(text: str) -> bool:
     """True if an opening message describes the matter rather than only asking to start."""
     return len(words(text) - _OPENING_WORDS) >= 2
@@ -295,15 +333,8 @@ class ActionStartIntake(Action):
         text = clean_text(tracker.latest_message.get("text"))
         if text and not text.startswith("/") and says_what_is_wrong(text):
             events.append(SlotSet("issue_description", text))
-            location = next(
-                (
-                    entity.get("value")
-                    for entity in tracker.latest_message.get("entities") or []
-                    if entity.get("entity") == "location"
-                ),
-                None,
-            )
-            if isinstance(location, str) and coordinates is None:
+            location = location_in(tracker.latest_message)
+            if location is not None and coordinates is None:
                 events.append(SlotSet("issue_location", location))
         return events
 
@@ -323,9 +354,39 @@ class ValidateIntakeForm(FormValidationAction):
         validation, so the form counts a step as answered and asks the next open one (or
         the same one again, after a word that the photo or place was received).
         """
+        change = self._change_asked(tracker)
+        if change:
+            return change
         shared = self._shared_in_message(dispatcher, tracker)
         tracker.add_slots(shared)
         return [*shared, *await super().run(dispatcher, tracker, domain)]
+
+    def _change_asked(self, tracker: Tracker) -> list[EventType]:
+        """A "change the ..." button pressed at any step: that step is emptied and asked again.
+
+        (At the summary the confirmation's own validator does the same.)
+        """
+        step = tracker.get_slot("requested_slot")
+        if (tracker.latest_message.get("intent") or {}).get("name") != "choose_option" or (
+            step == "confirm_submission"
+        ):
+            return []
+        choice = next(
+            (
+                entity.get("value")
+                for entity in tracker.latest_message.get("entities") or []
+                if entity.get("entity") == "choice"
+            ),
+            None,
+        )
+        if not isinstance(choice, str) or not choice.startswith(f"{CHANGE}_"):
+            return []
+        what = choice[len(CHANGE) + 1 :]
+        if what not in CHANGEABLE:
+            return []
+        open_step = {step: None} if isinstance(step, str) else {}
+        cleared = {**open_step, **_cleared_for_change(what), "failed_attempts": 0.0}
+        return [SlotSet(slot, value) for slot, value in cleared.items()]
 
     def _shared_in_message(
         self, dispatcher: CollectingDispatcher, tracker: Tracker

@@ -114,19 +114,33 @@ def find_service(services: Sequence[Service], service_code: str) -> Service | No
     return next((s for s in services if s.service_code == service_code), None)
 
 
+# A match scoring under this share of the best one fits only by a side word (often from the
+# address: "Jiefang Road" matches every road service) and is not offered as a best match.
+RELATIVE_SCORE_FLOOR = 0.35
+
+
+def above_floor(matches: list[ServiceMatch]) -> list[ServiceMatch]:
+    """The matches scoring at least ``RELATIVE_SCORE_FLOOR`` of the best one, best first."""
+    if not matches or matches[0].score <= 0:
+        return matches
+    floor = matches[0].score * RELATIVE_SCORE_FLOOR
+    return [match for match in matches if match.score >= floor]
+
+
 async def search_catalogue(
     client: CatalogueReader, text: str, limit: int = 8
 ) -> list[ServiceMatch]:
     """Services that fit ``text``, best first.
 
-    Uses the back office's search (CivicDesk extension) where it exists, else ranks the plain
-    Open311 service list locally, so the bot works against any Open311 server.
+    Uses the back office's search (CivicDesk extension) where it exists, keeping the matches
+    near the best one (:func:`above_floor`); else ranks the plain Open311 service list
+    locally, so the bot works against any Open311 server.
 
     Raises:
         BackOfficeUnavailable: neither the search nor the service list could be read.
     """
     try:
-        return await client.search_services(text, limit=limit)
+        return above_floor(await client.search_services(text, limit=limit))
     except ExtensionUnavailable:
         logger.info("catalogue search unavailable; ranking the Open311 service list locally")
     services = await client.list_services()

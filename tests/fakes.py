@@ -12,9 +12,11 @@ from actions.open311_client import (
     BackOfficeUnavailable,
     CitizenTicket,
     ExtensionUnavailable,
+    Handoff,
     RequestRejected,
     ServiceMatch,
     TicketNotFound,
+    TransitionRefused,
 )
 from open311_schema import (
     AttributeValue,
@@ -68,8 +70,8 @@ class FakeOpen311:
     """An in-memory Open311 server with a settable catalogue, failure modes and extensions.
 
     ``with_extensions`` switches the CivicDesk extensions (search, a citizen's tickets and
-    comments, idempotency keys) on; off, it behaves like a plain Open311 server. Withdraw,
-    reopen and rating are never offered, as in the real back office's /api/v1 version 1.
+    comments, withdraw/reopen/rating with the contract's lifecycle rules, handoffs, idempotency
+    keys) on; off, it behaves like a plain Open311 server.
     """
 
     services: list[Service] = field(default_factory=list)
@@ -85,6 +87,8 @@ class FakeOpen311:
     fail_after_filing: bool = False
     photo_services: set[str] = field(default_factory=set)
     owners: dict[str, str | None] = field(default_factory=dict)
+    lifecycle: dict[str, str] = field(default_factory=dict)
+    handoffs: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     async def list_services(self) -> list[Service]:
         self._maybe_fail()
@@ -165,17 +169,65 @@ class FakeOpen311:
             raise TicketNotFound(service_request_id)  # another citizen's ticket, or none
         self.follow_ups.append(("comment", service_request_id, text))
 
-    async def withdraw_request(self, service_request_id: str, reason: str) -> None:
-        self._maybe_fail()
-        raise ExtensionUnavailable("withdraw")
+    async def withdraw_request(
+        self, identity: str, service_request_id: str, reason: str | None = None
+    ) -> CitizenTicket:
+        return self._move(identity, service_request_id, "withdraw", reason)
 
-    async def reopen_request(self, service_request_id: str, reason: str) -> None:
-        self._maybe_fail()
-        raise ExtensionUnavailable("reopen")
+    async def reopen_request(
+        self, identity: str, service_request_id: str, reason: str
+    ) -> CitizenTicket:
+        return self._move(identity, service_request_id, "reopen", reason)
 
-    async def rate_request(self, service_request_id: str, rating: int) -> None:
+    async def rate_request(
+        self, identity: str, service_request_id: str, rating: int, comment: str | None = None
+    ) -> CitizenTicket:
+        return self._move(identity, service_request_id, "rating", rating)
+
+    async def create_handoff(
+        self, identity: str, message: str, service_request_id: str | None = None
+    ) -> Handoff:
         self._maybe_fail()
-        raise ExtensionUnavailable("rate")
+        if not self.with_extensions:
+            raise ExtensionUnavailable("handoff")
+        if service_request_id and self.owners.get(service_request_id, "") != identity:
+            raise TicketNotFound(service_request_id)
+        self.handoffs.append((identity, message, service_request_id))
+        return Handoff(
+            handoff_id=f"H{len(self.handoffs)}",
+            status="waiting",
+            department="Street Lighting",
+            expected_response=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc),
+            expected_response_hours=24,
+        )
+
+    def _move(
+        self, identity: str, service_request_id: str, move: str, detail: object
+    ) -> CitizenTicket:
+        """The contract's lifecycle moves, on the fake's tickets (``lifecycle`` holds status)."""
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable(move)
+        if self.owners.get(service_request_id, "") != identity:
+            raise TicketNotFound(service_request_id)
+        status = self.lifecycle.get(service_request_id, "new")
+        allowed = {
+            "withdraw": ("new", "acknowledged", "in_progress", "reopened"),
+            "reopen": ("resolved", "closed"),
+            "rating": ("resolved", "closed"),
+        }[move]
+        if status not in allowed:
+            raise TransitionRefused(service_request_id, status)
+        status = {"withdraw": "closed", "reopen": "reopened"}.get(move, status)
+        self.lifecycle[service_request_id] = status
+        self.follow_ups.append((move, service_request_id, detail))
+        return CitizenTicket(
+            service_request_id=service_request_id,
+            service_name=self.tickets[service_request_id].service_name,
+            status=status,
+            open311_status="closed" if status in ("resolved", "closed") else "open",
+            rating=detail if move == "rating" and isinstance(detail, int) else None,
+        )
 
     def _maybe_fail(self) -> None:
         if self.unavailable:

@@ -1,4 +1,4 @@
-"""Following up tickets: status, my tickets, comments, withdraw, reopen, rating."""
+"""Following up tickets: status, my tickets, comments (withdraw etc.: test_follow_up_form)."""
 
 from __future__ import annotations
 
@@ -168,48 +168,16 @@ async def test_information_for_another_citizens_ticket_is_not_added(
     assert catalogue.follow_ups == []
 
 
-@pytest.mark.parametrize(
-    ("intent", "text"),
-    [
-        ("withdraw_ticket", "it fixed itself, withdraw it"),
-        ("reopen_ticket", "it's broken again"),
-        ("rate_resolution", "4 stars"),
-    ],
-)
-async def test_withdraw_reopen_and_rating_point_to_a_person(
-    catalogue: FakeOpen311, intent: str, text: str
-) -> None:
-    # The back office has no citizen endpoint for these yet (docs/backoffice-api.md).
-    catalogue.with_extensions = True
+async def test_information_degrades_politely_on_plain_open311(catalogue: FakeOpen311) -> None:
     reference = await file_one(catalogue)
 
-    _, dispatcher = await follow_up(intent, text, {"ticket_reference": reference})
+    _, dispatcher = await follow_up("add_information", f"add to {reference}: still dark")
 
     assert responses(dispatcher) == ["utter_follow_up_not_supported"]
-    assert dispatcher.messages[0]["service_request_id"] == reference
-    assert catalogue.follow_ups == []
-
-
-async def test_follow_ups_degrade_politely_on_plain_open311(catalogue: FakeOpen311) -> None:
-    reference = await file_one(catalogue)
-
-    _, dispatcher = await follow_up("reopen_ticket", f"reopen {reference}, still dark")
-
-    assert responses(dispatcher) == ["utter_follow_up_not_supported"]
-
-
-async def test_rating_without_a_score_asks_for_one(catalogue: FakeOpen311) -> None:
-    catalogue.with_extensions = True
-    reference = await file_one(catalogue)
-
-    _, dispatcher = await follow_up("rate_resolution", f"rate {reference}")
-
-    assert responses(dispatcher) == ["utter_ask_rating"]
-    assert catalogue.follow_ups == []
 
 
 async def test_no_reference_anywhere_asks_for_it(catalogue: FakeOpen311) -> None:
-    _, dispatcher = await follow_up("withdraw_ticket", "withdraw my complaint")
+    _, dispatcher = await follow_up("add_information", "add that it buzzes")
 
     assert responses(dispatcher) == ["utter_ask_reference"]
 

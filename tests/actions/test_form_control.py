@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import dependencies
 from actions.attribute_answers import question_from_attribute
 from actions.form_control import (
     ActionExplainStep,
@@ -14,6 +17,10 @@ from actions.form_control import (
     ActionHandOff,
     ActionSkipStep,
 )
+from actions.outbox import Outbox
+from actions.reference_push import relay_round
+from actions.settings import ActionSettings
+from open311_schema import NewServiceRequest
 from tests.conftest import make_tracker
 from tests.fakes import FakeOpen311, list_attribute
 
@@ -118,8 +125,122 @@ async def test_back_at_the_first_step_says_so() -> None:
     assert responses(dispatcher) == ["utter_nothing_to_go_back_to"]
 
 
-async def test_a_person_is_offered_and_answers_kept() -> None:
+async def test_without_an_identity_a_person_is_offered_by_phone_and_answers_kept() -> None:
     events, dispatcher = await run(ActionHandOff(), {"issue_description": "dark lamp"})
 
     assert events == []
+    assert responses(dispatcher) == ["utter_handoff", "utter_handoff_answers_kept"]
+
+
+def conversation(
+    *said: str, slots: dict[str, Any] | None = None, loop: str | None = None
+) -> Tracker:
+    """A telegram conversation in which the citizen said ``said`` (bot turns in between)."""
+    events: list[dict[str, Any]] = [{"event": "session_started"}]
+    for text in said:
+        events.append({"event": "user", "text": text, "input_channel": "telegram"})
+        events.append({"event": "bot", "text": "..."})
+    return Tracker(
+        sender_id="12345",
+        slots=slots or {},
+        latest_message={"text": said[-1], "intent": {"name": "request_human"}, "entities": []},
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": loop} if loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+async def test_a_handoff_carries_the_last_few_things_the_citizen_typed(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    tracker = conversation(
+        "hello",
+        "my bin was not emptied",
+        '/choose_option{"choice": "2"}',
+        "why is that",
+        "talk to a person",
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = await ActionHandOff().run(dispatcher, tracker, {})
+
+    assert events == []
+    assert catalogue.handoffs == [
+        ("telegram:12345", "my bin was not emptied\nwhy is that\ntalk to a person", None)
+    ]
+    assert responses(dispatcher) == ["utter_handoff_filed"]
+    told = dispatcher.messages[0]
+    assert told["department"] == "Street Lighting"
+    assert told["expected_response"] == "2026-12-01 09:30 UTC"
+    assert told["expected_response_hours"] == 24
+
+
+async def test_a_handoff_names_the_ticket_of_this_conversation(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    created = await catalogue.create_request(
+        NewServiceRequest(
+            "street_light", description="d", address_string="1 Main St", account_id="telegram:12345"
+        )
+    )
+    tracker = conversation(
+        "a person please", slots={"ticket_reference": created.service_request_id}
+    )
+
+    await ActionHandOff().run(CollectingDispatcher(), tracker, {})
+
+    assert catalogue.handoffs == [("telegram:12345", "a person please", created.service_request_id)]
+
+
+async def test_a_handoff_in_the_intake_keeps_its_answers(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    tracker = conversation(
+        "the lamp is dark",
+        "person",
+        slots={"issue_description": "the lamp is dark"},
+        loop="intake_form",
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = await ActionHandOff().run(dispatcher, tracker, {})
+
+    assert events == [], "no slot of the intake is touched"
+    assert responses(dispatcher) == ["utter_handoff_filed", "utter_handoff_answers_kept"]
+
+
+async def test_a_handoff_is_kept_while_the_back_office_is_down_and_sent_later(
+    catalogue: FakeOpen311, tmp_path: Path
+) -> None:
+    now = [1000.0]
+    outbox = Outbox(tmp_path / "kept.sqlite3", clock=lambda: now[0], rng=lambda: 0.5)
+    dependencies.override(client=catalogue, settings=ActionSettings(), outbox=outbox)
+    catalogue.with_extensions = True
+    catalogue.unavailable = True
+    dispatcher = CollectingDispatcher()
+
+    await ActionHandOff().run(dispatcher, conversation("my water bill is wrong", "a human"), {})
+
+    assert responses(dispatcher) == ["utter_handoff_queued"]
+    assert catalogue.handoffs == []
+    assert await outbox.deliver_due_handoffs(catalogue) != []
+    assert catalogue.handoffs == [], "still down: kept for the next round"
+
+    catalogue.unavailable = False
+    await relay_round(outbox, catalogue, None)
+    assert catalogue.handoffs == [], "not before its retry time"
+    now[0] += 3600
+    await relay_round(outbox, catalogue, None)
+
+    assert catalogue.handoffs == [("telegram:12345", "my water bill is wrong\na human", None)]
+    await relay_round(outbox, catalogue, None)
+    assert len(catalogue.handoffs) == 1, "sent once"
+
+
+async def test_a_server_without_handoffs_gives_the_phone_number(catalogue: FakeOpen311) -> None:
+    dispatcher = CollectingDispatcher()
+
+    await ActionHandOff().run(dispatcher, conversation("a person"), {})
+
     assert responses(dispatcher) == ["utter_handoff"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -11,10 +12,12 @@ import pytest
 from actions.open311_client import (
     IDEMPOTENCY_HEADER,
     BackOfficeUnavailable,
+    CitizenTicket,
     ExtensionUnavailable,
     Open311Client,
     RequestRejected,
     TicketNotFound,
+    TransitionRefused,
 )
 from actions.service_matching import search_catalogue
 from open311_schema import NewServiceRequest
@@ -87,24 +90,146 @@ def not_found(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json=body)
 
 
-async def test_withdraw_reopen_and_rating_send_nothing_to_guessed_paths() -> None:
+CITIZEN_TICKET = {
+    "service_request_id": "CD-7K2M9Q",
+    "service_code": "street_light",
+    "service_name": "Street light",
+    "status": "closed",
+    "open311_status": "closed",
+    "status_notes": "Withdrawn by the citizen.",
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "path", "body"),
+    [
+        (
+            lambda api: api.withdraw_request("telegram:12345", "CD-7K2M9Q", "fixed itself"),
+            "withdraw",
+            {"reason": "fixed itself"},
+        ),
+        (
+            lambda api: api.withdraw_request("telegram:12345", "CD-7K2M9Q"),
+            "withdraw",
+            {},
+        ),
+        (
+            lambda api: api.reopen_request("telegram:12345", "CD-7K2M9Q", "dark again"),
+            "reopen",
+            {"reason": "dark again"},
+        ),
+        (
+            lambda api: api.rate_request("telegram:12345", "CD-7K2M9Q", 4),
+            "rating",
+            {"rating": 4},
+        ),
+        (
+            lambda api: api.rate_request("telegram:12345", "CD-7K2M9Q", 2, "slow"),
+            "rating",
+            {"rating": 2, "comment": "slow"},
+        ),
+    ],
+)
+async def test_ticket_moves_follow_the_contract(
+    call: Callable[[Open311Client], Awaitable[CitizenTicket]], path: str, body: object
+) -> None:
+    seen: list[tuple[str, str, str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(
+            (
+                request.method,
+                request.url.raw_path.decode(),
+                request.headers["X-API-Key"],
+                json.loads(request.content),
+            )
+        )
+        return httpx.Response(200, json={**CITIZEN_TICKET, "rating": 4})
+
+    async with client(handler) as api:
+        ticket = await call(api)
+
+    assert seen == [
+        ("POST", f"/api/v1/citizens/telegram:12345/tickets/CD-7K2M9Q/{path}", "cd_key", body)
+    ]
+    assert ticket.status == "closed"
+    assert ticket.rating == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "raised"),
+    [
+        (404, TicketNotFound),
+        (422, TransitionRefused),
+        (405, ExtensionUnavailable),
+        (503, BackOfficeUnavailable),
+        (400, RequestRejected),
+    ],
+)
+async def test_ticket_move_errors_are_told_apart(status: int, raised: type[Exception]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"code": "unprocessable", "message": "Not allowed from new."}}
+        return httpx.Response(status, json=body)
+
+    async with client(handler) as api:
+        with pytest.raises(raised):
+            await api.reopen_request("telegram:12345", "CD-7K2M9Q", "dark again")
+
+
+async def test_bad_moves_are_refused_before_sending() -> None:
     sent: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.url.path)
-        return httpx.Response(201, json={})
+        return httpx.Response(200, json=CITIZEN_TICKET)
 
     async with client(handler) as api:
-        with pytest.raises(ExtensionUnavailable):
-            await api.reopen_request("CD-7K2M9Q", "still dark")
-        with pytest.raises(ExtensionUnavailable):
-            await api.withdraw_request("CD-7K2M9Q", "not needed")
-        with pytest.raises(ExtensionUnavailable):
-            await api.rate_request("CD-7K2M9Q", 4)
         with pytest.raises(ValueError, match="1 to 5"):
-            await api.rate_request("CD-7K2M9Q", 9)
+            await api.rate_request("telegram:12345", "CD-7K2M9Q", 9)
+        with pytest.raises(ValueError, match="1 to 5"):
+            await api.rate_request("telegram:12345", "CD-7K2M9Q", True)
+        with pytest.raises(ValueError, match="reason"):
+            await api.reopen_request("telegram:12345", "CD-7K2M9Q", "  ")
+        with pytest.raises(ValueError, match="message"):
+            await api.create_handoff("telegram:12345", " ")
 
     assert sent == []
+
+
+async def test_a_handoff_follows_the_contract() -> None:
+    seen: list[tuple[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.raw_path.decode(), json.loads(request.content)))
+        return httpx.Response(
+            201,
+            json={
+                "handoff_id": "h-1",
+                "status": "waiting",
+                "department": "Street Lighting",
+                "expected_response": "2026-12-01T09:30:00Z",
+                "expected_response_hours": 24,
+            },
+        )
+
+    async with client(handler) as api:
+        handoff = await api.create_handoff("telegram:12345", "who fixes lamps?", "CD-7K2M9Q")
+
+    assert seen == [
+        (
+            "/api/v1/citizens/telegram:12345/handoffs",
+            {"message": "who fixes lamps?", "service_request_id": "CD-7K2M9Q"},
+        )
+    ]
+    assert handoff.department == "Street Lighting"
+    assert handoff.expected_response == datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    assert handoff.expected_response_hours == 24
+
+
+async def test_a_handoff_reply_of_the_wrong_shape_is_an_outage() -> None:
+    async with client(lambda request: httpx.Response(201, json={"handoff_id": "h"})) as api:
+        with pytest.raises(BackOfficeUnavailable):
+            await api.create_handoff("telegram:12345", "help")
 
 
 async def test_a_comment_goes_to_the_citizens_ticket() -> None:

@@ -22,6 +22,7 @@ from actions.report_issue import (
     ActionStartIntake,
     ActionSubmitComplaint,
     ValidateIntakeForm,
+    location_in,
     says_what_is_wrong,
 )
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceDefinition
@@ -81,6 +82,78 @@ async def test_first_message_becomes_description_and_its_location_is_kept(
     assert values["issue_description"] == text
     assert values["issue_location"] == "12 Jiefang Road"
     assert values["intake_kind"] == "report_issue"
+
+
+def located(text: str, span: str) -> dict[str, Any]:
+    """A message whose location entity is ``span`` (start/end offsets as the CRF gives them)."""
+    start = text.index(span)
+    entity = {"entity": "location", "value": span, "start": start, "end": start + len(span)}
+    return {"text": text, "entities": [entity]}
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        (
+            "the street lamp outside no. 12 Jiefang Road has been dark for a week",
+            "Jiefang Road",
+            "no. 12 Jiefang Road",
+        ),
+        ("pothole at 12 Jiefang Road", "Jiefang Road", "12 Jiefang Road"),
+        ("bin not emptied at number 7b Elm St", "Elm St", "number 7b Elm St"),
+        ("lamp dark on Jiefang Road 12 since monday", "Jiefang Road", "Jiefang Road 12"),
+        ("lamp dark on Jiefang Road, no. 12", "Jiefang Road", "Jiefang Road, no. 12"),
+        ("pothole in Jiefang Road for 3 weeks", "Jiefang Road", "Jiefang Road"),
+        ("pothole near 12 Jiefang Road", "12 Jiefang Road", "12 Jiefang Road"),
+    ],
+)
+def test_the_house_number_stays_with_the_street(text: str, span: str, expected: str) -> None:
+    assert location_in(located(text, span)) == expected
+
+
+async def test_the_opening_keeps_the_house_number(catalogue: FakeOpen311) -> None:
+    text = "the street lamp outside no. 12 Jiefang Road has been dark for a week"
+    message = located(text, "Jiefang Road")
+    tracker = make_tracker({}, text=text, entities=message["entities"])
+
+    events = await ActionStartIntake().run(CollectingDispatcher(), tracker, DOMAIN)
+
+    assert slot_values(events)["issue_location"] == "no. 12 Jiefang Road"
+
+
+@pytest.mark.parametrize(
+    ("step", "change", "emptied"),
+    [
+        ("issue_location", "change_issue_description", {"issue_description": None}),
+        ("service_code", "change_issue_description", {"issue_description": None}),
+        (
+            "attribute_answer",
+            "change_service_code",
+            {"service_code": None, "service_attributes": {}},
+        ),
+        (
+            "issue_photo",
+            "change_issue_location",
+            {"issue_location": None, "issue_coordinates": None},
+        ),
+    ],
+)
+async def test_change_is_taken_at_every_step(
+    catalogue: FakeOpen311, step: str, change: str, emptied: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        {"requested_slot": step, "issue_description": "lamp dark", "service_code": change},
+        text="",
+        intent="choose_option",
+        entities=[{"entity": "choice", "value": change}],
+        active_loop="intake_form",
+    )
+    dispatcher = CollectingDispatcher()
+
+    values = slot_values(await ValidateIntakeForm().run(dispatcher, tracker, DOMAIN))
+
+    assert values.items() >= {**emptied, step: None, "failed_attempts": 0.0}.items()
+    assert dispatcher.messages == [], "the form asks the emptied step next"
 
 
 async def test_generic_opening_leaves_the_description_to_ask(catalogue: FakeOpen311) -> None:

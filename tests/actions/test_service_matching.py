@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.service_matching import find_service, rank_services, words
+from actions.open311_client import ServiceMatch
+from actions.service_matching import above_floor, find_service, rank_services, words
 from tests.fakes import service
 
 CATALOGUE = [
@@ -37,3 +38,26 @@ def test_find_service_by_code() -> None:
     assert found is not None
     assert found.service_name == "Pothole or road damage"
     assert find_service(CATALOGUE, "nope") is None
+
+
+def test_side_matches_far_below_the_best_are_not_offered() -> None:
+    # The back office's scores for "the street lamp outside no. 12 Jiefang Road has been
+    # dark for a week": "Road" in the address matched every road service.
+    matches = [
+        ServiceMatch("street_light", "Street light not working", 25.857),
+        ServiceMatch("road_sign", "Damaged or missing road sign", 6.646),
+        ServiceMatch("event_permit", "Permit for an event or street party", 6.242),
+    ]
+
+    assert [m.service_code for m in above_floor(matches)] == ["street_light"]
+
+
+def test_close_matches_are_all_offered() -> None:
+    matches = [
+        ServiceMatch("a", "A", 10.0),
+        ServiceMatch("b", "B", 8.0),
+        ServiceMatch("c", "C", 3.6),
+    ]
+
+    assert [m.service_code for m in above_floor(matches)] == ["a", "b", "c"]
+    assert above_floor([]) == []

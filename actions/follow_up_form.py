@@ -1,0 +1,405 @@
+"""Withdrawing, reopening and rating a ticket: ``follow_up_form``.
+
+``action_start_follow_up`` notes what the citizen wants (``withdraw_ticket``,
+``reopen_ticket``, ``rate_resolution``) and whatever the message already says: the reference
+(or the ticket this conversation last talked about), a reason, a rating. The form asks only
+what is missing, in two steps: which ticket, then the confirmation (withdraw, buttons), the
+reason (reopen) or the rating (1 to 5, buttons). ``action_submit_follow_up`` then sends it
+through the back office's citizen endpoints for this chat's identity.
+
+Slots read and set: ``follow_up_kind``, ``follow_up_reference``, ``follow_up_confirm``,
+``follow_up_reason``, ``follow_up_rating``, ``failed_attempts``; ``ticket_reference`` once the
+back office confirmed the ticket exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.citizen_identity import citizen_identity
+from actions.dependencies import get_open311_client
+from actions.follow_up import rating_in, reference_in
+from actions.open311_client import (
+    MAX_REASON_CHARS,
+    BackOfficeUnavailable,
+    ExtensionUnavailable,
+    RequestRejected,
+    TicketNotFound,
+    TransitionRefused,
+)
+from actions.report_issue import FAILURES_BEFORE_SIMPLER, choice_payload, clean_text, failures
+from actions.service_matching import words
+
+FORM = "follow_up_form"
+WITHDRAW = "withdraw"
+REOPEN = "reopen"
+RATE = "rate"
+KINDS = {"withdraw_ticket": WITHDRAW, "reopen_ticket": REOPEN, "rate_resolution": RATE}
+YES = "yes"
+NO = "no"
+STEPS = 2
+MIN_REASON_CHARS = 3
+
+FOLLOW_UP_SLOTS = (
+    "follow_up_kind",
+    "follow_up_reference",
+    "follow_up_confirm",
+    "follow_up_reason",
+    "follow_up_rating",
+    "failed_attempts",
+)
+# The second step of each kind.
+_DETAIL_SLOT = {WITHDRAW: "follow_up_confirm", REOPEN: "follow_up_reason", RATE: "follow_up_rating"}
+# Open311's public status says whether a move can be allowed at all; the back office decides.
+_ALLOWED_WHEN = {WITHDRAW: "open", REOPEN: "closed", RATE: "closed"}
+_NOT_ALLOWED = {
+    WITHDRAW: "utter_withdraw_not_allowed",
+    REOPEN: "utter_reopen_not_allowed",
+    RATE: "utter_rating_not_allowed",
+}
+_DONE = {WITHDRAW: "utter_ticket_withdrawn", REOPEN: "utter_ticket_reopened", RATE: "utter_rated"}
+# Words that only say "reopen/withdraw my ticket"; anything beyond them is a reason.
+_REQUEST_WORDS = frozenset(
+    words(
+        "reopen re-open open again withdraw cancel close delete remove retract take back "
+        "scrap forget ticket tickets complaint report case request application issue "
+        "please want would like can could you my it this that the a i"
+    )
+)
+
+
+def reason_in(text: Any) -> str | None:
+    """The message as a reason, when it says more than "reopen/withdraw my ticket"."""
+    clean = clean_text(text)
+    if clean is None or clean.startswith("/"):
+        return None
+    without_reference = clean_text(_strip_reference(clean))
+    if not without_reference or not words(without_reference) - _REQUEST_WORDS:
+        return None
+    return clean[:MAX_REASON_CHARS]
+
+
+def _strip_reference(text: str) -> str:
+    reference = reference_in(text)
+    if reference is None:
+        return text
+    for form in (reference, reference.replace("-", "")):
+        text = text.replace(form, " ").replace(form.lower(), " ")
+    return text
+
+
+def follow_up_kind(tracker: Tracker) -> str | None:
+    kind = tracker.get_slot("follow_up_kind")
+    return kind if kind in _DETAIL_SLOT else None
+
+
+def step_of(tracker: Tracker, slot: str) -> dict[str, int]:
+    return {"step": 1 if slot == "follow_up_reference" else 2, "total": STEPS}
+
+
+def cleared_follow_up() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in FOLLOW_UP_SLOTS]
+
+
+class ActionStartFollowUp(Action):
+    """Notes what the citizen wants done to which ticket, from the message that asked."""
+
+    def name(self) -> str:
+        return "action_start_follow_up"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        kind = KINDS.get(str(intent))
+        events = cleared_follow_up()
+        if kind is None:
+            return events
+        text = tracker.latest_message.get("text")
+        entity_reference = next(
+            (
+                reference_in(entity.get("value"))
+                for entity in tracker.latest_message.get("entities") or []
+                if entity.get("entity") == "reference"
+            ),
+            None,
+        )
+        reference = (
+            reference_in(text)
+            or entity_reference
+            or reference_in(tracker.get_slot("ticket_reference"))
+        )
+        events.append(SlotSet("follow_up_kind", kind))
+        if reference:
+            # Validated (does it exist, can it be changed) when the form starts.
+            events.append(SlotSet("follow_up_reference", reference))
+        if kind == REOPEN and reason_in(text):
+            events.append(SlotSet("follow_up_reason", reason_in(text)))
+        if kind == RATE and rating_in(text) is not None:
+            events.append(SlotSet("follow_up_rating", str(rating_in(text))))
+        return events
+
+
+class ValidateFollowUpForm(FormValidationAction):
+    """Checks the ticket and the answer of ``follow_up_form``."""
+
+    def name(self) -> str:
+        return "validate_follow_up_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        kind = follow_up_kind(tracker)
+        if kind is None:
+            return []
+        return ["follow_up_reference", _DETAIL_SLOT[kind]]
+
+    async def validate_follow_up_reference(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        reference = reference_in(slot_value)
+        if reference is None:
+            dispatcher.utter_message(response="utter_reference_not_understood")
+            return _failed(tracker, "follow_up_reference")
+        try:
+            ticket = await get_open311_client().get_request(reference)
+        except TicketNotFound:
+            dispatcher.utter_message(
+                response="utter_ticket_not_found", service_request_id=reference
+            )
+            return _failed(tracker, "follow_up_reference")
+        except (BackOfficeUnavailable, RequestRejected):
+            dispatcher.utter_message(response="utter_backoffice_unavailable")
+            return {"follow_up_kind": None, "follow_up_reference": None}
+        kind = follow_up_kind(tracker)
+        if kind is not None and ticket.status != _ALLOWED_WHEN[kind]:
+            # Said now, so the citizen is not asked a reason or a rating for nothing.
+            dispatcher.utter_message(response=_NOT_ALLOWED[kind], service_request_id=reference)
+            return {
+                "follow_up_kind": None,
+                "follow_up_reference": None,
+                "ticket_reference": reference,
+            }
+        return {
+            "follow_up_reference": reference,
+            "ticket_reference": reference,
+            "failed_attempts": 0.0,
+        }
+
+    async def validate_follow_up_confirm(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        if slot_value in (YES, NO):
+            return {"follow_up_confirm": slot_value, "failed_attempts": 0.0}
+        dispatcher.utter_message(response="utter_withdraw_confirm_not_understood")
+        return _failed(tracker, "follow_up_confirm")
+
+    async def validate_follow_up_reason(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        text = clean_text(slot_value)
+        if text is None or len(text) < MIN_REASON_CHARS or text.startswith("/"):
+            dispatcher.utter_message(response="utter_reopen_reason_too_short")
+            return _failed(tracker, "follow_up_reason")
+        return {"follow_up_reason": text[:MAX_REASON_CHARS], "failed_attempts": 0.0}
+
+    async def validate_follow_up_rating(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        rating = rating_in(str(slot_value)) if slot_value is not None else None
+        if rating is None:
+            dispatcher.utter_message(response="utter_rating_not_understood")
+            return _failed(tracker, "follow_up_rating")
+        return {"follow_up_rating": str(rating), "failed_attempts": 0.0}
+
+
+def _failed(tracker: Tracker, slot: str) -> dict[str, Any]:
+    return {slot: None, "failed_attempts": float(failures(tracker) + 1)}
+
+
+class _AskFollowUp:
+    """Shared part of the ask actions: the simpler re-ask after two failed answers."""
+
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
+            dispatcher.utter_message(response="utter_ask_simpler_follow_up")
+
+
+class ActionAskFollowUpReference(_AskFollowUp, Action):
+    slot = "follow_up_reference"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(
+            response="utter_ask_follow_up_reference", **step_of(tracker, self.slot)
+        )
+        return []
+
+
+class ActionAskFollowUpConfirm(_AskFollowUp, Action):
+    slot = "follow_up_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(
+            response="utter_ask_follow_up_confirm",
+            service_request_id=tracker.get_slot("follow_up_reference") or "",
+            **step_of(tracker, self.slot),
+        )
+        return []
+
+
+class ActionAskFollowUpReason(_AskFollowUp, Action):
+    slot = "follow_up_reason"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(
+            response="utter_ask_follow_up_reason",
+            service_request_id=tracker.get_slot("follow_up_reference") or "",
+            **step_of(tracker, self.slot),
+        )
+        return []
+
+
+class ActionAskFollowUpRating(_AskFollowUp, Action):
+    slot = "follow_up_rating"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        # The scale is numbers, the same in every language; the question is a response key.
+        buttons = [{"title": str(n), "payload": choice_payload(str(n))} for n in range(1, 6)]
+        dispatcher.utter_message(
+            response="utter_ask_follow_up_rating",
+            service_request_id=tracker.get_slot("follow_up_reference") or "",
+            buttons=buttons,
+            **step_of(tracker, self.slot),
+        )
+        return []
+
+
+class ActionSubmitFollowUp(Action):
+    """Sends the completed follow-up to the back office and says how it went.
+
+    Re-checks every slot first: a crafted ``/intent{...}`` message can set slots around the
+    form. Clears the form's slots afterwards.
+    """
+
+    def name(self) -> str:
+        return "action_submit_follow_up"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        kind = follow_up_kind(tracker)
+        reference = reference_in(tracker.get_slot("follow_up_reference"))
+        if kind is None or reference is None:
+            return cleared_follow_up()  # already answered (not allowed, unknown ticket)
+        if kind == WITHDRAW and tracker.get_slot("follow_up_confirm") != YES:
+            dispatcher.utter_message(response="utter_withdraw_kept", service_request_id=reference)
+            return cleared_follow_up()
+        identity = citizen_identity(tracker)
+        client = get_open311_client()
+        try:
+            if identity is None:
+                raise ExtensionUnavailable("no citizen identity for this conversation")
+            if kind == WITHDRAW:
+                await client.withdraw_request(identity, reference, _withdraw_reason(tracker))
+            elif kind == REOPEN:
+                reason = clean_text(tracker.get_slot("follow_up_reason"))
+                if reason is None:
+                    return [SlotSet("follow_up_reason", None)]
+                await client.reopen_request(identity, reference, reason[:MAX_REASON_CHARS])
+            else:
+                rating = rating_in(tracker.get_slot("follow_up_rating"))
+                if rating is None:
+                    return [SlotSet("follow_up_rating", None)]
+                await client.rate_request(identity, reference, rating)
+        except TicketNotFound:
+            dispatcher.utter_message(
+                response="utter_ticket_not_from_this_chat", service_request_id=reference
+            )
+        except TransitionRefused:
+            dispatcher.utter_message(response=_NOT_ALLOWED[kind], service_request_id=reference)
+        except (ExtensionUnavailable, RequestRejected, ValueError):
+            dispatcher.utter_message(
+                response="utter_follow_up_not_supported", service_request_id=reference
+            )
+        except BackOfficeUnavailable:
+            dispatcher.utter_message(response="utter_backoffice_unavailable")
+        else:
+            dispatcher.utter_message(response=_DONE[kind], service_request_id=reference)
+        return [*cleared_follow_up(), SlotSet("ticket_reference", reference)]
+
+
+def _withdraw_reason(tracker: Tracker) -> str | None:
+    # The words of the message that asked to withdraw, when they say why.
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent == "withdraw_ticket":
+                return reason_in(event.get("text"))
+    return None
+
+
+class ActionCancelFollowUp(Action):
+    """Stops the follow-up; nothing is changed."""
+
+    def name(self) -> str:
+        return "action_cancel_follow_up"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_follow_up_cancelled")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared_follow_up()]
+
+
+__all__ = [
+    "ActionAskFollowUpConfirm",
+    "ActionAskFollowUpRating",
+    "ActionAskFollowUpReason",
+    "ActionAskFollowUpReference",
+    "ActionCancelFollowUp",
+    "ActionStartFollowUp",
+    "ActionSubmitFollowUp",
+    "ValidateFollowUpForm",
+]

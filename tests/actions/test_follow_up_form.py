@@ -1,0 +1,329 @@
+"""Withdraw (confirmed), reopen (with a reason) and rate (1-5) a ticket: follow_up_form."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.follow_up_form import (
+    ActionAskFollowUpRating,
+    ActionCancelFollowUp,
+    ActionStartFollowUp,
+    ActionSubmitFollowUp,
+    ValidateFollowUpForm,
+    reason_in,
+)
+from open311_schema import NewServiceRequest
+from tests.conftest import make_tracker
+from tests.fakes import FakeOpen311
+
+IDENTITY = "telegram:citizen-1"
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[str | None]:
+    return [message.get("response") for message in dispatcher.messages]
+
+
+def slot_values(events: list[Any]) -> dict[str, Any]:
+    return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
+
+
+async def file_one(
+    catalogue: FakeOpen311, *, lifecycle: str = "new", account_id: str = IDENTITY
+) -> str:
+    catalogue.with_extensions = True
+    created = await catalogue.create_request(
+        NewServiceRequest(
+            "street_light", description="dark", address_string="1 Main St", account_id=account_id
+        )
+    )
+    reference = created.service_request_id
+    assert reference
+    catalogue.lifecycle[reference] = lifecycle
+    if lifecycle in ("resolved", "closed"):
+        ticket = catalogue.tickets[reference]
+        catalogue.tickets[reference] = dataclasses.replace(ticket, status="closed")
+    return reference
+
+
+async def start(intent: str, text: str, slots: dict[str, Any] | None = None) -> dict[str, Any]:
+    tracker = make_tracker(slots or {}, text=text, intent=intent, input_channel="telegram")
+    return slot_values(await ActionStartFollowUp().run(CollectingDispatcher(), tracker, {}))
+
+
+async def validate(slots: dict[str, Any]) -> tuple[dict[str, Any], CollectingDispatcher]:
+    """Runs the validator of the open step (``requested_slot``) on its value."""
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots, active_loop="follow_up_form", input_channel="telegram")
+    step = slots["requested_slot"]
+    method = getattr(ValidateFollowUpForm(), f"validate_{step}")
+    return await method(slots[step], dispatcher, tracker, {}), dispatcher
+
+
+async def submit(slots: dict[str, Any]) -> tuple[dict[str, Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots, text="yes", intent="affirm", input_channel="telegram")
+    return slot_values(await ActionSubmitFollowUp().run(dispatcher, tracker, {})), dispatcher
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("it's broken again", "it's broken again"),
+        ("reopen CD-7K2M9Q, the repair didn't last", "reopen CD-7K2M9Q, the repair didn't last"),
+        ("reopen my complaint", None),
+        ("please reopen cd7k2m9q", None),
+        ("/reopen_ticket", None),
+    ],
+)
+def test_a_reason_is_what_goes_beyond_asking_to_reopen(text: str, reason: str | None) -> None:
+    assert reason_in(text) == reason
+
+
+async def test_what_the_first_message_says_is_kept(catalogue: FakeOpen311) -> None:
+    assert await start("withdraw_ticket", "withdraw CD-7K2M9Q please") == {
+        "follow_up_kind": "withdraw",
+        "follow_up_reference": "CD-7K2M9Q",
+        "follow_up_confirm": None,
+        "follow_up_reason": None,
+        "follow_up_rating": None,
+        "failed_attempts": None,
+    }
+    reopen = await start(
+        "reopen_ticket", "the lamp is dark again", {"ticket_reference": "CD-AAAAAA"}
+    )
+    assert reopen["follow_up_reference"] == "CD-AAAAAA", "the ticket last talked about"
+    assert reopen["follow_up_reason"] == "the lamp is dark again"
+    assert (await start("rate_resolution", "4 stars for cd-7k2m9q"))["follow_up_rating"] == "4"
+    assert (await start("rate_resolution", "rate it"))["follow_up_rating"] is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "second_step"),
+    [
+        ("withdraw", "follow_up_confirm"),
+        ("reopen", "follow_up_reason"),
+        ("rate", "follow_up_rating"),
+    ],
+)
+async def test_each_kind_asks_a_reference_and_one_thing(kind: str, second_step: str) -> None:
+    tracker = make_tracker({"follow_up_kind": kind}, active_loop="follow_up_form")
+    slots = await ValidateFollowUpForm().required_slots([], CollectingDispatcher(), tracker, {})
+
+    assert slots == ["follow_up_reference", second_step]
+
+
+async def test_a_crafted_kind_asks_nothing() -> None:
+    tracker = make_tracker({"follow_up_kind": "delete_all"}, active_loop="follow_up_form")
+
+    assert (
+        await ValidateFollowUpForm().required_slots([], CollectingDispatcher(), tracker, {}) == []
+    )
+
+
+async def test_an_unknown_reference_is_asked_again(catalogue: FakeOpen311) -> None:
+    slots, dispatcher = await validate(
+        {
+            "follow_up_kind": "withdraw",
+            "follow_up_reference": "CD-ZZZZZZ",
+            "requested_slot": "follow_up_reference",
+        }
+    )
+
+    assert responses(dispatcher) == ["utter_ticket_not_found"]
+    assert slots["follow_up_reference"] is None
+    assert slots["failed_attempts"] == 1.0
+
+
+async def test_text_without_a_reference_is_asked_again(catalogue: FakeOpen311) -> None:
+    slots, dispatcher = await validate(
+        {
+            "follow_up_kind": "rate",
+            "follow_up_reference": "the lamp one",
+            "requested_slot": "follow_up_reference",
+        }
+    )
+
+    assert responses(dispatcher) == ["utter_reference_not_understood"]
+    assert slots["follow_up_reference"] is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "lifecycle", "refusal"),
+    [
+        ("reopen", "in_progress", "utter_reopen_not_allowed"),
+        ("rate", "new", "utter_rating_not_allowed"),
+        ("withdraw", "resolved", "utter_withdraw_not_allowed"),
+    ],
+)
+async def test_a_move_the_ticket_cannot_make_is_said_before_asking_more(
+    catalogue: FakeOpen311, kind: str, lifecycle: str, refusal: str
+) -> None:
+    reference = await file_one(catalogue, lifecycle=lifecycle)
+
+    slots, dispatcher = await validate(
+        {
+            "follow_up_kind": kind,
+            "follow_up_reference": reference,
+            "requested_slot": "follow_up_reference",
+        }
+    )
+
+    assert responses(dispatcher) == [refusal]
+    assert slots["follow_up_kind"] is None, "the form ends without asking a reason or rating"
+    assert catalogue.follow_ups == []
+
+
+async def test_a_known_reference_is_remembered(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="resolved")
+
+    slots, dispatcher = await validate(
+        {
+            "follow_up_kind": "reopen",
+            "follow_up_reference": reference.lower(),
+            "requested_slot": "follow_up_reference",
+        }
+    )
+
+    assert dispatcher.messages == []
+    assert slots["follow_up_reference"] == reference
+    assert slots["ticket_reference"] == reference
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("5", "5"), ("two", "2"), ("9", None), ("great", None)]
+)
+async def test_ratings_are_checked(given: str, expected: str | None) -> None:
+    slots, dispatcher = await validate(
+        {
+            "follow_up_kind": "rate",
+            "follow_up_reference": "CD-7K2M9Q",
+            "follow_up_rating": given,
+            "requested_slot": "follow_up_rating",
+        }
+    )
+
+    assert slots["follow_up_rating"] == expected
+    assert responses(dispatcher) == ([] if expected else ["utter_rating_not_understood"])
+
+
+async def test_the_rating_step_shows_five_buttons_and_its_progress() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"follow_up_reference": "CD-7K2M9Q", "failed_attempts": 2.0})
+
+    await ActionAskFollowUpRating().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ask_simpler_follow_up", "utter_ask_follow_up_rating"]
+    asked = dispatcher.messages[1]
+    assert (asked["step"], asked["total"]) == (2, 2)
+    assert [b["payload"] for b in asked["buttons"]] == [
+        f'/choose_option{{"choice": "{n}"}}' for n in range(1, 6)
+    ]
+
+
+async def test_withdrawing_needs_a_yes(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="acknowledged")
+
+    _, kept = await submit(
+        {"follow_up_kind": "withdraw", "follow_up_reference": reference, "follow_up_confirm": "no"}
+    )
+    assert responses(kept) == ["utter_withdraw_kept"]
+    assert catalogue.follow_ups == []
+
+    slots, done = await submit(
+        {"follow_up_kind": "withdraw", "follow_up_reference": reference, "follow_up_confirm": "yes"}
+    )
+    assert responses(done) == ["utter_ticket_withdrawn"]
+    assert catalogue.lifecycle[reference] == "closed"
+    assert slots["follow_up_kind"] is None
+    assert slots["ticket_reference"] == reference
+
+
+async def test_reopening_sends_the_reason(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="resolved")
+
+    _, dispatcher = await submit(
+        {
+            "follow_up_kind": "reopen",
+            "follow_up_reference": reference,
+            "follow_up_reason": "dark again",
+        }
+    )
+
+    assert responses(dispatcher) == ["utter_ticket_reopened"]
+    assert catalogue.follow_ups == [("reopen", reference, "dark again")]
+    assert catalogue.lifecycle[reference] == "reopened"
+
+
+async def test_rating_sends_the_number(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="closed")
+
+    _, dispatcher = await submit(
+        {"follow_up_kind": "rate", "follow_up_reference": reference, "follow_up_rating": "4"}
+    )
+
+    assert responses(dispatcher) == ["utter_rated"]
+    assert catalogue.follow_ups == [("rating", reference, 4)]
+
+
+async def test_a_refusal_by_the_back_office_is_said_plainly(catalogue: FakeOpen311) -> None:
+    # Open311 said "closed" when asked, but the ticket moved on before the citizen answered.
+    reference = await file_one(catalogue, lifecycle="in_progress")
+
+    _, dispatcher = await submit(
+        {"follow_up_kind": "rate", "follow_up_reference": reference, "follow_up_rating": "5"}
+    )
+
+    assert responses(dispatcher) == ["utter_rating_not_allowed"]
+    assert catalogue.follow_ups == []
+
+
+async def test_another_chats_ticket_is_not_changed(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="new", account_id="telegram:someone-else")
+
+    _, dispatcher = await submit(
+        {"follow_up_kind": "withdraw", "follow_up_reference": reference, "follow_up_confirm": "yes"}
+    )
+
+    assert responses(dispatcher) == ["utter_ticket_not_from_this_chat"]
+    assert catalogue.lifecycle[reference] == "new"
+
+
+async def test_an_outage_is_said_and_nothing_is_claimed(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="resolved")
+    catalogue.unavailable = True
+
+    _, dispatcher = await submit(
+        {
+            "follow_up_kind": "reopen",
+            "follow_up_reference": reference,
+            "follow_up_reason": "dark again",
+        }
+    )
+
+    assert responses(dispatcher) == ["utter_backoffice_unavailable"]
+
+
+async def test_crafted_slots_are_checked_again_before_sending(catalogue: FakeOpen311) -> None:
+    reference = await file_one(catalogue, lifecycle="closed")
+
+    slots, dispatcher = await submit(
+        {"follow_up_kind": "rate", "follow_up_reference": reference, "follow_up_rating": "11"}
+    )
+
+    assert dispatcher.messages == []
+    assert slots == {"follow_up_rating": None}
+    assert catalogue.follow_ups == []
+
+
+async def test_cancel_changes_nothing() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"follow_up_kind": "withdraw"}, active_loop="follow_up_form")
+
+    events = await ActionCancelFollowUp().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_follow_up_cancelled"]
+    assert slot_values(events)["follow_up_kind"] is None
