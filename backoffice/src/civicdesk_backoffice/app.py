@@ -17,8 +17,10 @@ from civicdesk_backoffice.app_keys import (
 )
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
 from civicdesk_backoffice.errors import error_middleware
+from civicdesk_backoffice.open311.views import TICKET_FILER
 from civicdesk_backoffice.routes import setup_routes
 from civicdesk_backoffice.settings import Settings
+from civicdesk_backoffice.tickets import TicketFiler
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -48,5 +50,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # Same pool; public lookups need no transaction, and skipping it halves their cost.
     app[READ_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
     app[READ_SESSIONMAKER] = create_sessionmaker(app[READ_ENGINE])
+    app[TICKET_FILER] = TicketFiler(app[SESSIONMAKER])
     yield
+    await app[TICKET_FILER].close()
     await engine.dispose()

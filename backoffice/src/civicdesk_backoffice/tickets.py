@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -10,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from open311_schema import NewServiceRequest, ServiceRequest, Status
+from open311_schema import NewServiceRequest, SchemaError, ServiceRequest, Status
 from sqlalchemy import Row, Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from civicdesk_backoffice import api_keys
 from civicdesk_backoffice.attributes import check_attributes
-from civicdesk_backoffice.catalogue import is_service_code, parse_attributes
+from civicdesk_backoffice.catalogue import ServiceAttribute, is_service_code, parse_attributes
 from civicdesk_backoffice.models import ServiceEntry, Ticket, TicketStatus, utcnow
 
 logger = logging.getLogger(__name__)
@@ -43,8 +45,11 @@ class UnknownServiceError(LookupError):
 
 def new_reference() -> str:
     """A random ticket reference such as ``CD-7KQ2XM`` (about a billion possibilities)."""
+    # One draw of 30 random bits, five per character (32 = 2**5: every character equally
+    # likely, as with one draw per character, at a sixth of the cost).
+    bits = secrets.randbits(5 * REFERENCE_LENGTH)
     return REFERENCE_PREFIX + "".join(
-        secrets.choice(CROCKFORD_ALPHABET) for _ in range(REFERENCE_LENGTH)
+        CROCKFORD_ALPHABET[(bits >> shift) & 31] for shift in range(0, 5 * REFERENCE_LENGTH, 5)
     )
 
 
@@ -80,17 +85,45 @@ class FiledTicket:
     service_notice: str
 
 
-_INSERT_TICKET = insert(Ticket).returning(Ticket.id)
-"""Run on a Core connection: a plain ``INSERT ... RETURNING id``, no ORM unit of work."""
+OnStored = Callable[[AsyncSession, int], Awaitable[None]]
+"""Runs inside the storing transaction with the new ticket's id (see :class:`Filing`)."""
+
+
+class InvalidApiKeyError(PermissionError):
+    """The API key presented with the request is unknown or revoked."""
+
+
+@dataclass(frozen=True)
+class Filing:
+    """One request to store, with what has to happen in its transaction.
+
+    Attributes:
+        new: The parsed ``POST requests`` form.
+        api_key: A presented API key still to be verified, in the storing transaction,
+            before anything else (None when the caller verified it already).
+        on_stored: Runs inside the storing transaction with the new ticket's id, so what
+            it writes commits (or rolls back) together with the ticket.
+    """
+
+    new: NewServiceRequest
+    api_key: str | None = None
+    on_stored: OnStored | None = None
+
+
+FilingOutcome = FiledTicket | BaseException
+"""A filed ticket, or why this one request was refused (the others go on)."""
 
 
 async def file_request(
     sessionmaker: async_sessionmaker[AsyncSession],
     new: NewServiceRequest,
     *,
-    on_stored: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
+    on_stored: OnStored | None = None,
 ) -> FiledTicket:
     """Check a new request against its service definition and store it as a ticket.
+
+    One transaction of its own; :class:`TicketFiler` shares transactions between
+    concurrent requests instead.
 
     Args:
         sessionmaker: Session factory of the ticket database.
@@ -105,52 +138,270 @@ async def file_request(
         UnknownServiceError: the service code is unknown or inactive.
         SchemaError: the attribute answers do not fit the service definition.
     """
-    # One transaction reads the service and stores the ticket: one connection checkout
-    # per request instead of two. Both statements are SQLAlchemy Core on the session's
-    # connection (no ORM objects); the session is there for ``on_stored``.
+    (outcome,) = await file_batch(sessionmaker, [Filing(new, on_stored=on_stored)])
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+async def file_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], filings: Sequence[Filing]
+) -> list[FilingOutcome]:
+    """Store several requests in one transaction: one commit and one INSERT for all.
+
+    Each request is checked on its own (API key, service, attributes); one that fails its
+    checks gets its error as its outcome and is left out, the others are stored. If the
+    transaction itself fails (the database, or an ``on_stored`` hook), nothing of it is
+    kept and, when there was more than one request, each is filed again alone, so one bad
+    request never costs the others their ticket.
+
+    Returns:
+        One outcome per filing, in order. Every :class:`FiledTicket` is committed.
+
+    Raises:
+        Exception: only an error of a one-request batch's transaction (for example the
+            database being unreachable); in a larger batch such errors become outcomes.
+    """
+    stage = _Stage()
+    try:
+        return await _store_batch(sessionmaker, filings, stage)
+    except Exception as error:
+        if len(filings) == 1:
+            raise
+        if stage.committing:
+            # The commit itself failed: whether it took effect is unknown, so filing again
+            # could store tickets twice. Every request gets the error, as it would alone.
+            return [error] * len(filings)
+        logger.warning(
+            "a shared filing transaction of %d requests failed (%s); filing them one by one",
+            len(filings),
+            type(error).__name__,
+        )
+    outcomes: list[FilingOutcome] = []
+    for filing in filings:
+        try:
+            outcomes += await _store_batch(sessionmaker, [filing], _Stage())
+        except Exception as error:
+            outcomes.append(error)
+    return outcomes
+
+
+@dataclass
+class _Stage:
+    """How far a filing transaction got: set just before its commit is sent."""
+
+    committing: bool = False
+
+
+class TicketFiler:
+    """Group commit: requests filed at the same time share one transaction and one commit.
+
+    A request waits in a queue only while earlier batches are being stored; the next
+    batch takes everything queued by then (at most ``max_batch``). At most
+    ``max_concurrent`` batches are in flight, each on its own pooled connection. Every
+    caller is answered only after the transaction holding its ticket has committed, and
+    gets its own outcome: another request's bad input or failed hook does not fail it
+    (see :func:`file_batch`).
+
+    Attributes:
+        batches: Shared transactions started so far (fallbacks to one request each, after
+            a failed shared transaction, are not counted).
+        requests: Requests taken into those transactions.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        max_batch: int = 64,
+        max_concurrent: int = 2,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._max_batch = max_batch
+        self._max_concurrent = max_concurrent
+        self._queue: list[tuple[Filing, asyncio.Future[FilingOutcome]]] = []
+        self._drains: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.requests = 0
+
+    async def file(self, filing: Filing) -> FiledTicket:
+        """Store one request (sharing a transaction with concurrent ones).
+
+        Returns:
+            The committed ticket.
+
+        Raises:
+            InvalidApiKeyError: ``filing.api_key`` is unknown or revoked.
+            UnknownServiceError: the service code is unknown or inactive.
+            SchemaError: the attribute answers do not fit the service definition.
+        """
+        future: asyncio.Future[FilingOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.append((filing, future))
+        if len(self._drains) < self._max_concurrent:
+            task = asyncio.create_task(self._drain())
+            self._drains.add(task)
+            task.add_done_callback(self._drains.discard)
+        # shield: a caller that goes away does not cancel the batch others are waiting on.
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def close(self) -> None:
+        """Wait for the batches in flight (at shutdown, before the engine is disposed)."""
+        while self._drains:
+            await asyncio.gather(*self._drains, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        # One turn of the event loop first: requests whose bodies arrived together join.
+        await asyncio.sleep(0)
+        while self._queue:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            self.batches += 1
+            self.requests += len(batch)
+            try:
+                outcomes = await file_batch(self._sessionmaker, [filing for filing, _ in batch])
+            except Exception as error:  # a one-request batch's transaction failed
+                outcomes = [error] * len(batch)
+            except BaseException:  # cancelled at shutdown: nobody is left to answer
+                for _, future in batch + self._queue:
+                    future.cancel()
+                self._queue.clear()
+                raise
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+
+async def _store_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], filings: Sequence[Filing], stage: _Stage
+) -> list[FilingOutcome]:
     for attempt in range(1, _REFERENCE_ATTEMPTS + 1):
         try:
-            async with sessionmaker.begin() as session:
-                connection = await session.connection()
-                service = await _filing_service(connection, new.service_code)
-                if service is None:
-                    raise UnknownServiceError(new.service_code)
-                answers = check_attributes(parse_attributes(service.attributes), new.attributes)
-                values = _new_ticket(new, service, answers, utcnow())
-                ticket_id = (await connection.execute(_INSERT_TICKET, values)).scalar_one()
-                if on_stored is not None:
-                    await on_stored(session, ticket_id)
+            return await _store_batch_once(sessionmaker, filings, stage)
         except IntegrityError as error:
-            # Only a clash of the random reference is worth another try.
-            if "service_request_id" not in str(error.orig) or attempt == _REFERENCE_ATTEMPTS:
+            # Only a clash of a random reference is worth another try (with new ones).
+            clash = "service_request_id" in str(error.orig) and not stage.committing
+            if not clash or attempt == _REFERENCE_ATTEMPTS:
                 raise
-            logger.warning("ticket reference collision, drawing another (attempt %d)", attempt)
-            continue
-        reference = values["service_request_id"]
-        logger.info("filed ticket %s under %s", reference, service.code)
-        notice = service_notice(service.department, values["expected_at"])
-        return FiledTicket(ticket_id, reference, notice)
+            logger.warning("ticket reference collision, drawing others (attempt %d)", attempt)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
-_FILING_SERVICE = select(
+async def _store_batch_once(
+    sessionmaker: async_sessionmaker[AsyncSession], filings: Sequence[Filing], stage: _Stage
+) -> list[FilingOutcome]:
+    outcomes: list[FilingOutcome | None] = [None] * len(filings)
+    async with sessionmaker.begin() as session:
+        connection = await session.connection()
+        keys = await _verified_keys(connection, {f.api_key for f in filings if f.api_key})
+        services = await _filing_services(connection, {f.new.service_code for f in filings})
+        now = utcnow()
+        taken: set[str] = set()
+        rows: dict[int, dict[str, Any]] = {}
+        for index, filing in enumerate(filings):
+            if filing.api_key is not None and not keys.get(filing.api_key):
+                outcomes[index] = InvalidApiKeyError()
+                continue
+            service = services.get(filing.new.service_code)
+            if service is None:
+                outcomes[index] = UnknownServiceError(filing.new.service_code)
+                continue
+            try:
+                answers = check_attributes(_definitions(service), filing.new.attributes)
+            except SchemaError as error:
+                outcomes[index] = error
+                continue
+            # References distinct within the batch, so each returned one names one request.
+            rows[index] = _new_ticket(filing.new, service, answers, now, _fresh_reference(taken))
+        ids = await _insert_tickets(connection, list(rows.values()))
+        for index, values in rows.items():
+            filing, ticket_id = filings[index], ids[values["service_request_id"]]
+            if filing.on_stored is not None:
+                await filing.on_stored(session, ticket_id)
+            service = services[filing.new.service_code]
+            reference = values["service_request_id"]
+            notice = service_notice(service.department, values["expected_at"])
+            outcomes[index] = FiledTicket(ticket_id, reference, notice)
+        stage.committing = True  # leaving the block commits
+    # Reached only once the transaction has committed.
+    for values in rows.values():
+        reference, code = values["service_request_id"], values["service_code"]
+        logger.info("filed ticket %s under %s", reference, code)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _verified_keys(connection: AsyncConnection, presented: set[str]) -> dict[str, bool]:
+    """Whether each presented API key is active (one indexed read per distinct key)."""
+    return {key: await api_keys.lookup_active_key(connection, key) is not None for key in presented}
+
+
+_FILING_SERVICES = select(
     ServiceEntry.code, ServiceEntry.department, ServiceEntry.sla_hours, ServiceEntry.attributes
-).where(ServiceEntry.code == bindparam("code"), ServiceEntry.active.is_(True))
+).where(ServiceEntry.code.in_(bindparam("codes", expanding=True)), ServiceEntry.active.is_(True))
 
 
-async def _filing_service(connection: AsyncConnection, code: str) -> Row[Any] | None:
-    """What filing needs of the active service ``code``: plain columns, no ORM object."""
-    if not is_service_code(code):
-        return None
-    return (await connection.execute(_FILING_SERVICE, {"code": code})).first()
+async def _filing_services(connection: AsyncConnection, codes: set[str]) -> dict[str, Row[Any]]:
+    """What filing needs of the active services among ``codes``: plain columns, one read."""
+    wanted = sorted(code for code in codes if is_service_code(code))
+    if not wanted:
+        return {}
+    rows = await connection.execute(_FILING_SERVICES, {"codes": wanted})
+    return {row.code: row for row in rows}
+
+
+_parsed_definitions: dict[str, tuple[list[Any], list[ServiceAttribute]]] = {}
+
+
+def _definitions(service: Row[Any]) -> list[ServiceAttribute]:
+    """The parsed attribute definitions of a service row just read from the database.
+
+    The parsed form is kept per service code together with the stored value it came from,
+    and reused only while the row read now is equal to that value: a changed definition
+    is parsed afresh on its first use, so nothing stale is ever checked against.
+    """
+    stored = service.attributes or []
+    cached = _parsed_definitions.get(service.code)
+    if cached is not None and cached[0] == stored:
+        return cached[1]
+    parsed = parse_attributes(stored)
+    _parsed_definitions[service.code] = (stored, parsed)
+    return parsed
+
+
+_INSERT_TICKETS = insert(Ticket).returning(Ticket.service_request_id, Ticket.id)
+"""Built once and cached compiled; given several rows it is sent as one multi-row INSERT."""
+
+
+async def _insert_tickets(
+    connection: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Insert ``rows`` with one ``INSERT ... RETURNING``; returns reference to new id."""
+    if not rows:
+        return {}
+    result = await connection.execute(_INSERT_TICKETS, rows)
+    return dict(result.tuples().all())
+
+
+def _fresh_reference(taken: set[str]) -> str:
+    reference = new_reference()
+    while reference in taken:
+        reference = new_reference()
+    taken.add(reference)
+    return reference
 
 
 def _new_ticket(
-    new: NewServiceRequest, service: Row[Any], answers: dict[str, Any], now: datetime
+    new: NewServiceRequest,
+    service: Row[Any],
+    answers: dict[str, Any],
+    now: datetime,
+    reference: str,
 ) -> dict[str, Any]:
     """The ``tickets`` row of a new request (every column but the id)."""
     return {
-        "service_request_id": new_reference(),
+        "service_request_id": reference,
         "service_code": service.code,
         "status": TicketStatus.NEW.value,
         "status_notes": None,

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 from open311_schema import NewServiceRequest, SchemaError, Service, ServiceRequestCreated
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice import api_keys, catalogue, idempotency, media, tickets
 from civicdesk_backoffice.app_keys import READ_ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 SPECIFICATION_URL = "http://wiki.open311.org/GeoReport_v2"
 API_CHANGESET = "2026-11-29T00:00:00Z"
 """When this server's Open311 interface last changed (shown in service discovery)."""
+TICKET_FILER = web.AppKey("ticket_filer", tickets.TicketFiler)
+"""The application's group-commit filer (created with the engine, see ``app.py``)."""
 
 
 def _format(request: web.Request) -> Format:
@@ -117,20 +119,33 @@ async def create_request(request: web.Request) -> web.Response:
     ``Location`` header pointing at the new request. With an ``Idempotency-Key`` header
     (a CivicDesk extension, see ``docs/backoffice-api.md``) a retried request returns the
     ticket the first one filed instead of filing another.
+
+    Without that header the API key is verified in the transaction that stores the ticket,
+    which concurrent requests share (:class:`tickets.TicketFiler`); either way the answer
+    is sent only after the ticket is committed.
     """
     fmt = _format(request)
     idempotency_key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     form = await read_form(request)
-    client = await _authorise_client(request, single_value(form, "api_key"))
-    _check_jurisdiction(request, single_value(form, "jurisdiction_id"))
+    presented = single_value(form, "api_key")
+    if presented is None:
+        raise ApiError(403, "An api_key is required to create a service request.")
     try:
-        new = NewServiceRequest.from_form(form)
-    except SchemaError as error:
-        raise ApiError(400, *error.problems) from None
-    sessionmaker = request.app[SESSIONMAKER]
+        _check_jurisdiction(request, single_value(form, "jurisdiction_id"))
+        try:
+            new = NewServiceRequest.from_form(form)
+        except SchemaError as error:
+            raise ApiError(400, *error.problems) from None
+    except ApiError:
+        # What is wrong with the request itself is told only to a client with a valid key.
+        await _authorise_client(request, presented)
+        raise
+    filer = request.app[TICKET_FILER]
     if idempotency_key is None:
-        filed = await _file(sessionmaker, new, None)
+        filed = await _file(filer, new, api_key=presented)
         return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
+    client = await _authorise_client(request, presented)
+    sessionmaker = request.app[SESSIONMAKER]
     outcome = await idempotency.claim(
         sessionmaker, client.id, idempotency_key, idempotency.fingerprint(form)
     )
@@ -139,7 +154,7 @@ async def create_request(request: web.Request) -> web.Response:
         notice = tickets.service_notice(ticket.department, ticket.expected_at)
         return _created(fmt, ticket.service_request_id, notice, replayed=True)
     try:
-        filed = await _file(sessionmaker, new, outcome)
+        filed = await _file(filer, new, claimed=outcome)
     except BaseException:
         await idempotency.release(sessionmaker, outcome)
         raise
@@ -147,20 +162,27 @@ async def create_request(request: web.Request) -> web.Response:
 
 
 async def _file(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    filer: tickets.TicketFiler,
     new: NewServiceRequest,
-    claimed: idempotency.Claim | None,
+    *,
+    api_key: str | None = None,
+    claimed: idempotency.Claim | None = None,
 ) -> tickets.FiledTicket:
+    uploaded = media.media_id_from_url(new.media_url)
+
     async def link(session: AsyncSession, ticket_id: int) -> None:
         if claimed is not None:
             await idempotency.complete(session, claimed, ticket_id)
         # A photo uploaded before filing is linked through the media_url it came back with.
-        uploaded = media.media_id_from_url(new.media_url)
         if uploaded is not None:
             await media.attach_unclaimed(session, uploaded, ticket_id)
 
+    needs_link = claimed is not None or uploaded is not None
+    filing = tickets.Filing(new, api_key=api_key, on_stored=link if needs_link else None)
     try:
-        return await tickets.file_request(sessionmaker, new, on_stored=link)
+        return await filer.file(filing)
+    except tickets.InvalidApiKeyError:
+        raise _invalid_key() from None
     except tickets.UnknownServiceError:
         raise ApiError(
             404, f"There is no service with service_code {new.service_code[:64]!r}."
@@ -185,9 +207,13 @@ async def _authorise_client(request: web.Request, presented: str | None) -> api_
     async with request.app[READ_ENGINE].connect() as connection:
         key = await api_keys.lookup_active_key(connection, presented)
     if key is None:
-        raise ApiError(403, "Invalid api_key: it is unknown or has been revoked.")
+        raise _invalid_key()
     logger.debug("request filed with API key %r", key.name)
     return key
+
+
+def _invalid_key() -> ApiError:
+    return ApiError(403, "Invalid api_key: it is unknown or has been revoked.")
 
 
 async def get_request(request: web.Request) -> web.Response:

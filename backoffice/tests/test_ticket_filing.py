@@ -1,0 +1,159 @@
+"""Group commit of ticket creation: shared transactions, each request with its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from open311_schema import NewServiceRequest, SchemaError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civicdesk_backoffice import tickets
+from civicdesk_backoffice.models import Ticket
+from civicdesk_backoffice.open311.views import TICKET_FILER
+from tests.conftest import street_light_form
+
+Client = TestClient[Any, Any]
+
+
+def _new(**overrides: str) -> NewServiceRequest:
+    form = street_light_form(None, **overrides)
+    return NewServiceRequest.from_form(list(form.items()))
+
+
+async def _stored(sessionmaker: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessionmaker() as session:
+        return set((await session.scalars(select(Ticket.service_request_id))).all())
+
+
+async def test_concurrent_creations_share_transactions_and_each_is_committed(
+    client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    count = 24
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/open311/v2/requests.json",
+                data=street_light_form(api_key, description=f"lamp {i}"),
+            )
+            for i in range(count)
+        )
+    )
+    assert [response.status for response in responses] == [201] * count
+    references = [(await response.json())[0]["service_request_id"] for response in responses]
+    assert len(set(references)) == count
+    # Every answered ticket is already committed: another connection sees all of them.
+    assert set(references) <= await _stored(sessionmaker)
+    async with sessionmaker() as session:
+        rows = await session.execute(select(Ticket.service_request_id, Ticket.description))
+        descriptions = dict(rows.tuples().all())
+    # Each request got its own ticket back, not a neighbour's from the same batch.
+    for i, reference in enumerate(references):
+        assert descriptions[reference] == f"lamp {i}"
+    filer = client.app[TICKET_FILER]
+    assert filer.requests == count
+    assert filer.batches < count  # some requests did share a transaction
+
+
+async def test_a_refused_request_leaves_the_rest_of_its_batch_filed(
+    sessionmaker: async_sessionmaker[AsyncSession], api_key: str
+) -> None:
+    filings = [
+        tickets.Filing(_new(description="first"), api_key=api_key),
+        tickets.Filing(_new(service_code="no_such_service"), api_key=api_key),
+        tickets.Filing(_new(**{"attribute[fault]": "melted"}), api_key=api_key),
+        tickets.Filing(_new(), api_key="cd_" + "z" * 32),
+        tickets.Filing(_new(description="last"), api_key=api_key),
+    ]
+    outcomes = await tickets.file_batch(sessionmaker, filings)
+    assert [type(outcome) for outcome in outcomes] == [
+        tickets.FiledTicket,
+        tickets.UnknownServiceError,
+        SchemaError,
+        tickets.InvalidApiKeyError,
+        tickets.FiledTicket,
+    ]
+    filed = [outcome for outcome in outcomes if isinstance(outcome, tickets.FiledTicket)]
+    assert await _stored(sessionmaker) == {ticket.service_request_id for ticket in filed}
+
+
+async def test_a_failing_hook_costs_only_its_own_ticket(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    linked: list[int] = []
+
+    async def link(_session: AsyncSession, ticket_id: int) -> None:
+        linked.append(ticket_id)
+
+    async def broken(_session: AsyncSession, _ticket_id: int) -> None:
+        raise RuntimeError("the hook failed")
+
+    filings = [
+        tickets.Filing(_new(), on_stored=link),
+        tickets.Filing(_new(), on_stored=broken),
+        tickets.Filing(_new(), on_stored=link),
+    ]
+    outcomes = await tickets.file_batch(sessionmaker, filings)
+    assert isinstance(outcomes[0], tickets.FiledTicket)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert isinstance(outcomes[2], tickets.FiledTicket)
+    # The shared transaction was rolled back, then each request was filed alone.
+    assert await _stored(sessionmaker) == {
+        outcomes[0].service_request_id,
+        outcomes[2].service_request_id,
+    }
+    assert outcomes[0].id in linked
+    assert outcomes[2].id in linked
+
+
+@pytest.fixture
+def scripted_references(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make ``new_reference`` hand out the references the test lists, in order."""
+    script: list[str] = []
+    monkeypatch.setattr(tickets, "new_reference", lambda: script.pop(0))
+    return script
+
+
+async def test_a_reference_already_taken_is_drawn_again(
+    sessionmaker: async_sessionmaker[AsyncSession], scripted_references: list[str]
+) -> None:
+    scripted_references += ["CD-222222", "CD-222222", "CD-333333", "CD-444444"]
+    first = await tickets.file_request(sessionmaker, _new())
+    assert first.service_request_id == "CD-222222"
+    # The next batch draws CD-222222 for its first request: the insert fails on the
+    # unique reference and the whole batch is tried again with fresh references.
+    outcomes = await tickets.file_batch(sessionmaker, [tickets.Filing(_new())])
+    assert [getattr(outcome, "service_request_id", None) for outcome in outcomes] == ["CD-333333"]
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 2
+
+
+async def test_references_stay_distinct_within_one_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], scripted_references: list[str]
+) -> None:
+    scripted_references += ["CD-555555", "CD-555555", "CD-666666"]
+    outcomes = await tickets.file_batch(sessionmaker, [tickets.Filing(_new()) for _ in range(2)])
+    assert [getattr(outcome, "service_request_id", None) for outcome in outcomes] == [
+        "CD-555555",
+        "CD-666666",
+    ]
+
+
+def test_new_reference_uses_the_whole_alphabet() -> None:
+    seen: set[str] = set()
+    for _ in range(2000):
+        reference = tickets.new_reference()
+        assert tickets.parse_reference(reference) == reference
+        seen.update(reference[len(tickets.REFERENCE_PREFIX) :])
+    assert seen == set(tickets.CROCKFORD_ALPHABET)
+
+
+async def test_with_a_bad_key_a_broken_form_is_not_described(client: Client) -> None:
+    response = await client.post(
+        "/open311/v2/requests.json",
+        data={"api_key": "cd_" + "q" * 32, "service_code": "street_light"},
+    )
+    assert response.status == 403
