@@ -53,6 +53,9 @@ class WeChatOutput(SplittingOutputChannel):
         self._api = api
         self._offers = offers
         self.collected: list[str] = []
+        # One output serves one turn; a question may span several messages with buttons
+        # (the best matches, then "more"), and a tap on any of them must be understood.
+        self._offered_this_turn: list[Button] = []
 
     @classmethod
     def name(cls) -> str:
@@ -73,7 +76,8 @@ class WeChatOutput(SplittingOutputChannel):
         self, recipient_id: str, text: str, buttons: Sequence[Button] | None
     ) -> None:
         if buttons:
-            await self._offers.remember(recipient_id, buttons)
+            self._offered_this_turn.extend(buttons)
+            await self._offers.remember(recipient_id, self._offered_this_turn)
             menu = self.render_buttons(buttons)
             combined = f"{text}\n\n{menu}"
             if self.measure_length(combined) <= self.max_message_length:

@@ -348,6 +348,26 @@ async def test_buttons_are_menu_links_and_a_tapped_label_sends_the_payload(
     assert [m.text for m in agent.messages] == ["hello", "/affirm", "Yes"]
 
 
+async def test_a_label_from_any_message_of_the_turn_sends_its_payload(
+    wechat: FakeWeChat, agent: RecordingAgent
+) -> None:
+    # The bot asks some questions in two messages (best matches, then "Or:" more/none).
+    async def offer(message: UserMessage) -> None:
+        if message.text == "hello":
+            await message.output_channel.send_text_with_buttons(
+                message.sender_id, "Which fits?", [{"title": "Pothole", "payload": "/pothole"}]
+            )
+            await message.output_channel.send_text_with_buttons(
+                message.sender_id, "Or:", [{"title": "Something else", "payload": "/more"}]
+            )
+
+    agent.reply = offer
+    async with serve_channel(make_channel(wechat), agent) as base:
+        await post(base, message_xml(21), signed_query())
+        await post(base, message_xml(22, Content="Pothole"), signed_query())
+    assert [m.text for m in agent.messages] == ["hello", "/pothole"]
+
+
 async def test_proactive_messages_use_the_service_api(wechat: FakeWeChat) -> None:
     channel = make_channel(wechat)
     await channel.get_output_channel().send_text_message(OPEN_ID, "Your ticket is closed")
