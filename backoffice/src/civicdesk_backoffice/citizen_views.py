@@ -89,7 +89,7 @@ async def withdraw(request: web.Request) -> web.Response:
     )
 
     async def act(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
-        change = workflow.citizen_withdraw(ticket, reason)
+        change = workflow.citizen_withdraw(ticket)
         return {"from": change.previous.value, "to": change.current.value}
 
     return await _citizen_change(request, client, "ticket.withdraw", reason, act)

@@ -151,16 +151,18 @@ CITIZEN_REOPENABLE = frozenset({_S.RESOLVED, _S.CLOSED})
 WITHDRAWN_NOTE = "Withdrawn by the citizen."
 
 
-def citizen_withdraw(ticket: Ticket, reason: str | None) -> StatusChange:
+def citizen_withdraw(ticket: Ticket) -> StatusChange:
     """Close the ticket because the citizen no longer needs it.
+
+    The citizen's reason is not put in the status notes: those are public in Open311,
+    and a reason may say more about the citizen than they meant to publish.
 
     Raises:
         ApiError: 422 unless the ticket is still open.
     """
     current = _citizen_may(ticket, CITIZEN_WITHDRAWABLE, "withdrawn")
-    notes = WITHDRAWN_NOTE + (f" Reason: {reason}" if reason else "")
-    _move(ticket, _S.CLOSED, notes)
-    return StatusChange(current, _S.CLOSED, notes)
+    _move(ticket, _S.CLOSED, WITHDRAWN_NOTE)
+    return StatusChange(current, _S.CLOSED, WITHDRAWN_NOTE)
 
 
 def citizen_reopen(ticket: Ticket, sla_hours: int) -> StatusChange:
