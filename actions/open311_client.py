@@ -432,7 +432,9 @@ class Open311Client:
             if error.status in (405, 501):
                 raise ExtensionUnavailable(f"{move} answered {error.status}") from error
             raise
-        ticket = _citizen_ticket(_json_body(response))
+        body = _json_body(response)
+        # The same shape as GET .../tickets/{id}: {"ticket": {...}}.
+        ticket = _citizen_ticket(body.get("ticket") if isinstance(body, dict) else None)
         if ticket is None:
             raise BackOfficeUnavailable(f"unreadable reply to {move}")
         return ticket

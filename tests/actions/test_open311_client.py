@@ -144,7 +144,7 @@ async def test_ticket_moves_follow_the_contract(
                 json.loads(request.content),
             )
         )
-        return httpx.Response(200, json={**CITIZEN_TICKET, "rating": 4})
+        return httpx.Response(200, json={"ticket": {**CITIZEN_TICKET, "rating": 4}})
 
     async with client(handler) as api:
         ticket = await call(api)
@@ -181,7 +181,7 @@ async def test_bad_moves_are_refused_before_sending() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.url.path)
-        return httpx.Response(200, json=CITIZEN_TICKET)
+        return httpx.Response(200, json={"ticket": CITIZEN_TICKET})
 
     async with client(handler) as api:
         with pytest.raises(ValueError, match="1 to 5"):
