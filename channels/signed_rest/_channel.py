@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
@@ -24,7 +26,19 @@ from channels._base import (
     parse_json_object,
 )
 from channels._dedup import DedupStore
-from channels._media import InvalidLocation, Location, message_metadata
+from channels._media import (
+    DEFAULT_MAX_PHOTO_BYTES,
+    PHOTO_INTENT_TEXT,
+    BackOfficeMediaUploader,
+    InvalidLocation,
+    InvalidPhoto,
+    Location,
+    MediaUploader,
+    MediaUploadFailed,
+    UploadedMedia,
+    check_photo_size,
+    message_metadata,
+)
 from channels.signed_rest._signature import (
     MESSAGE_ID_HEADER,
     SIGNATURE_HEADER,
@@ -41,20 +55,26 @@ CALLBACK_URL_ENV = "CIVICDESK_SIGNED_REST_CALLBACK_URL"
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 4096
 MAX_ID_CHARS = 128
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 class SignedRestInput(CivicDeskInputChannel):
     """``POST /webhooks/signed_rest/webhook`` with a body signed by the integrator.
 
-    Body: ``{"sender": str, "message": str, "message_id": str, "location"?: {...}}``; the
-    message id may come in ``X-CivicDesk-Message-Id`` instead. The sender id is taken from
-    the body because the signature proves the integrator sent it. Replies are returned as
-    Rasa's REST channel returns them (a JSON list). A redelivered message id is answered
-    ``200 []`` with ``X-CivicDesk-Duplicate: true`` and not processed again.
+    Body: ``{"sender": str, "message": str, "message_id": str, "location"?: {...},
+    "photo"?: {"content_type": str, "data": base64}}``; the message id may come in
+    ``X-CivicDesk-Message-Id`` instead. The sender id is taken from the body because the
+    signature proves the integrator sent it. A photo is uploaded to the back office (which
+    re-encodes it) only once the message id is claimed, so a redelivery uploads nothing.
+    Replies are returned as Rasa's REST channel returns them (a JSON list). A redelivered
+    message id is answered ``200 []`` with ``X-CivicDesk-Duplicate: true`` and not
+    processed again.
 
     Args:
         secret: The shared HMAC secret.
         callback_url: Where proactive messages are POSTed (signed the same way); optional.
+        uploader: Where photos go; the back office's media endpoint by default.
+        max_photo_bytes: Larger photos are refused with 413.
         dedup_store: Where message ids are claimed.
     """
 
@@ -63,6 +83,8 @@ class SignedRestInput(CivicDeskInputChannel):
         secret: str,
         *,
         callback_url: str | None = None,
+        uploader: MediaUploader | None = None,
+        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
         dedup_store: DedupStore | None = None,
     ) -> None:
         super().__init__(dedup_store=dedup_store)
@@ -70,6 +92,10 @@ class SignedRestInput(CivicDeskInputChannel):
             raise ValueError("signed_rest needs a secret")
         self._secret = secret
         self._callback_url = callback_url
+        self._uploader = uploader or BackOfficeMediaUploader.from_env()
+        self._max_photo_bytes = max_photo_bytes
+        # The JSON around the message, plus a photo at its cap in base64 (4 bytes per 3).
+        self.max_body_bytes = MAX_BODY_BYTES + 4 * (max_photo_bytes // 3 + 1)
 
     @classmethod
     def name(cls) -> str:
@@ -84,6 +110,9 @@ class SignedRestInput(CivicDeskInputChannel):
             secret,
             callback_url=credential(credentials, "callback_url")
             or os.environ.get(CALLBACK_URL_ENV),
+            max_photo_bytes=int(
+                credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
+            ),
             dedup_store=cls.dedup_from_credentials(credentials),
         )
 
@@ -109,27 +138,71 @@ class SignedRestInput(CivicDeskInputChannel):
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                if len(request.body or b"") > MAX_BODY_BYTES:
+                if len(request.body or b"") > self.max_body_bytes:
                     raise ChannelRequestError(413, "body_too_large", "body is too large")
                 await self.authenticate(request)
-                message_id, message = self._parse(request)
+                message_id, message, photo = self._parse(request)
             except ChannelRequestError as error:
                 return error.response()
             collector = CollectingOutputChannel()
             message.output_channel = collector
+            if not await self.claim_delivery(message_id):
+                logger.info("signed_rest: redelivery ignored")
+                return json_response([], headers={"X-CivicDesk-Duplicate": "true"})
             try:
-                handled = await self.dispatch_once(message_id, on_new_message, message)
+                if photo is not None:
+                    stored = await self._store_photo(*photo)
+                    message.metadata = {
+                        **message.metadata,
+                        **message_metadata(self.name(), photo=stored),
+                    }
+                await on_new_message(message)
+            except MediaUploadFailed:
+                # Nothing was handed to Rasa; the integrator's retry uploads again.
+                await self.release_delivery(message_id)
+                logger.warning("signed_rest: photo upload to the back office failed")
+                return json_error(503, "media_unavailable", "the photo could not be stored; retry")
             except Exception:
-                # The claim was released: the integrator's retry will be processed.
+                # The claim is released: the integrator's retry will be processed.
+                await self.release_delivery(message_id)
                 logger.exception("signed_rest: handling a message failed")
                 return json_error(503, "unavailable", "the assistant failed; retry later")
-            if not handled:
-                return json_response([], headers={"X-CivicDesk-Duplicate": "true"})
             return json_response(collector.messages)
 
         return blueprint
 
-    def _parse(self, request: Request) -> tuple[str, UserMessage]:
+    async def _store_photo(self, data: bytes, content_type: str) -> UploadedMedia:
+        return await self._uploader.upload(
+            data,
+            filename=f"signed-rest-photo.{PHOTO_TYPES[content_type]}",
+            content_type=content_type,
+        )
+
+    def _parse_photo(self, raw: Any) -> tuple[bytes, str]:
+        if not isinstance(raw, dict):
+            raise ChannelRequestError(400, "invalid_photo", "photo must be an object")
+        content_type = raw.get("content_type")
+        if content_type not in PHOTO_TYPES:
+            raise ChannelRequestError(
+                400,
+                "invalid_photo",
+                "photo content_type must be image/jpeg, image/png or image/webp",
+            )
+        encoded = raw.get("data")
+        if not isinstance(encoded, str):
+            raise ChannelRequestError(400, "invalid_photo", "photo data must be base64 text")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ChannelRequestError(400, "invalid_photo", "photo data is not base64") from error
+        try:
+            check_photo_size(data, self._max_photo_bytes)
+        except InvalidPhoto as error:
+            status, code = (400, "invalid_photo") if not data else (413, "photo_too_large")
+            raise ChannelRequestError(status, code, str(error)) from error
+        return data, str(content_type)
+
+    def _parse(self, request: Request) -> tuple[str, UserMessage, tuple[bytes, str] | None]:
         data = parse_json_object(request.body)
         sender = data.get("sender")
         text = data.get("message")
@@ -149,8 +222,13 @@ class SignedRestInput(CivicDeskInputChannel):
                 location = Location.parse(raw.get("latitude"), raw.get("longitude"))
             except InvalidLocation as error:
                 raise ChannelRequestError(400, "invalid_location", str(error)) from error
+        photo = None
+        if data.get("photo") is not None:
+            photo = self._parse_photo(data["photo"])
         if text is None and location is not None:
             text = "/share_location"
+        elif text is None and photo is not None:
+            text = PHOTO_INTENT_TEXT
         if not isinstance(text, str) or not 0 < len(text) <= MAX_MESSAGE_CHARS:
             raise ChannelRequestError(
                 400, "invalid_message", f"message must be 1 to {MAX_MESSAGE_CHARS} characters"
@@ -165,7 +243,7 @@ class SignedRestInput(CivicDeskInputChannel):
             message_id=message_id,
             metadata=metadata,
         )
-        return message_id, message
+        return message_id, message, photo
 
     def get_output_channel(self) -> OutputChannel | None:
         if not self._callback_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -13,10 +14,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from rasa.core.channels.channel import UserMessage
 
-from channels._dedup import RedisDedupStore
+from channels._dedup import MemoryDedupStore, RedisDedupStore
+from channels._media import BackOfficeMediaUploader
 from channels.signed_rest import SignatureError as SignatureError_
 from channels.signed_rest import SignedRestInput, sign, verify
-from tests.channels.conftest import RecordingAgent, free_port, serve_channel
+from tests.channels.conftest import FakeBackOffice, RecordingAgent, free_port, serve_channel
 
 SECRET = "integrator-shared-secret"
 
@@ -168,7 +170,7 @@ async def test_bad_input_gets_a_json_400_and_is_not_processed(
 
 
 async def test_an_oversized_body_is_refused(webhook: str, agent: RecordingAgent) -> None:
-    body = body_of(padding="x" * 70_000)
+    body = body_of(padding="x" * SignedRestInput(SECRET).max_body_bytes)
     async with httpx.AsyncClient() as client:
         response = await client.post(webhook, content=body, headers=signed_headers(body))
     assert response.status_code == 413
@@ -228,3 +230,88 @@ async def test_a_failing_turn_is_a_json_503_and_the_retry_is_processed(
     assert failed.json()["error"]["code"] == "unavailable"
     assert retried.status_code == 200
     assert len(agent.messages) == 1
+
+
+PHOTO = b"\xff\xd8\xff\xe0 a jpeg from the portal"
+
+
+def photo_field(data: bytes = PHOTO, content_type: str = "image/jpeg") -> dict[str, str]:
+    return {"content_type": content_type, "data": base64.b64encode(data).decode()}
+
+
+@pytest.fixture
+async def photo_webhook(
+    agent: RecordingAgent, backoffice: FakeBackOffice
+) -> AsyncIterator[tuple[str, FakeBackOffice]]:
+    channel = SignedRestInput(
+        SECRET,
+        uploader=BackOfficeMediaUploader(backoffice.url, backoffice.api_key),
+        max_photo_bytes=1000,
+        dedup_store=MemoryDedupStore(),
+    )
+    async with serve_channel(channel, agent) as base:
+        yield f"{base}/webhook", backoffice
+
+
+async def test_a_photo_is_uploaded_once_and_travels_in_the_metadata(
+    photo_webhook: tuple[str, FakeBackOffice], agent: RecordingAgent
+) -> None:
+    webhook, backoffice = photo_webhook
+    body = json.dumps({"sender": "portal-9", "message_id": "p-1", "photo": photo_field()}).encode()
+    async with httpx.AsyncClient() as client:
+        responses = [
+            await client.post(webhook, content=body, headers=signed_headers(body)) for _ in range(3)
+        ]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [u["data"] for u in backoffice.uploads] == [PHOTO], "a redelivery uploads nothing"
+    [message] = agent.messages
+    assert message.text == "/share_photo"
+    assert message.metadata["photo"] == {
+        "media_id": "m1",
+        "media_url": f"{backoffice.url}/media/m1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("photo", "status", "code"),
+    [
+        ("a photo", 400, "invalid_photo"),
+        ({"content_type": "image/jpeg", "data": "not base64!"}, 400, "invalid_photo"),
+        ({"content_type": "image/jpeg", "data": ""}, 400, "invalid_photo"),
+        (photo_field(content_type="application/pdf"), 400, "invalid_photo"),
+        (photo_field(b"x" * 1001), 413, "photo_too_large"),
+    ],
+)
+async def test_a_bad_photo_is_refused_and_nothing_is_stored_or_processed(
+    photo_webhook: tuple[str, FakeBackOffice],
+    agent: RecordingAgent,
+    photo: Any,
+    status: int,
+    code: str,
+) -> None:
+    webhook, backoffice = photo_webhook
+    body = body_of(photo=photo)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(webhook, content=body, headers=signed_headers(body))
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert backoffice.uploads == []
+    assert agent.messages == []
+
+
+async def test_a_back_office_outage_is_a_503_and_the_retry_is_processed(
+    photo_webhook: tuple[str, FakeBackOffice], agent: RecordingAgent
+) -> None:
+    webhook, backoffice = photo_webhook
+    body = body_of(message="the lamp", photo=photo_field())
+    backoffice.status = 503
+    async with httpx.AsyncClient() as client:
+        refused = await client.post(webhook, content=body, headers=signed_headers(body))
+        backoffice.status = 201
+        retried = await client.post(webhook, content=body, headers=signed_headers(body))
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "media_unavailable"
+    assert retried.status_code == 200
+    [message] = agent.messages
+    assert message.text == "the lamp"
+    assert message.metadata["photo"]["media_id"] == "m1"
