@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import IdempotencyRecord, Ticket, utcnow
@@ -68,23 +68,41 @@ def fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(relevant, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+_CLAIM = insert(IdempotencyRecord).returning(IdempotencyRecord.id)
+"""The claim row, inserted and committed by one statement on an autocommit connection."""
+_COMPLETE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .values(ticket_id=bindparam("ticket_id"))
+)
+
+
 async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession], api_key_id: int, key: str, body_hash: str
+    autocommit: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    api_key_id: int,
+    key: str,
+    body_hash: str,
 ) -> Claim | Replay:
     """Claim ``key`` for this request, or find what an earlier request with it produced.
+
+    Args:
+        autocommit: The engine in autocommit mode: a first use of a key is one committed
+            ``INSERT ... RETURNING`` (one round trip, no BEGIN/COMMIT).
+        sessionmaker: Sessions for looking at an earlier claim of the same key.
+        api_key_id: The client's API key, which scopes its idempotency keys.
+        key: The ``Idempotency-Key`` header value.
+        body_hash: :func:`fingerprint` of the request body.
 
     Raises:
         ApiError: 422 when the key was used with another body, 409 while the first
             request with the key is still in flight.
     """
     now = utcnow()
+    row = {"api_key_id": api_key_id, "key": key, "request_hash": body_hash, "created_at": now}
     try:
-        async with sessionmaker.begin() as session:
-            record = IdempotencyRecord(
-                api_key_id=api_key_id, key=key, request_hash=body_hash, created_at=now
-            )
-            session.add(record)
-        return Claim(record.id)
+        async with autocommit.connect() as connection:
+            return Claim((await connection.execute(_CLAIM, row)).scalar_one())
     except IntegrityError:
         pass  # the key is taken: look at what took it
     async with sessionmaker.begin() as session:
@@ -112,9 +130,8 @@ async def claim(
 
 async def complete(session: AsyncSession, claimed: Claim, ticket_id: int) -> None:
     """Record the new ticket on the claim, inside the transaction that stores the ticket."""
-    record = await session.get(IdempotencyRecord, claimed.record_id)
-    if record is not None:
-        record.ticket_id = ticket_id
+    connection = await session.connection()
+    await connection.execute(_COMPLETE, {"record_id": claimed.record_id, "ticket_id": ticket_id})
 
 
 async def release(sessionmaker: async_sessionmaker[AsyncSession], claimed: Claim) -> None:

@@ -147,7 +147,11 @@ async def create_request(request: web.Request) -> web.Response:
     client = await _authorise_client(request, presented)
     sessionmaker = request.app[SESSIONMAKER]
     outcome = await idempotency.claim(
-        sessionmaker, client.id, idempotency_key, idempotency.fingerprint(form)
+        request.app[READ_ENGINE],
+        sessionmaker,
+        client.id,
+        idempotency_key,
+        idempotency.fingerprint(form),
     )
     if isinstance(outcome, idempotency.Replay):
         ticket = outcome.ticket
