@@ -5,14 +5,18 @@ Run from the repository root with the back office's environment (PostgreSQL on
 
     backoffice/.venv/bin/python bench/backoffice_bench.py [--creations 2000] [--lookups 2000]
         [--concurrency 16] [--million 1000000] [--skip-million] [--only-million] [--profile DIR]
+        [--backends sqlite,postgresql] [--workers 1,2] [--client raw|aiohttp] [--idempotent]
 
 For each backend (a fresh SQLite file; a fresh PostgreSQL database ``civicdesk_bench_<random>``,
 dropped at the end) and for one and two server processes, the real application
 (``create_app``, migrated with the project's migrations, the test catalogue loaded) is run by
 ``aiohttp.web.run_app`` on 127.0.0.1; two processes share the port with ``SO_REUSEPORT``. One
-client process keeps ``--concurrency`` requests in flight over keep-alive connections:
+client process keeps ``--concurrency`` requests in flight over keep-alive connections, by
+default with a minimal HTTP/1.1 client on asyncio streams (``--client raw``, about a fifth of
+the CPU per request of ``aiohttp.ClientSession``, which ``--client aiohttp`` uses):
 
-- creation: ``POST /open311/v2/requests.json`` (form body, API key, one required attribute);
+- creation: ``POST /open311/v2/requests.json`` (form body, API key, one required attribute;
+  with ``--idempotent`` each one carries its own ``Idempotency-Key``);
 - lookup: ``GET /open311/v2/requests/{id}.json`` on random tickets filed in the run.
 
 Then, on PostgreSQL only, ``--million`` tickets are bulk-inserted with one
@@ -20,7 +24,10 @@ Then, on PostgreSQL only, ``--million`` tickets are bulk-inserted with one
 a time (latency, not throughput) and with ``--concurrency`` in flight.
 
 Each phase is a fixed number of requests (no open-ended loops). Printed: requests/s, p50,
-p95, p99 and the count of non-2xx answers. The script exits with status 1 if a target is
+p95, p99, CPU time per request of the server processes, of the client process and of every
+``postgres`` process on the machine (other users' queries included), and the count of
+non-2xx answers. A bare aiohttp app answering a constant body gives the HTTP stack's own
+ceiling with the same client. The script exits with status 1 if a target is
 missed: >= 1000 creations/s (best configuration on PostgreSQL) and lookup p95 <= 10 ms with
 1 M tickets on PostgreSQL (one request at a time).
 """
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import platform
@@ -43,6 +51,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
@@ -83,6 +92,8 @@ class Result:
     latencies_ms: list[float]
     failures: int
     server_cpu_ms: float = 0.0
+    client_cpu_ms: float = 0.0
+    database_cpu_ms: float = 0.0
 
     def line(self) -> str:
         """One table row of the report."""
@@ -91,11 +102,14 @@ class Result:
         def pct(p: float) -> float:
             return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
-        cpu = self.server_cpu_ms / self.requests if self.server_cpu_ms else float("nan")
+        def per_request(total_ms: float) -> str:
+            return f"{total_ms / self.requests:.2f}" if total_ms > 0 else ""
+
         return (
             f"| {self.label} | {self.requests / self.seconds:,.0f} | "
             f"{statistics.median(ordered):.1f} | {pct(0.95):.1f} | {pct(0.99):.1f} | "
-            f"{cpu:.2f} | {self.failures} |"
+            f"{per_request(self.server_cpu_ms)} | {per_request(self.client_cpu_ms)} | "
+            f"{per_request(self.database_cpu_ms)} | {self.failures} |"
         )
 
     @property
@@ -147,7 +161,8 @@ def _serve_profiled(folder: Path) -> Callable[[str, int], None]:
             name = f"backoffice-{os.getpid()}"
             text = profiler.output_text(unicode=False, color=False)
             (folder / f"{name}.txt").write_text(text)
-            profiler.last_session.save(str(folder / f"{name}.pyisession"))
+            if profiler.last_session is not None:
+                profiler.last_session.save(str(folder / f"{name}.pyisession"))
 
     return serve
 
@@ -174,12 +189,34 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ms(pids: list[int]) -> float:
-    """User + system CPU time the processes used so far, in ms (from /proc)."""
+    """User + system CPU time the processes used so far, in ms (from /proc).
+
+    A process that has gone away in the meantime counts as 0.
+    """
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total * 1000 / _CLOCK_TICKS
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL server process on the machine (backends, WAL writer, checkpointer...).
+
+    Other users' queries count too, so this is an upper bound of the benchmark's share.
+    """
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 @dataclass(frozen=True)
@@ -248,53 +285,159 @@ async def _prepare(url: str) -> str:
         await engine.dispose()
 
 
-Call = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
+Send = Callable[[str, str, bytes | None, dict[str, str] | None], Awaitable[tuple[int, bytes]]]
+"""``send(method, path, form_body, headers)``: one HTTP request; returns status and body."""
+Call = Callable[[Send, int], Awaitable[bool]]
+CLIENTS = ("raw", "aiohttp")
 
 
-def timed(running: Servers, count: int, concurrency: int, call: Call, label: str) -> Result:
-    """One phase against ``running``, with the servers' CPU time per request."""
-    before = cpu_ms(running.pids)
-    result = asyncio.run(_run(running.base, count, concurrency, call, label))
-    used = cpu_ms(running.pids) - before
-    return Result(result.label, count, result.seconds, result.latencies_ms, result.failures, used)
+class RawConnection:
+    """A minimal HTTP/1.1 keep-alive client over asyncio streams, for the load generator.
+
+    It speaks only what the benchmark needs (one request at a time, ``Content-Length``
+    answers, which is what aiohttp's server sends for these routes) and spends far less CPU
+    per request than ``aiohttp.ClientSession``, so the server gets more of the two cores.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._address = (host, port)
+        self._host_header = f"Host: {host}:{port}\r\n".encode("ascii")
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def send(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> tuple[int, bytes]:
+        """Send one request and read its whole answer."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(*self._address)
+        reader, writer = self._reader, self._writer
+        assert reader is not None  # noqa: S101 - set together with the writer
+        head = f"{method} {path} HTTP/1.1\r\n".encode("ascii") + self._host_header
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n".encode("ascii")
+        if body is None:
+            writer.write(head + b"\r\n")
+        else:
+            writer.write(
+                head
+                + b"Content-Type: application/x-www-form-urlencoded\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(body)
+                + body
+            )
+        header = await reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        length, closing = 0, False
+        for line in header.split(b"\r\n")[1:]:
+            raw_name, _, raw_value = line.partition(b":")
+            field = raw_name.strip().lower()
+            if field == b"content-length":
+                length = int(raw_value)
+            elif field == b"connection":
+                closing = raw_value.strip().lower() == b"close"
+        payload = await reader.readexactly(length) if length else b""
+        if closing:
+            self.close()
+        return status, payload
+
+    def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
 
 
-async def _run(base: str, count: int, concurrency: int, call: Call, label: str) -> Result:
+def timed(
+    running: Servers, count: int, concurrency: int, call: Call, label: str, client: str
+) -> Result:
+    """One phase against ``running``, with the CPU time per request of servers, client and DB."""
+    database = postgres_pids()
+    before = cpu_ms(running.pids), cpu_ms(database)
+    result = asyncio.run(_run(running.base, count, concurrency, call, label, client))
+    database = sorted(set(database) | set(postgres_pids()))
+    return Result(
+        result.label,
+        count,
+        result.seconds,
+        result.latencies_ms,
+        result.failures,
+        server_cpu_ms=cpu_ms(running.pids) - before[0],
+        client_cpu_ms=result.client_cpu_ms,
+        database_cpu_ms=cpu_ms(database) - before[1],
+    )
+
+
+async def _run(
+    base: str, count: int, concurrency: int, call: Call, label: str, client: str
+) -> Result:
     """``count`` calls with ``concurrency`` in flight, after a short warm-up."""
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     latencies: list[float] = []
     failures = 0
-    async with aiohttp.ClientSession(base, connector=connector) as session:
-        for i in range(WARM_UP):
-            await call(session, i)
-        queue = iter(range(count))
+    queue = iter(range(count))
+    session: aiohttp.ClientSession | None = None
+    if client == "aiohttp":
+        connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+        session = aiohttp.ClientSession(base, connector=connector)
 
-        async def worker() -> None:
-            nonlocal failures
+    def sender() -> tuple[Send, Callable[[], None]]:
+        if session is not None:
+            return _aiohttp_send(session), lambda: None
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        connection = RawConnection(host, int(port))
+        return connection.send, connection.close
+
+    async def worker() -> None:
+        nonlocal failures
+        send, close = sender()
+        try:
             for i in queue:
                 started = time.perf_counter()
-                ok = await call(session, i)
+                ok = await call(send, i)
                 latencies.append((time.perf_counter() - started) * 1000)
                 failures += not ok
+        finally:
+            close()
 
-        started = time.perf_counter()
+    try:
+        warm_send, warm_close = sender()
+        for i in range(WARM_UP):
+            await call(warm_send, -1 - i)  # numbers apart from the timed calls' 0..count-1
+        warm_close()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Result(label, count, elapsed, latencies, failures)
+        client_cpu = (time.process_time() - cpu_started) * 1000
+    finally:
+        if session is not None:
+            await session.close()
+    return Result(label, count, elapsed, latencies, failures, client_cpu_ms=client_cpu)
 
 
-def creation_call(api_key: str, filed: list[str]) -> Call:
-    """POST one request; remember its reference."""
+def _aiohttp_send(session: aiohttp.ClientSession) -> Send:
+    async def send(
+        method: str, path: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> tuple[int, bytes]:
+        headers = dict(headers or {})
+        if body:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        async with session.request(method, path, data=body, headers=headers) as response:
+            return response.status, await response.read()
 
-    async def call(session: aiohttp.ClientSession, _: int) -> bool:
-        async with session.post(
-            "/open311/v2/requests.json", data={**FORM, "api_key": api_key}
-        ) as response:
-            if response.status != 201:
-                await response.read()
-                return False
-            filed.append((await response.json())[0]["service_request_id"])
-            return True
+    return send
+
+
+def creation_call(api_key: str, filed: list[str], *, idempotent: bool = False) -> Call:
+    """POST one request (with a fresh ``Idempotency-Key`` if asked); remember its reference."""
+    body = urlencode({**FORM, "api_key": api_key}).encode("ascii")
+    run = secrets.token_hex(4)
+
+    async def call(send: Send, i: int) -> bool:
+        headers = {"Idempotency-Key": f"bench-{run}-{i}"} if idempotent else None
+        status, payload = await send("POST", "/open311/v2/requests.json", body, headers)
+        if status != 201:
+            return False
+        filed.append(json.loads(payload)[0]["service_request_id"])
+        return True
 
     return call
 
@@ -303,11 +446,11 @@ def lookup_call(references: list[str], seed: int) -> Call:
     """GET one random ticket of ``references``."""
     rng = random.Random(seed)  # noqa: S311 - picking tickets, not secrets
 
-    async def call(session: aiohttp.ClientSession, _: int) -> bool:
+    async def call(send: Send, _: int) -> bool:
         reference = rng.choice(references)
-        async with session.get(f"/open311/v2/requests/{reference}.json") as response:
-            await response.read()
-            return response.status == 200
+        path = f"/open311/v2/requests/{reference}.json"
+        status, _payload = await send("GET", path, None, None)
+        return status == 200
 
     return call
 
@@ -411,6 +554,25 @@ def main() -> int:
         "--only-million", action="store_true", help="skip the creation/lookup matrix"
     )
     parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="comma list of the creation/lookup matrix backends: sqlite, postgresql",
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="comma list of server process counts to run"
+    )
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="raw",
+        help="load generator: raw (asyncio streams, cheapest) or aiohttp (ClientSession)",
+    )
+    parser.add_argument(
+        "--idempotent",
+        action="store_true",
+        help="send every creation with its own Idempotency-Key header (the /api/v1 extension)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -421,13 +583,24 @@ def main() -> int:
     for name in ("creations", "lookups", "concurrency", "million"):
         if not 1 <= getattr(args, name) <= 5_000_000:
             parser.error(f"--{name} must be between 1 and 5000000")
+    chosen = [name.strip().lower() for name in args.backends.split(",") if name.strip()]
+    if not chosen or not set(chosen) <= {"sqlite", "postgresql"}:
+        parser.error("--backends takes sqlite, postgresql or both")
+    try:
+        worker_counts = [int(count) for count in args.workers.split(",")]
+    except ValueError:
+        parser.error("--workers takes a comma list of process counts, e.g. 1,2")
+    if not worker_counts or not all(1 <= count <= 8 for count in worker_counts):
+        parser.error("--workers takes process counts between 1 and 8")
 
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}",
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}, "
+        f"client {args.client}",
         flush=True,
     )
-    serve, join_seconds = _serve, 10.0
+    serve: Callable[[str, int], None] = _serve
+    join_seconds = 10.0
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
         serve, join_seconds = _serve_profiled(args.profile), 120.0
@@ -436,10 +609,14 @@ def main() -> int:
     million_p95: float | None = None
     with tempfile.TemporaryDirectory() as folder, postgres_database() as pg_url:
         backends = {"SQLite": f"sqlite+aiosqlite:///{folder}/bench.sqlite3", "PostgreSQL": pg_url}
-        matrix = {} if args.only_million else backends
+        matrix = {
+            name: url
+            for name, url in backends.items()
+            if name.lower() in chosen and not args.only_million
+        }
         for backend, url in matrix.items():
             api_key = asyncio.run(_prepare(url))
-            for workers in (1, 2):
+            for workers in worker_counts:
                 label = f"{backend}, {workers} process{'es' if workers > 1 else ''}"
                 print(f"{label}: creating {args.creations} tickets...", flush=True)
                 filed: list[str] = []
@@ -448,8 +625,9 @@ def main() -> int:
                         running,
                         args.creations,
                         args.concurrency,
-                        creation_call(api_key, filed),
-                        f"create, {label}",
+                        creation_call(api_key, filed, idempotent=args.idempotent),
+                        f"create{' (Idempotency-Key)' if args.idempotent else ''}, {label}",
+                        args.client,
                     )
                     looked = timed(
                         running,
@@ -457,10 +635,25 @@ def main() -> int:
                         args.concurrency,
                         lookup_call(filed, workers),
                         f"lookup, {label}",
+                        args.client,
                     )
                 results += [created, looked]
                 creation_rates[label] = created.rate
                 print(created.line(), looked.line(), sep="\n", flush=True)
+        if matrix:
+            # The ceiling of this machine's HTTP stack: same client, a server doing nothing.
+            with servers(pg_url, 1, _serve_bare) as running:
+                ceiling = timed(
+                    running,
+                    args.creations,
+                    args.concurrency,
+                    lookup_call(["CD-000000"], 1),
+                    f"HTTP floor: bare aiohttp app, constant body, 1 process, "
+                    f"{args.concurrency} in flight",
+                    args.client,
+                )
+            results.append(ceiling)
+            print(ceiling.line(), flush=True)
         if not args.skip_million:
             if args.only_million:
                 asyncio.run(_prepare(pg_url))
@@ -474,6 +667,7 @@ def main() -> int:
                     1,
                     lookup_call(sample, 7),
                     f"lookup at {args.million:,} tickets, PostgreSQL, 1 process, 1 in flight",
+                    args.client,
                 )
             with servers(pg_url, 2) as running:
                 parallel = timed(
@@ -483,6 +677,7 @@ def main() -> int:
                     lookup_call(sample, 8),
                     f"lookup at {args.million:,} tickets, PostgreSQL, 2 processes, "
                     f"{args.concurrency} in flight",
+                    args.client,
                 )
             with servers(pg_url, 1, _serve_bare) as running:
                 floor = timed(
@@ -491,6 +686,7 @@ def main() -> int:
                     1,
                     lookup_call(sample, 7),
                     "HTTP floor: bare aiohttp app, constant body, 1 process, 1 in flight",
+                    args.client,
                 )
             print(floor.line(), flush=True)
             database_only = asyncio.run(direct_lookups(pg_url, sample, args.lookups))
@@ -499,8 +695,11 @@ def main() -> int:
             million_p95 = serial.p95
             print(serial.line(), parallel.line(), sep="\n", flush=True)
 
-    print("\n| phase | requests/s | p50 ms | p95 ms | p99 ms | server CPU ms/request | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "\n| phase | requests/s | p50 ms | p95 ms | p99 ms | CPU ms/request: server | client "
+        "| PostgreSQL (all) | non-2xx |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.line())
     best_pg = max(
