@@ -26,7 +26,9 @@ from actions.dependencies import get_open311_client
 from actions.follow_up import rating_in, reference_in
 from actions.open311_client import (
     MAX_REASON_CHARS,
+    BackOfficeError,
     BackOfficeUnavailable,
+    CitizenTicket,
     ExtensionUnavailable,
     RequestRejected,
     TicketNotFound,
@@ -44,6 +46,7 @@ YES = "yes"
 NO = "no"
 STEPS = 2
 MIN_REASON_CHARS = 3
+TICKET_BUTTONS = 3
 
 FOLLOW_UP_SLOTS = (
     "follow_up_kind",
@@ -256,16 +259,41 @@ class _AskFollowUp:
 
 
 class ActionAskFollowUpReference(_AskFollowUp, Action):
+    """Asks which ticket, with this chat's latest tickets as buttons where the back office has
+    them, so nobody has to find and type a reference."""
+
     slot = "follow_up_reference"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         self.simpler_first(dispatcher, tracker)
+        buttons = [
+            {
+                "title": f"{ticket.service_request_id} {ticket.service_name}",
+                "payload": choice_payload(ticket.service_request_id),
+            }
+            for ticket in await _own_tickets(tracker)
+        ]
         dispatcher.utter_message(
-            response="utter_ask_follow_up_reference", **step_of(tracker, self.slot)
+            response="utter_ask_follow_up_reference_pick"
+            if buttons
+            else "utter_ask_follow_up_reference",
+            buttons=buttons,
+            **step_of(tracker, self.slot),
         )
         return []
+
+
+async def _own_tickets(tracker: Tracker) -> list[CitizenTicket]:
+    identity = citizen_identity(tracker)
+    if identity is None:
+        return []
+    try:
+        tickets = await get_open311_client().list_citizen_tickets(identity, limit=TICKET_BUTTONS)
+    except BackOfficeError:
+        return []  # the question still works typed
+    return [t for t in tickets if reference_in(t.service_request_id)][:TICKET_BUTTONS]
 
 
 class ActionAskFollowUpConfirm(_AskFollowUp, Action):

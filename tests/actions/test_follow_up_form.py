@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.follow_up_form import (
     ActionAskFollowUpRating,
+    ActionAskFollowUpReference,
     ActionCancelFollowUp,
     ActionStartFollowUp,
     ActionSubmitFollowUp,
@@ -327,3 +328,33 @@ async def test_cancel_changes_nothing() -> None:
 
     assert responses(dispatcher) == ["utter_follow_up_cancelled"]
     assert slot_values(events)["follow_up_kind"] is None
+
+
+async def test_the_reference_step_offers_this_chats_tickets(catalogue: FakeOpen311) -> None:
+    older = await file_one(catalogue)
+    await file_one(catalogue, account_id="telegram:someone-else")
+    newer = await file_one(catalogue)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({}, input_channel="telegram")
+
+    await ActionAskFollowUpReference().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ask_follow_up_reference_pick"]
+    asked = dispatcher.messages[0]
+    assert (asked["step"], asked["total"]) == (1, 2)
+    assert [b["payload"] for b in asked["buttons"]] == [
+        f'/choose_option{{"choice": "{newer}"}}',
+        f'/choose_option{{"choice": "{older}"}}',
+    ]
+
+
+async def test_without_tickets_the_reference_is_asked_typed(catalogue: FakeOpen311) -> None:
+    catalogue.unavailable = True
+    dispatcher = CollectingDispatcher()
+
+    await ActionAskFollowUpReference().run(
+        dispatcher, make_tracker({}, input_channel="telegram"), {}
+    )
+
+    assert responses(dispatcher) == ["utter_ask_follow_up_reference"]
+    assert dispatcher.messages[0]["buttons"] == []

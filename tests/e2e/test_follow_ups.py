@@ -196,3 +196,21 @@ def test_a_person_during_a_complaint_keeps_its_answers(stack: Stack) -> None:
     assert template_pattern("utter_ask_issue_location").match(replies[2]), replies
     summary = say(stack, sender, "12 Jiefang Road")
     assert template_pattern("utter_ask_confirm_submission").match(summary[0]), summary
+
+
+def test_the_ticket_is_picked_from_this_chats_tickets(stack: Stack) -> None:
+    sender = "citizen-65"
+    reference = file_complaint(stack, sender)
+    say(stack, sender, "restart")  # forget the remembered ticket: only the buttons say it
+
+    asked = say_full(stack, sender, "withdraw my complaint")
+
+    assert template_pattern("utter_ask_follow_up_reference_pick").match(asked[-1]["text"]), asked
+    payloads = [button["payload"] for button in asked[-1]["buttons"]]
+    assert payloads == [f'/choose_option{{"choice": "{reference}"}}']
+    confirm = say(stack, sender, payloads[0])
+    assert template_pattern("utter_ask_follow_up_confirm").match(confirm[-1]), confirm
+    assert say(stack, sender, "no") == [
+        response_text("utter_withdraw_kept").format(service_request_id=reference)
+    ]
+    assert citizen_ticket(stack, sender, reference)["status"] == "new"
