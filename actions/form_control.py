@@ -30,6 +30,7 @@ from actions.open311_client import (
 )
 from actions.report_issue import (
     PHOTO_SKIPPED,
+    SKIPPABLE_STEPS,
     answers_of,
     choose_service,
     clean_text,
@@ -84,16 +85,17 @@ class ActionSkipStep(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if tracker.get_slot("requested_slot") == "service_code":
+        step = tracker.get_slot("requested_slot")
+        if step not in SKIPPABLE_STEPS:
+            dispatcher.utter_message(response="utter_step_required")
+            return []
+        if step == "service_code":
             chosen = await choose_service(get_settings().fallback_service_code, dispatcher, tracker)
             if chosen.get("service_code"):
                 dispatcher.utter_message(response="utter_step_skipped")
             return [SlotSet(slot, value) for slot, value in chosen.items()]
-        if tracker.get_slot("requested_slot") == "issue_photo":
-            dispatcher.utter_message(response="utter_step_skipped")
-            return [SlotSet("issue_photo", PHOTO_SKIPPED), SlotSet("failed_attempts", 0.0)]
-        dispatcher.utter_message(response="utter_step_required")
-        return []
+        dispatcher.utter_message(response="utter_step_skipped")
+        return [SlotSet("issue_photo", PHOTO_SKIPPED), SlotSet("failed_attempts", 0.0)]
 
 
 class ActionGoBack(Action):

@@ -56,6 +56,9 @@ MAX_LOCATION_CHARS = 500
 SERVICES_PER_PAGE = 3
 MAX_CANDIDATES = 8
 FAILURES_BEFORE_SIMPLER = 2
+# The optional steps: the service (the catch-all is used) and the photo. The others are needed
+# to file (Open311 requires a location; the service's required attributes are required).
+SKIPPABLE_STEPS = ("service_code", "issue_photo")
 
 MORE_SERVICES = "more"
 NO_SERVICE_FITS = "none"
@@ -631,8 +634,13 @@ class _AskStep:
 
     def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         # After two failed answers, say so and offer the way out before asking again.
+        # Skip is offered only where the step may be skipped.
         if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
-            dispatcher.utter_message(response="utter_ask_simpler")
+            dispatcher.utter_message(
+                response="utter_ask_simpler"
+                if self.slot in SKIPPABLE_STEPS
+                else "utter_ask_simpler_required"
+            )
 
 
 class _PlainAskStep(_AskStep):

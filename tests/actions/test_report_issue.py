@@ -15,6 +15,7 @@ from actions.outbox import Outbox
 from actions.report_issue import (
     ActionAskAttributeAnswer,
     ActionAskConfirmSubmission,
+    ActionAskIssueDescription,
     ActionAskIssueLocation,
     ActionAskIssuePhoto,
     ActionAskServiceCode,
@@ -28,6 +29,7 @@ from actions.report_issue import (
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceDefinition
 from tests.conftest import make_tracker
 from tests.fakes import FakeOpen311, list_attribute, number_attribute
+from tests.test_domain import DOMAIN as DOMAIN_FILE
 
 DOMAIN: dict[str, Any] = {}
 POSITION = list_attribute("position", 1, "road", "pavement")
@@ -390,12 +392,25 @@ async def test_attribute_question_counts_steps_and_offers_choices(catalogue: Fak
     assert message["buttons"] == []
 
 
-async def test_after_two_failed_answers_the_question_is_asked_more_simply(
-    catalogue: FakeOpen311,
+@pytest.mark.parametrize(
+    ("action", "simpler"),
+    [
+        (ActionAskIssueDescription(), "utter_ask_simpler_required"),
+        (ActionAskServiceCode(), "utter_ask_simpler"),
+        (ActionAskIssueLocation(), "utter_ask_simpler_required"),
+        (ActionAskIssuePhoto(), "utter_ask_simpler"),
+        (ActionAskConfirmSubmission(), "utter_ask_simpler_required"),
+    ],
+)
+async def test_after_two_failed_answers_every_step_is_asked_more_simply(
+    catalogue: FakeOpen311, action: Any, simpler: str
 ) -> None:
-    dispatcher = await ask(ActionAskIssueLocation(), {"failed_attempts": 2.0})
+    dispatcher = await ask(action, {"failed_attempts": 2.0})
 
-    assert responses(dispatcher) == ["utter_ask_simpler", "utter_ask_issue_location"]
+    assert responses(dispatcher)[0] == simpler, "skip is offered only where it works"
+    buttons = [b["payload"] for b in DOMAIN_FILE["responses"][simpler][0]["buttons"]]
+    assert ("/skip" in buttons) is (simpler == "utter_ask_simpler")
+    assert responses(dispatcher)[1] == f"utter_ask_{action.slot}"
 
 
 async def test_summary_shows_every_answer(catalogue: FakeOpen311) -> None:
