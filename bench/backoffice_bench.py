@@ -707,6 +707,8 @@ def main() -> int:
         default=None,
     )
     missed = []
+    if best_pg is None and not args.only_million:
+        print("\ncreation target: not measured (PostgreSQL was not in --backends)")
     if best_pg is not None and best_pg < TARGET_CREATIONS_PER_S:
         missed.append(f"creations on PostgreSQL {best_pg:.0f}/s < {TARGET_CREATIONS_PER_S:.0f}/s")
     if million_p95 is not None and million_p95 > TARGET_LOOKUP_P95_MS:
