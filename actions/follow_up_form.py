@@ -222,7 +222,9 @@ class ValidateFollowUpForm(FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         text = clean_text(slot_value)
-        if text is None or len(text) < MIN_REASON_CHARS or text.startswith("/"):
+        # A bare "yes"/"no" or a button payload says nothing about what is wrong.
+        bare = (tracker.latest_message.get("intent") or {}).get("name") in ("affirm", "deny")
+        if bare or text is None or len(text) < MIN_REASON_CHARS or text.startswith("/"):
             dispatcher.utter_message(response="utter_reopen_reason_too_short")
             return _failed(tracker, "follow_up_reason")
         return {"follow_up_reason": text[:MAX_REASON_CHARS], "failed_attempts": 0.0}

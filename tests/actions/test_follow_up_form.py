@@ -358,3 +358,22 @@ async def test_without_tickets_the_reference_is_asked_typed(catalogue: FakeOpen3
 
     assert responses(dispatcher) == ["utter_ask_follow_up_reference"]
     assert dispatcher.messages[0]["buttons"] == []
+
+
+@pytest.mark.parametrize(
+    ("given", "intent", "kept"),
+    [
+        ("the lamp is dark again", "reopen_ticket", True),
+        ("yes", "affirm", False),
+        ("no", "deny", False),
+        ('/choose_option{"choice": "4"}', "choose_option", False),
+    ],
+)
+async def test_a_reason_must_say_something(given: str, intent: str, kept: bool) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"follow_up_kind": "reopen"}, text=given, intent=intent)
+
+    slots = await ValidateFollowUpForm().validate_follow_up_reason(given, dispatcher, tracker, {})
+
+    assert slots["follow_up_reason"] == (given if kept else None)
+    assert responses(dispatcher) == ([] if kept else ["utter_reopen_reason_too_short"])
