@@ -1,10 +1,12 @@
 """The InputChannel base every CivicDesk adapter builds on.
 
-It gives each adapter the same four habits: authenticate the platform before reading
-anything (:meth:`CivicDeskInputChannel.authenticate`), hand each delivery to Rasa at most
-once (:meth:`CivicDeskInputChannel.dispatch_once`), answer bad input with a JSON error and a
-code instead of a stack trace (:func:`json_error`), and offer an output channel for proactive
-messages (:meth:`CivicDeskInputChannel.get_output_channel`).
+It gives each adapter the same habits: authenticate the platform before reading anything
+(:meth:`CivicDeskInputChannel.authenticate`), hand each delivery to Rasa at most once
+(:meth:`CivicDeskInputChannel.dispatch_once`), answer bad input with a JSON error and a code
+instead of a stack trace (:func:`json_error`), offer an output channel for proactive messages
+(:meth:`CivicDeskInputChannel.get_output_channel`), and read its settings the same way
+(:meth:`CivicDeskInputChannel.setting`, :meth:`CivicDeskInputChannel.common_options`), so a
+new channel module holds only what is particular to its platform.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypedDict
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic.request import Request
@@ -21,33 +24,13 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from channels._dedup import DEFAULT_TTL_SECONDS, DedupStore, dedup_store_from_config
+from channels._media import DEFAULT_MAX_PHOTO_BYTES, BackOfficeMediaUploader, MediaUploader
+from channels._messages import channel_reply, load_messages, supported_language
 from channels._state import SharedState, state_from_config
 
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-# Replies the adapters send themselves (before Rasa sees anything), keyed so that a second
-# language can be added as data.
-CHANNEL_REPLIES: dict[str, dict[str, str]] = {
-    "en": {
-        "unsupported_content": (
-            "Sorry, I can only read text, photos and locations. "
-            "Please describe the problem in words, or send a photo."
-        ),
-        "photo_too_large": "Sorry, that photo is too large. Please send a smaller one.",
-        "photo_not_saved": (
-            "Sorry, I could not save your photo just now. Please send it again in a few minutes."
-        ),
-        "button_expired": "That button has expired. Please type your answer instead.",
-    },
-}
-
-
-def channel_reply(key: str, language: str = "en") -> str:
-    return (
-        CHANNEL_REPLIES.get(language, CHANNEL_REPLIES["en"]).get(key) or CHANNEL_REPLIES["en"][key]
-    )
 
 
 class ChannelRequestError(Exception):
@@ -94,22 +77,122 @@ def credential(
     return str(value)
 
 
+class ChannelOptions(TypedDict, total=False):
+    """What every adapter's constructor takes besides its platform's own settings."""
+
+    uploader: MediaUploader | None
+    max_photo_bytes: int
+    language: str | None
+    dedup_store: DedupStore | None
+    state: SharedState | None
+
+
 class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
     """Base of the CivicDesk adapters.
 
     Args:
+        uploader: Where photos go; the back office's media endpoint by default.
+        max_photo_bytes: Larger photos are declined.
+        language: The language of the texts the adapter sends by itself when the platform
+            does not tell the citizen's (a language of ``channels/messages.yml``); English
+            if not set.
         dedup_store: Where delivery keys are claimed; by default Redis at ``redis_url`` /
             ``CIVICDESK_REDIS_URL``, else in-memory.
         state: Small state shared between requests (and processes), same default.
     """
 
     def __init__(
-        self, *, dedup_store: DedupStore | None = None, state: SharedState | None = None
+        self,
+        *,
+        uploader: MediaUploader | None = None,
+        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
+        language: str | None = None,
+        dedup_store: DedupStore | None = None,
+        state: SharedState | None = None,
     ) -> None:
         self.dedup_store: DedupStore = dedup_store or dedup_store_from_config(
             None, ttl_seconds=DEFAULT_TTL_SECONDS
         )
         self.state: SharedState = state or state_from_config(None)
+        self._uploader: MediaUploader = uploader or BackOfficeMediaUploader.from_env()
+        if max_photo_bytes <= 0:
+            raise ValueError(f"{self.name()}: max_photo_bytes must be positive")
+        self._max_photo_bytes = max_photo_bytes
+        self.language = supported_language(language)
+        if language and self.language is None:
+            raise ValueError(
+                f"{self.name()}: no texts in language {language!r} in channels/messages.yml"
+                f" (there are: {', '.join(load_messages())})"
+            )
+
+    # --- settings --------------------------------------------------------------------------
+
+    @classmethod
+    def env_name(cls, key: str) -> str:
+        """The environment variable behind a credentials key: ``CIVICDESK_<NAME>_<KEY>``."""
+        return f"CIVICDESK_{cls.name().upper()}_{key.upper()}"
+
+    @classmethod
+    def setting(
+        cls,
+        credentials: dict[str, Any] | None,
+        key: str,
+        *,
+        env: str | None = None,
+        default: str | None = None,
+    ) -> str | None:
+        """``key`` from ``credentials.yml``, else the environment (``env`` or
+        :meth:`env_name`), else ``default``; empty values count as missing."""
+        return credential(credentials, key) or os.environ.get(env or cls.env_name(key)) or default
+
+    @classmethod
+    def required_setting(
+        cls, credentials: dict[str, Any] | None, key: str, *, env: str | None = None
+    ) -> str:
+        """Like :meth:`setting`, but a missing value stops Rasa at start, naming both places."""
+        value = cls.setting(credentials, key, env=env)
+        if not value:
+            raise ValueError(
+                f"{cls.name()}: set `{key}` in credentials.yml or {env or cls.env_name(key)}"
+            )
+        return value
+
+    @classmethod
+    def choice_setting(
+        cls, credentials: dict[str, Any] | None, key: str, choices: tuple[str, ...]
+    ) -> str:
+        """One of ``choices`` (the first is the default); anything else stops Rasa at start."""
+        value = cls.setting(credentials, key, default=choices[0]) or choices[0]
+        if value not in choices:
+            raise ValueError(f"{cls.name()}: {key} must be one of {', '.join(choices)}")
+        return value
+
+    @classmethod
+    def int_setting(cls, credentials: dict[str, Any] | None, key: str, default: int) -> int:
+        value = cls.setting(credentials, key)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError as error:
+            raise ValueError(f"{cls.name()}: {key} must be a whole number") from error
+
+    @classmethod
+    def common_options(cls, credentials: dict[str, Any] | None) -> ChannelOptions:
+        """The constructor options every adapter reads the same way from its credentials."""
+        return {
+            "max_photo_bytes": cls.int_setting(
+                credentials, "max_photo_bytes", DEFAULT_MAX_PHOTO_BYTES
+            ),
+            "language": cls.setting(credentials, "language"),
+            "dedup_store": cls.dedup_from_credentials(credentials),
+            "state": cls.state_from_credentials(credentials),
+        }
+
+    def reply_text(self, key: str, citizen_language: str | None = None) -> str:
+        """A text the adapter sends by itself, in the citizen's language where the platform
+        tells it, else the channel's, else English."""
+        return channel_reply(key, citizen_language, self.language)
 
     @classmethod
     def dedup_from_credentials(cls, credentials: dict[str, Any] | None) -> DedupStore:

@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import time
 from typing import Any
 
@@ -16,24 +15,21 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
+from typing_extensions import Unpack
 
 from channels._base import (
+    ChannelOptions,
     ChannelRequestError,
     CivicDeskInputChannel,
     OnNewMessage,
-    credential,
     json_error,
     parse_json_object,
 )
-from channels._dedup import DedupStore
 from channels._media import (
-    DEFAULT_MAX_PHOTO_BYTES,
     PHOTO_INTENT_TEXT,
-    BackOfficeMediaUploader,
     InvalidLocation,
     InvalidPhoto,
     Location,
-    MediaUploader,
     MediaUploadFailed,
     UploadedMedia,
     check_photo_size,
@@ -50,8 +46,6 @@ from channels.signed_rest._signature import (
 
 logger = logging.getLogger(__name__)
 
-SECRET_ENV = "CIVICDESK_SIGNED_REST_SECRET"  # noqa: S105 (a variable name)
-CALLBACK_URL_ENV = "CIVICDESK_SIGNED_REST_CALLBACK_URL"
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 4096
 MAX_ID_CHARS = 128
@@ -73,9 +67,8 @@ class SignedRestInput(CivicDeskInputChannel):
     Args:
         secret: The shared HMAC secret.
         callback_url: Where proactive messages are POSTed (signed the same way); optional.
-        uploader: Where photos go; the back office's media endpoint by default.
-        max_photo_bytes: Larger photos are refused with 413.
-        dedup_store: Where message ids are claimed.
+        options: What every adapter takes (:class:`channels._base.ChannelOptions`); a photo
+            over ``max_photo_bytes`` is refused with 413.
     """
 
     def __init__(
@@ -83,19 +76,15 @@ class SignedRestInput(CivicDeskInputChannel):
         secret: str,
         *,
         callback_url: str | None = None,
-        uploader: MediaUploader | None = None,
-        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
-        dedup_store: DedupStore | None = None,
+        **options: Unpack[ChannelOptions],
     ) -> None:
-        super().__init__(dedup_store=dedup_store)
+        super().__init__(**options)
         if not secret:
             raise ValueError("signed_rest needs a secret")
         self._secret = secret
         self._callback_url = callback_url
-        self._uploader = uploader or BackOfficeMediaUploader.from_env()
-        self._max_photo_bytes = max_photo_bytes
         # The JSON around the message, plus a photo at its cap in base64 (4 bytes per 3).
-        self.max_body_bytes = MAX_BODY_BYTES + 4 * (max_photo_bytes // 3 + 1)
+        self.max_body_bytes = MAX_BODY_BYTES + 4 * (self._max_photo_bytes // 3 + 1)
 
     @classmethod
     def name(cls) -> str:
@@ -103,17 +92,10 @@ class SignedRestInput(CivicDeskInputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> SignedRestInput:
-        secret = credential(credentials, "secret") or os.environ.get(SECRET_ENV)
-        if not secret:
-            raise ValueError(f"signed_rest: set `secret` in credentials.yml or {SECRET_ENV}")
         return cls(
-            secret,
-            callback_url=credential(credentials, "callback_url")
-            or os.environ.get(CALLBACK_URL_ENV),
-            max_photo_bytes=int(
-                credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
-            ),
-            dedup_store=cls.dedup_from_credentials(credentials),
+            cls.required_setting(credentials, "secret"),
+            callback_url=cls.setting(credentials, "callback_url"),
+            **cls.common_options(credentials),
         )
 
     async def authenticate(self, request: Request) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Any, Literal
 
@@ -12,45 +11,38 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
-from telegram import Message, Update
+from telegram import Message, Update, User
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
+from typing_extensions import Unpack
 
 from channels._base import (
+    ChannelOptions,
     ChannelRequestError,
     CivicDeskInputChannel,
     OnNewMessage,
-    channel_reply,
     constant_time_equal,
     credential,
     json_error,
     parse_json_object,
 )
-from channels._dedup import DedupStore
 from channels._media import (
-    DEFAULT_MAX_PHOTO_BYTES,
     LOCATION_INTENT_TEXT,
     PHOTO_INTENT_TEXT,
-    BackOfficeMediaUploader,
     InvalidLocation,
     InvalidPhoto,
     Location,
-    MediaUploader,
     MediaUploadFailed,
     UploadedMedia,
     check_photo_size,
     message_metadata,
 )
-from channels._state import SharedState
 from channels.telegram._output import BlockedChats, CallbackPayloads, TelegramOutput
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 TOKEN_ENV = "CIVICDESK_TELEGRAM_TOKEN"  # noqa: S105 (a variable name)
-SECRET_ENV = "CIVICDESK_TELEGRAM_SECRET_TOKEN"  # noqa: S105 (a variable name)
-WEBHOOK_URL_ENV = "CIVICDESK_TELEGRAM_WEBHOOK_URL"
-MODE_ENV = "CIVICDESK_TELEGRAM_MODE"
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_BODY_BYTES = 1024 * 1024
 _SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -74,9 +66,9 @@ class TelegramInput(CivicDeskInputChannel):
         mode: ``"webhook"`` or ``"polling"``.
         base_url: Bot API base (``https://api.telegram.org/bot`` by default).
         base_file_url: Bot API file base (``https://api.telegram.org/file/bot``).
-        uploader: Where photos go; the back office's media endpoint by default.
-        max_photo_bytes: Larger photos are declined.
-        dedup_store: Where ``update_id`` s are claimed.
+        options: What every adapter takes (:class:`channels._base.ChannelOptions`): the photo
+            uploader and size cap, the fallback language of its own texts (the Telegram
+            user's ``language_code`` comes first), where ``update_id`` s are claimed.
     """
 
     def __init__(
@@ -88,12 +80,9 @@ class TelegramInput(CivicDeskInputChannel):
         mode: Mode = "webhook",
         base_url: str | None = None,
         base_file_url: str | None = None,
-        uploader: MediaUploader | None = None,
-        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
-        dedup_store: DedupStore | None = None,
-        state: SharedState | None = None,
+        **options: Unpack[ChannelOptions],
     ) -> None:
-        super().__init__(dedup_store=dedup_store, state=state)
+        super().__init__(**options)
         if not token:
             raise ValueError("telegram needs a bot token")
         if mode == "webhook" and not (secret_token and _SECRET_PATTERN.match(secret_token)):
@@ -101,8 +90,6 @@ class TelegramInput(CivicDeskInputChannel):
         self._secret_token = secret_token
         self._webhook_url = webhook_url
         self._mode: Mode = mode
-        self._uploader = uploader or BackOfficeMediaUploader.from_env()
-        self._max_photo_bytes = max_photo_bytes
         self.payloads = CallbackPayloads(self.state)
         self.blocked = BlockedChats(self.state)
         builder = Application.builder().token(token)
@@ -123,24 +110,15 @@ class TelegramInput(CivicDeskInputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
-        token = credential(credentials, "access_token") or os.environ.get(TOKEN_ENV)
-        if not token:
-            raise ValueError(f"telegram: set `access_token` in credentials.yml or {TOKEN_ENV}")
-        mode = credential(credentials, "mode") or os.environ.get(MODE_ENV) or "webhook"
-        if mode not in ("webhook", "polling"):
-            raise ValueError("telegram: mode must be `webhook` or `polling`")
+        mode = cls.choice_setting(credentials, "mode", ("webhook", "polling"))
         return cls(
-            token,
-            secret_token=credential(credentials, "secret_token") or os.environ.get(SECRET_ENV),
-            webhook_url=credential(credentials, "webhook_url") or os.environ.get(WEBHOOK_URL_ENV),
+            cls.required_setting(credentials, "access_token", env=TOKEN_ENV),
+            secret_token=cls.setting(credentials, "secret_token"),
+            webhook_url=cls.setting(credentials, "webhook_url"),
             mode="polling" if mode == "polling" else "webhook",
             base_url=credential(credentials, "api_base_url"),
             base_file_url=credential(credentials, "api_file_url"),
-            max_photo_bytes=int(
-                credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
-            ),
-            dedup_store=cls.dedup_from_credentials(credentials),
-            state=cls.state_from_credentials(credentials),
+            **cls.common_options(credentials),
         )
 
     def get_output_channel(self) -> TelegramOutput:
@@ -255,6 +233,8 @@ class TelegramInput(CivicDeskInputChannel):
 
     async def _to_user_message(self, update: Update) -> UserMessage | None:
         output = self.get_output_channel()
+        # Telegram tells the language the citizen's app is set to; texts follow it.
+        language = _language_of(update.effective_user)
         if update.effective_chat is not None:
             # Whoever writes or presses a button has not blocked the bot (any more).
             await self.blocked.discard(str(update.effective_chat.id))
@@ -272,7 +252,7 @@ class TelegramInput(CivicDeskInputChannel):
             payload = await self.payloads.decode(query.data or "")
             if payload is None:
                 logger.info("telegram: button from an expired message pressed")
-                await output.send_text_message(chat_id, channel_reply("button_expired"))
+                await output.send_text_message(chat_id, self.reply_text("button_expired", language))
                 return None
             return self._user_message(update, payload, chat_id, output)
 
@@ -288,13 +268,15 @@ class TelegramInput(CivicDeskInputChannel):
             try:
                 location = Location.parse(message.location.latitude, message.location.longitude)
             except InvalidLocation:
-                await output.send_text_message(chat_id, channel_reply("unsupported_content"))
+                await output.send_text_message(
+                    chat_id, self.reply_text("unsupported_content", language)
+                )
                 return None
             return self._user_message(
                 update, LOCATION_INTENT_TEXT, chat_id, output, location=location
             )
         if message.photo:
-            photo = await self._store_photo(message, chat_id, output)
+            photo = await self._store_photo(message, chat_id, output, language)
             if photo is None:
                 return None
             text = message.caption or PHOTO_INTENT_TEXT
@@ -302,11 +284,11 @@ class TelegramInput(CivicDeskInputChannel):
         if message.text:
             return self._user_message(update, message.text, chat_id, output)
         # Documents, stickers, voice, video, contacts...: declined in plain words.
-        await output.send_text_message(chat_id, channel_reply("unsupported_content"))
+        await output.send_text_message(chat_id, self.reply_text("unsupported_content", language))
         return None
 
     async def _store_photo(
-        self, message: Message, chat_id: str, output: TelegramOutput
+        self, message: Message, chat_id: str, output: TelegramOutput, language: str | None
     ) -> UploadedMedia | None:
         largest = max(
             message.photo, key=lambda size: (size.width * size.height, size.file_size or 0)
@@ -320,7 +302,7 @@ class TelegramInput(CivicDeskInputChannel):
             data = bytes(await file.download_as_bytearray())
             check_photo_size(data, self._max_photo_bytes)
         except InvalidPhoto:
-            await output.send_text_message(chat_id, channel_reply("photo_too_large"))
+            await output.send_text_message(chat_id, self.reply_text("photo_too_large", language))
             return None
         try:
             return await self._uploader.upload(
@@ -328,7 +310,7 @@ class TelegramInput(CivicDeskInputChannel):
             )
         except MediaUploadFailed:
             logger.warning("telegram: photo upload to the back office failed", exc_info=True)
-            await output.send_text_message(chat_id, channel_reply("photo_not_saved"))
+            await output.send_text_message(chat_id, self.reply_text("photo_not_saved", language))
             return None
 
     def _user_message(
@@ -354,3 +336,7 @@ class TelegramInput(CivicDeskInputChannel):
                 extra={"update_id": update.update_id},
             ),
         )
+
+
+def _language_of(user: User | None) -> str | None:
+    return user.language_code if user is not None else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -17,8 +16,10 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, raw, redirect
 from sanic.response import json as json_response
+from typing_extensions import Unpack
 
 from channels._base import (
+    ChannelOptions,
     ChannelRequestError,
     CivicDeskInputChannel,
     OnNewMessage,
@@ -26,15 +27,11 @@ from channels._base import (
     json_error,
     parse_json_object,
 )
-from channels._dedup import DedupStore
 from channels._media import (
-    DEFAULT_MAX_PHOTO_BYTES,
     LOCATION_INTENT_TEXT,
     PHOTO_INTENT_TEXT,
-    BackOfficeMediaUploader,
     InvalidLocation,
     Location,
-    MediaUploader,
     MediaUploadFailed,
     UploadedMedia,
     message_metadata,
@@ -46,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 COOKIE_NAME = "civicdesk_session"
 CSRF_HEADER = "X-CivicDesk-Webchat"
-SECRET_ENV = "CIVICDESK_WEBCHAT_SESSION_SECRET"  # noqa: S105 (a variable name)
 MAX_MESSAGE_CHARS = 2000
 MAX_JSON_BYTES = 16 * 1024
 _STATIC_TYPES = {
@@ -159,6 +155,7 @@ class WebChatInput(CivicDeskInputChannel):
         max_posts_per_minute: Posts (messages, locations, photos) one session may make per
             minute; more get 429.
         clock: Seconds since the epoch (tests fix it).
+        options: What every adapter takes (:class:`channels._base.ChannelOptions`).
     """
 
     def __init__(
@@ -166,14 +163,11 @@ class WebChatInput(CivicDeskInputChannel):
         *,
         session_secret: str | None = None,
         secure_cookie: bool = False,
-        uploader: MediaUploader | None = None,
-        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
         max_posts_per_minute: int = 30,
         clock: Callable[[], float] = time.time,
-        dedup_store: DedupStore | None = None,
-        state: SharedState | None = None,
+        **options: Unpack[ChannelOptions],
     ) -> None:
-        super().__init__(dedup_store=dedup_store, state=state)
+        super().__init__(**options)
         self._max_posts_per_minute = max_posts_per_minute
         self._clock = clock
         if not session_secret:
@@ -181,8 +175,6 @@ class WebChatInput(CivicDeskInputChannel):
             session_secret = secrets.token_urlsafe(32)
         self.sessions = SessionSigner(session_secret)
         self._secure_cookie = secure_cookie
-        self._uploader = uploader or BackOfficeMediaUploader.from_env()
-        self._max_photo_bytes = max_photo_bytes
         self.inbox = WebChatInbox(self.state)
 
     @classmethod
@@ -193,14 +185,10 @@ class WebChatInput(CivicDeskInputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
         secure = str(credential(credentials, "secure_cookie") or "false").lower()
         return cls(
-            session_secret=credential(credentials, "session_secret") or os.environ.get(SECRET_ENV),
+            session_secret=cls.setting(credentials, "session_secret"),
             secure_cookie=secure in ("1", "true", "yes"),
-            max_photo_bytes=int(
-                credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
-            ),
-            max_posts_per_minute=int(credential(credentials, "max_posts_per_minute") or 30),
-            dedup_store=cls.dedup_from_credentials(credentials),
-            state=cls.state_from_credentials(credentials),
+            max_posts_per_minute=cls.int_setting(credentials, "max_posts_per_minute", 30),
+            **cls.common_options(credentials),
         )
 
     def get_output_channel(self) -> WebChatInboxOutput:

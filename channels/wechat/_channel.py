@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import Any, Literal
 
@@ -12,31 +11,27 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, text
+from typing_extensions import Unpack
 
 from channels._base import (
+    ChannelOptions,
     ChannelRequestError,
     CivicDeskInputChannel,
     OnNewMessage,
-    channel_reply,
     credential,
     json_error,
 )
-from channels._dedup import DedupStore
 from channels._media import (
-    DEFAULT_MAX_PHOTO_BYTES,
     LOCATION_INTENT_TEXT,
     PHOTO_INTENT_TEXT,
-    BackOfficeMediaUploader,
     InvalidLocation,
     InvalidPhoto,
     Location,
-    MediaUploader,
     MediaUploadFailed,
     UploadedMedia,
     check_photo_size,
     message_metadata,
 )
-from channels._state import SharedState
 from channels.wechat._client import DEFAULT_API_BASE, WeChatApiClient, WeChatApiError
 from channels.wechat._crypto import WeChatCrypto, WeChatCryptoError, signature, signature_matches
 from channels.wechat._output import OfferedButtons, WeChatOutput
@@ -50,13 +45,6 @@ REPLAY_WINDOW_SECONDS = 300
 DEFAULT_REPLY_DEADLINE_SECONDS = 4.0
 SUCCESS = "success"
 Mode = Literal["safe", "plain"]
-
-_ENV = {
-    "token": "CIVICDESK_WECHAT_TOKEN",
-    "app_id": "CIVICDESK_WECHAT_APP_ID",
-    "app_secret": "CIVICDESK_WECHAT_APP_SECRET",
-    "encoding_aes_key": "CIVICDESK_WECHAT_ENCODING_AES_KEY",
-}
 
 
 class WeChatInput(CivicDeskInputChannel):
@@ -75,6 +63,8 @@ class WeChatInput(CivicDeskInputChannel):
         app_secret: The AppSecret (for the access token of the customer-service API).
         encoding_aes_key: The EncodingAESKey; required in safe mode.
         mode: ``"safe"`` (encrypted, the default) or ``"plain"`` (development only).
+        options: What every adapter takes (:class:`channels._base.ChannelOptions`); WeChat
+            messages carry no language, so ``language`` sets the one of the adapter's texts.
     """
 
     def __init__(
@@ -86,13 +76,10 @@ class WeChatInput(CivicDeskInputChannel):
         encoding_aes_key: str | None = None,
         mode: Mode = "safe",
         api_base_url: str = DEFAULT_API_BASE,
-        uploader: MediaUploader | None = None,
-        max_photo_bytes: int = DEFAULT_MAX_PHOTO_BYTES,
         reply_deadline_seconds: float = DEFAULT_REPLY_DEADLINE_SECONDS,
-        dedup_store: DedupStore | None = None,
-        state: SharedState | None = None,
+        **options: Unpack[ChannelOptions],
     ) -> None:
-        super().__init__(dedup_store=dedup_store, state=state)
+        super().__init__(**options)
         if not (token and app_id and app_secret):
             raise ValueError("wechat needs token, app_id and app_secret")
         if mode == "safe" and not encoding_aes_key:
@@ -102,8 +89,6 @@ class WeChatInput(CivicDeskInputChannel):
         self._mode: Mode = mode
         self._crypto = WeChatCrypto(encoding_aes_key, app_id) if encoding_aes_key else None
         self.api = WeChatApiClient(app_id, app_secret, base_url=api_base_url)
-        self._uploader = uploader or BackOfficeMediaUploader.from_env()
-        self._max_photo_bytes = max_photo_bytes
         self._deadline = reply_deadline_seconds
         self.offers = OfferedButtons(self.state)
         self._background: set[asyncio.Task[None]] = set()
@@ -114,25 +99,15 @@ class WeChatInput(CivicDeskInputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
-        values = {
-            key: credential(credentials, key) or os.environ.get(env, "")
-            for key, env in _ENV.items()
-        }
-        mode = credential(credentials, "mode") or os.environ.get("CIVICDESK_WECHAT_MODE", "safe")
-        if mode not in ("safe", "plain"):
-            raise ValueError("wechat: mode must be `safe` or `plain`")
+        mode = cls.choice_setting(credentials, "mode", ("safe", "plain"))
         return cls(
-            token=values["token"],
-            app_id=values["app_id"],
-            app_secret=values["app_secret"],
-            encoding_aes_key=values["encoding_aes_key"] or None,
+            token=cls.required_setting(credentials, "token"),
+            app_id=cls.required_setting(credentials, "app_id"),
+            app_secret=cls.required_setting(credentials, "app_secret"),
+            encoding_aes_key=cls.setting(credentials, "encoding_aes_key"),
             mode="plain" if mode == "plain" else "safe",
             api_base_url=credential(credentials, "api_base_url") or DEFAULT_API_BASE,
-            max_photo_bytes=int(
-                credential(credentials, "max_photo_bytes") or DEFAULT_MAX_PHOTO_BYTES
-            ),
-            dedup_store=cls.dedup_from_credentials(credentials),
-            state=cls.state_from_credentials(credentials),
+            **cls.common_options(credentials),
         )
 
     def get_output_channel(self) -> WeChatOutput:
@@ -288,7 +263,7 @@ class WeChatInput(CivicDeskInputChannel):
             try:
                 location = Location.parse(fields.get("Location_X"), fields.get("Location_Y"))
             except InvalidLocation:
-                await output.send_text_message(open_id, channel_reply("unsupported_content"))
+                await output.send_text_message(open_id, self.reply_text("unsupported_content"))
                 return
             body = LOCATION_INTENT_TEXT
         elif msg_type == "image":
@@ -297,7 +272,7 @@ class WeChatInput(CivicDeskInputChannel):
                 return
             body = PHOTO_INTENT_TEXT
         else:
-            await output.send_text_message(open_id, channel_reply("unsupported_content"))
+            await output.send_text_message(open_id, self.reply_text("unsupported_content"))
             return
         if not body:
             return
@@ -321,11 +296,11 @@ class WeChatInput(CivicDeskInputChannel):
             data = await self.api.download_media(media_id, self._max_photo_bytes)
             check_photo_size(data, self._max_photo_bytes)
         except InvalidPhoto:
-            await output.send_text_message(open_id, channel_reply("photo_too_large"))
+            await output.send_text_message(open_id, self.reply_text("photo_too_large"))
             return None
         except (WeChatApiError, OSError):
             logger.warning("wechat: photo download failed", exc_info=True)
-            await output.send_text_message(open_id, channel_reply("photo_not_saved"))
+            await output.send_text_message(open_id, self.reply_text("photo_not_saved"))
             return None
         try:
             return await self._uploader.upload(
@@ -333,7 +308,7 @@ class WeChatInput(CivicDeskInputChannel):
             )
         except MediaUploadFailed:
             logger.warning("wechat: photo upload to the back office failed", exc_info=True)
-            await output.send_text_message(open_id, channel_reply("photo_not_saved"))
+            await output.send_text_message(open_id, self.reply_text("photo_not_saved"))
             return None
 
     def _after_deadline(

@@ -13,6 +13,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
+from channels._messages import channel_reply
 from channels._state import MemoryState, RedisState
 from channels.telegram import CallbackPayloads, TelegramInput
 from tests.channels.conftest import (
@@ -305,6 +306,25 @@ async def test_documents_and_stickers_are_declined_politely(
     assert agent.messages == []
     [sent] = telegram.called("sendMessage")
     assert "only read text, photos and locations" in sent["text"]
+
+
+async def test_the_decline_is_in_the_language_the_citizens_app_is_set_to(
+    telegram: FakeTelegram, agent: RecordingAgent
+) -> None:
+    chinese = message_update(31, document={"file_id": "d", "file_unique_id": "ud"})
+    chinese["message"]["from"]["language_code"] = "zh-hans"
+    french = message_update(32, document={"file_id": "d", "file_unique_id": "ud"})
+    french["message"]["from"]["language_code"] = "fr"
+    # The channel's own setting applies when the app's language has no texts.
+    channel = make_channel(telegram, language="en")
+    async with serve_channel(channel, agent) as base:
+        await post_update(base, chinese)
+        await post_update(base, french)
+    assert [call["text"] for call in telegram.called("sendMessage")] == [
+        channel_reply("unsupported_content", "zh-Hans"),
+        channel_reply("unsupported_content", "en"),
+    ]
+    assert "照片" in telegram.called("sendMessage")[0]["text"]
 
 
 @pytest.mark.parametrize(

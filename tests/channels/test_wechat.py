@@ -14,6 +14,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
+from channels._messages import channel_reply
 from channels._state import RedisState
 from channels.wechat import (
     InvalidWeChatXml,
@@ -321,6 +322,17 @@ async def test_voice_is_declined_politely(wechat: FakeWeChat, agent: RecordingAg
     async with serve_channel(make_channel(wechat), agent) as base:
         response = await post(base, body, signed_query())
     assert "only read text, photos and locations" in reply_content(response)
+    assert agent.messages == []
+
+
+async def test_the_decline_is_in_the_channels_language(
+    wechat: FakeWeChat, agent: RecordingAgent
+) -> None:
+    body = message_xml(15, MsgType="voice", MediaId="V", Format="amr")
+    async with serve_channel(make_channel(wechat, language="zh-Hans"), agent) as base:
+        response = await post(base, body, signed_query())
+    assert reply_content(response) == channel_reply("unsupported_content", "zh-Hans")
+    assert "文字" in reply_content(response)
     assert agent.messages == []
 
 
