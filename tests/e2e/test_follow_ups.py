@@ -202,6 +202,10 @@ def test_a_person_during_a_complaint_keeps_its_answers(stack: Stack) -> None:
     assert template_pattern("utter_handoff_filed").match(replies[0]), replies
     assert replies[1] == response_text("utter_handoff_answers_kept")
     assert template_pattern("utter_ask_issue_location").match(replies[2]), replies
+    # An old button pressed at the place step is asked again, not a dead end.
+    again = say(stack, sender, '/choose_option{"choice": "yes"}')
+    assert again[0] == response_text("utter_issue_location_too_short"), again
+    assert template_pattern("utter_ask_issue_location").match(again[-1]), again
     summary = say(stack, sender, "12 Jiefang Road")
     assert template_pattern("utter_ask_confirm_submission").match(summary[0]), summary
 
