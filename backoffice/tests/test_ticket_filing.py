@@ -11,8 +11,8 @@ from open311_schema import NewServiceRequest, SchemaError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import tickets
-from civicdesk_backoffice.models import Ticket
+from civicdesk_backoffice import idempotency, tickets
+from civicdesk_backoffice.models import IdempotencyRecord, Ticket
 from civicdesk_backoffice.open311.views import TICKET_FILER
 from tests.conftest import street_light_form
 
@@ -73,7 +73,7 @@ async def test_a_refused_request_leaves_the_rest_of_its_batch_filed(
         tickets.FiledTicket,
         tickets.UnknownServiceError,
         SchemaError,
-        tickets.InvalidApiKeyError,
+        idempotency.InvalidApiKeyError,
         tickets.FiledTicket,
     ]
     filed = [outcome for outcome in outcomes if isinstance(outcome, tickets.FiledTicket)]
@@ -157,3 +157,93 @@ async def test_with_a_bad_key_a_broken_form_is_not_described(client: Client) -> 
         data={"api_key": "cd_" + "q" * 32, "service_code": "street_light"},
     )
     assert response.status == 403
+
+
+# --- Idempotency-Key claims, grouped ------------------------------------------------------
+
+
+async def test_concurrent_idempotent_creations_share_claim_transactions(
+    client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    count = 16
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/open311/v2/requests.json",
+                data=street_light_form(api_key, description=f"lamp {i}"),
+                headers={"Idempotency-Key": f"key-{i}"},
+            )
+            for i in range(count)
+        )
+    )
+    assert [response.status for response in responses] == [201] * count
+    references = [(await response.json())[0]["service_request_id"] for response in responses]
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(IdempotencyRecord.key, Ticket.service_request_id).join(
+                Ticket, Ticket.id == IdempotencyRecord.ticket_id
+            )
+        )
+        recorded = dict(rows.tuples().all())
+    # Every claim was committed and records the ticket its own request filed.
+    assert recorded == {f"key-{i}": reference for i, reference in enumerate(references)}
+    claims = client.app[TICKET_FILER].claims
+    assert claims.requests == count
+    assert claims.batches < count
+
+
+async def test_the_same_key_sent_at_once_files_one_ticket(
+    client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/open311/v2/requests.json",
+                data=street_light_form(api_key),
+                headers={"Idempotency-Key": "same-key"},
+            )
+            for _ in range(6)
+        )
+    )
+    statuses = sorted(response.status for response in responses)
+    # One request files; the others are told it is in flight or get the same ticket.
+    assert statuses.count(201) >= 1
+    assert set(statuses) <= {201, 409}
+    assert len(await _stored(sessionmaker)) == 1
+    created = {
+        (await response.json())[0]["service_request_id"]
+        for response in responses
+        if response.status == 201
+    }
+    assert created == await _stored(sessionmaker)
+
+
+async def test_claim_batch_sorts_out_each_request(
+    sessionmaker: async_sessionmaker[AsyncSession], api_key: str
+) -> None:
+    first = await idempotency.claim_batch(
+        sessionmaker, [idempotency.ClaimRequest(api_key, "used", "hash-1")]
+    )
+    assert isinstance(first[0], idempotency.Claimed)
+    assert first[0].claim is not None
+    outcomes = await idempotency.claim_batch(
+        sessionmaker,
+        [
+            idempotency.ClaimRequest(api_key, "fresh", "hash-2"),
+            idempotency.ClaimRequest("cd_" + "w" * 32, "other", "hash-3"),
+            idempotency.ClaimRequest(api_key, "used", "hash-1"),
+            idempotency.ClaimRequest(api_key, "fresh", "hash-2"),
+        ],
+    )
+    fresh, bad_key, used, twice = outcomes
+    assert isinstance(fresh, idempotency.Claimed)
+    assert fresh.claim is not None
+    assert isinstance(bad_key, idempotency.InvalidApiKeyError)
+    # Taken before, or by an earlier request of the same group: left to claim().
+    assert isinstance(used, idempotency.Claimed)
+    assert used.claim is None
+    assert isinstance(twice, idempotency.Claimed)
+    assert twice.claim is None
+    async with sessionmaker() as session:
+        keys = (await session.scalars(select(IdempotencyRecord.key))).all()
+    assert sorted(keys) == ["fresh", "used"]

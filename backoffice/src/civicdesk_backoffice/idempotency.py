@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from civicdesk_backoffice import api_keys
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import IdempotencyRecord, Ticket, utcnow
 
@@ -28,6 +29,10 @@ MAX_KEY_CHARS = 255
 ABANDONED_AFTER = timedelta(minutes=5)
 """A claim still without a ticket after this long belongs to a request that died; it is
 taken over instead of answering 409 forever."""
+
+
+class InvalidApiKeyError(PermissionError):
+    """The API key presented with a request is unknown or revoked."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,35 @@ class Replay:
     """The key was used before with the same body: answer with this ticket."""
 
     ticket: Ticket
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One request's wish to claim an ``Idempotency-Key``, for :func:`claim_batch`.
+
+    Attributes:
+        api_key: The API key the request presented, not yet verified.
+        key: The ``Idempotency-Key`` header value.
+        body_hash: :func:`fingerprint` of the request body.
+    """
+
+    api_key: str
+    key: str
+    body_hash: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What :func:`claim_batch` settled for one request whose API key is valid.
+
+    Attributes:
+        api_key_id: The verified API key.
+        claim: The new claim; None when the key was already in use (or asked for twice in
+            one group), which :func:`claim` then sorts out: replay, 422 or 409.
+    """
+
+    api_key_id: int
+    claim: Claim | None
 
 
 def read_key(raw: str | None) -> str | None:
@@ -128,10 +162,96 @@ async def claim(
         return Claim(existing.id)
 
 
-async def complete(session: AsyncSession, claimed: Claim, ticket_id: int) -> None:
-    """Record the new ticket on the claim, inside the transaction that stores the ticket."""
-    connection = await session.connection()
-    await connection.execute(_COMPLETE, {"record_id": claimed.record_id, "ticket_id": ticket_id})
+_CLAIM_MANY = insert(IdempotencyRecord).returning(
+    IdempotencyRecord.id, IdempotencyRecord.api_key_id, IdempotencyRecord.key
+)
+_TAKEN = select(IdempotencyRecord.api_key_id, IdempotencyRecord.key).where(
+    IdempotencyRecord.api_key_id.in_(bindparam("api_key_ids", expanding=True)),
+    IdempotencyRecord.key.in_(bindparam("keys", expanding=True)),
+)
+
+
+async def claim_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], wanted: Sequence[ClaimRequest]
+) -> list[Claimed | BaseException]:
+    """Verify the API keys and claim the free keys of several requests in one transaction.
+
+    One read per distinct API key, one read of the keys already taken, one multi-row
+    insert of the claims and one commit, whatever the number of requests. If another
+    transaction takes one of the keys between that read and the insert, nothing is claimed
+    here and every request is left to :func:`claim` (its :attr:`Claimed.claim` is None).
+
+    Returns:
+        One outcome per request, in order: :class:`Claimed`, or :class:`InvalidApiKeyError`.
+    """
+    try:
+        return await _claim_batch_once(sessionmaker, wanted, insert_claims=True)
+    except IntegrityError:
+        return await _claim_batch_once(sessionmaker, wanted, insert_claims=False)
+
+
+async def _claim_batch_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    wanted: Sequence[ClaimRequest],
+    *,
+    insert_claims: bool,
+) -> list[Claimed | BaseException]:
+    claimed: dict[tuple[int, str], int] = {}
+    async with sessionmaker.begin() as session:
+        connection = await session.connection()
+        keys = {
+            presented: await api_keys.lookup_active_key(connection, presented)
+            for presented in {request.api_key for request in wanted}
+        }
+        # Which request (by position) may claim each (API key, Idempotency-Key) pair.
+        owners: dict[tuple[int, str], int] = {}
+        for index, request in enumerate(wanted):
+            active = keys[request.api_key]
+            if active is not None:
+                owners.setdefault((active.id, request.key), index)
+        if insert_claims and owners:
+            ids = sorted({api_key_id for api_key_id, _ in owners})
+            names = sorted({key for _, key in owners})
+            result = await connection.execute(_TAKEN, {"api_key_ids": ids, "keys": names})
+            taken = set(result.tuples().all())
+            free = {pair: index for pair, index in owners.items() if pair not in taken}
+            now = utcnow()
+            rows = [
+                {
+                    "api_key_id": api_key_id,
+                    "key": key,
+                    "request_hash": wanted[index].body_hash,
+                    "created_at": now,
+                }
+                for (api_key_id, key), index in free.items()
+            ]
+            if rows:
+                inserted = await connection.execute(_CLAIM_MANY, rows)
+                claimed = {(api_key_id, key): record_id for record_id, api_key_id, key in inserted}
+    outcomes: list[Claimed | BaseException] = []
+    for index, request in enumerate(wanted):
+        active = keys[request.api_key]
+        if active is None:
+            outcomes.append(InvalidApiKeyError())
+            continue
+        pair = (active.id, request.key)
+        record_id = claimed.get(pair) if owners[pair] == index else None
+        outcomes.append(Claimed(active.id, None if record_id is None else Claim(record_id)))
+    return outcomes
+
+
+async def complete_many(
+    connection: AsyncConnection, completed: Sequence[tuple[Claim, int]]
+) -> None:
+    """Record each new ticket on its claim, in the transaction that stores the tickets."""
+    if completed:
+        await connection.execute(
+            _COMPLETE,
+            [
+                {"record_id": claim.record_id, "ticket_id": ticket_id}
+                for claim, ticket_id in completed
+            ],
+        )
 
 
 async def release(sessionmaker: async_sessionmaker[AsyncSession], claimed: Claim) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
@@ -16,9 +15,11 @@ from sqlalchemy import Row, Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import api_keys
+from civicdesk_backoffice import api_keys, idempotency
 from civicdesk_backoffice.attributes import check_attributes
 from civicdesk_backoffice.catalogue import ServiceAttribute, is_service_code, parse_attributes
+from civicdesk_backoffice.group_commit import GroupCommit
+from civicdesk_backoffice.idempotency import InvalidApiKeyError
 from civicdesk_backoffice.models import ServiceEntry, Ticket, TicketStatus, utcnow
 
 logger = logging.getLogger(__name__)
@@ -89,10 +90,6 @@ OnStored = Callable[[AsyncSession, int], Awaitable[None]]
 """Runs inside the storing transaction with the new ticket's id (see :class:`Filing`)."""
 
 
-class InvalidApiKeyError(PermissionError):
-    """The API key presented with the request is unknown or revoked."""
-
-
 @dataclass(frozen=True)
 class Filing:
     """One request to store, with what has to happen in its transaction.
@@ -101,12 +98,15 @@ class Filing:
         new: The parsed ``POST requests`` form.
         api_key: A presented API key still to be verified, in the storing transaction,
             before anything else (None when the caller verified it already).
+        claim: The ``Idempotency-Key`` claim this request holds: the new ticket is
+            recorded on it in the storing transaction (one ``UPDATE`` for the whole group).
         on_stored: Runs inside the storing transaction with the new ticket's id, so what
             it writes commits (or rolls back) together with the ticket.
     """
 
     new: NewServiceRequest
     api_key: str | None = None
+    claim: idempotency.Claim | None = None
     on_stored: OnStored | None = None
 
 
@@ -194,35 +194,37 @@ class _Stage:
 
 
 class TicketFiler:
-    """Group commit: requests filed at the same time share one transaction and one commit.
+    """The group-commit front door of ticket creation (one per application).
 
-    A request waits in a queue only while earlier batches are being stored; the next
-    batch takes everything queued by then (at most ``max_batch``). At most
-    ``max_concurrent`` batches are in flight, each on its own pooled connection. Every
-    caller is answered only after the transaction holding its ticket has committed, and
-    gets its own outcome: another request's bad input or failed hook does not fail it
-    (see :func:`file_batch`).
-
-    Attributes:
-        batches: Shared transactions started so far (fallbacks to one request each, after
-            a failed shared transaction, are not counted).
-        requests: Requests taken into those transactions.
+    Requests filed at the same time share one transaction and one commit
+    (:func:`file_batch` through :class:`~civicdesk_backoffice.group_commit.GroupCommit`),
+    and so do the ``Idempotency-Key`` claims made at the same time
+    (:func:`idempotency.claim_batch`). Every caller is answered only after the transaction
+    holding its ticket (or claim) has committed, and gets its own outcome: another request's
+    bad input or failed hook does not fail it.
     """
 
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        max_batch: int = 64,
-        max_concurrent: int = 2,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._max_batch = max_batch
-        self._max_concurrent = max_concurrent
-        self._queue: list[tuple[Filing, asyncio.Future[FilingOutcome]]] = []
-        self._drains: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        self.requests = 0
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async def store(filings: Sequence[Filing]) -> list[FiledTicket | BaseException]:
+            return await file_batch(sessionmaker, filings)
+
+        async def claim(
+            wanted: Sequence[idempotency.ClaimRequest],
+        ) -> list[idempotency.Claimed | BaseException]:
+            return await idempotency.claim_batch(sessionmaker, wanted)
+
+        self.tickets: GroupCommit[Filing, FiledTicket] = GroupCommit(store)
+        self.claims: GroupCommit[idempotency.ClaimRequest, idempotency.Claimed] = GroupCommit(claim)
+
+    @property
+    def batches(self) -> int:
+        """Shared filing transactions so far (the fallbacks after a failed one not counted)."""
+        return self.tickets.batches
+
+    @property
+    def requests(self) -> int:
+        """Requests taken into those transactions."""
+        return self.tickets.requests
 
     async def file(self, filing: Filing) -> FiledTicket:
         """Store one request (sharing a transaction with concurrent ones).
@@ -235,43 +237,20 @@ class TicketFiler:
             UnknownServiceError: the service code is unknown or inactive.
             SchemaError: the attribute answers do not fit the service definition.
         """
-        future: asyncio.Future[FilingOutcome] = asyncio.get_running_loop().create_future()
-        self._queue.append((filing, future))
-        if len(self._drains) < self._max_concurrent:
-            task = asyncio.create_task(self._drain())
-            self._drains.add(task)
-            task.add_done_callback(self._drains.discard)
-        # shield: a caller that goes away does not cancel the batch others are waiting on.
-        outcome = await asyncio.shield(future)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        return await self.tickets.submit(filing)
+
+    async def claim(self, wanted: idempotency.ClaimRequest) -> idempotency.Claimed:
+        """Verify the API key and claim the ``Idempotency-Key`` (sharing a transaction).
+
+        Raises:
+            InvalidApiKeyError: the API key is unknown or revoked.
+        """
+        return await self.claims.submit(wanted)
 
     async def close(self) -> None:
-        """Wait for the batches in flight (at shutdown, before the engine is disposed)."""
-        while self._drains:
-            await asyncio.gather(*self._drains, return_exceptions=True)
-
-    async def _drain(self) -> None:
-        # One turn of the event loop first: requests whose bodies arrived together join.
-        await asyncio.sleep(0)
-        while self._queue:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-            self.batches += 1
-            self.requests += len(batch)
-            try:
-                outcomes = await file_batch(self._sessionmaker, [filing for filing, _ in batch])
-            except Exception as error:  # a one-request batch's transaction failed
-                outcomes = [error] * len(batch)
-            except BaseException:  # cancelled at shutdown: nobody is left to answer
-                for _, future in batch + self._queue:
-                    future.cancel()
-                self._queue.clear()
-                raise
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
+        """Wait for the transactions in flight (at shutdown, before the engine is disposed)."""
+        await self.claims.close()
+        await self.tickets.close()
 
 
 async def _store_batch(
@@ -316,6 +295,12 @@ async def _store_batch_once(
             # References distinct within the batch, so each returned one names one request.
             rows[index] = _new_ticket(filing.new, service, answers, now, _fresh_reference(taken))
         ids = await _insert_tickets(connection, list(rows.values()))
+        completed = [
+            (claim, ids[rows[index]["service_request_id"]])
+            for index in rows
+            if (claim := filings[index].claim) is not None
+        ]
+        await idempotency.complete_many(connection, completed)
         for index, values in rows.items():
             filing, ticket_id = filings[index], ids[values["service_request_id"]]
             if filing.on_stored is not None:

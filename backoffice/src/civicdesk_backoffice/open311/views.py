@@ -120,9 +120,9 @@ async def create_request(request: web.Request) -> web.Response:
     (a CivicDesk extension, see ``docs/backoffice-api.md``) a retried request returns the
     ticket the first one filed instead of filing another.
 
-    Without that header the API key is verified in the transaction that stores the ticket,
-    which concurrent requests share (:class:`tickets.TicketFiler`); either way the answer
-    is sent only after the ticket is committed.
+    Without that header the API key is verified in the transaction that stores the ticket;
+    with it, in the transaction that claims the key. Concurrent requests share both
+    (:class:`tickets.TicketFiler`); the answer is sent only after the ticket is committed.
     """
     fmt = _format(request)
     idempotency_key = idempotency.read_key(request.headers.get(idempotency.HEADER))
@@ -144,14 +144,16 @@ async def create_request(request: web.Request) -> web.Response:
     if idempotency_key is None:
         filed = await _file(filer, new, api_key=presented)
         return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
-    client = await _authorise_client(request, presented)
+    # The API key is verified and the Idempotency-Key claimed in one committed transaction
+    # shared with concurrent requests; a key already in use is looked at on its own.
+    body_hash = idempotency.fingerprint(form)
+    try:
+        claimed = await filer.claim(idempotency.ClaimRequest(presented, idempotency_key, body_hash))
+    except idempotency.InvalidApiKeyError:
+        raise _invalid_key() from None
     sessionmaker = request.app[SESSIONMAKER]
-    outcome = await idempotency.claim(
-        request.app[READ_ENGINE],
-        sessionmaker,
-        client.id,
-        idempotency_key,
-        idempotency.fingerprint(form),
+    outcome = claimed.claim or await idempotency.claim(
+        request.app[READ_ENGINE], sessionmaker, claimed.api_key_id, idempotency_key, body_hash
     )
     if isinstance(outcome, idempotency.Replay):
         ticket = outcome.ticket
@@ -175,17 +177,16 @@ async def _file(
     uploaded = media.media_id_from_url(new.media_url)
 
     async def link(session: AsyncSession, ticket_id: int) -> None:
-        if claimed is not None:
-            await idempotency.complete(session, claimed, ticket_id)
         # A photo uploaded before filing is linked through the media_url it came back with.
         if uploaded is not None:
             await media.attach_unclaimed(session, uploaded, ticket_id)
 
-    needs_link = claimed is not None or uploaded is not None
-    filing = tickets.Filing(new, api_key=api_key, on_stored=link if needs_link else None)
+    filing = tickets.Filing(
+        new, api_key=api_key, claim=claimed, on_stored=link if uploaded is not None else None
+    )
     try:
         return await filer.file(filing)
-    except tickets.InvalidApiKeyError:
+    except idempotency.InvalidApiKeyError:
         raise _invalid_key() from None
     except tickets.UnknownServiceError:
         raise ApiError(
