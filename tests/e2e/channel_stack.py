@@ -337,6 +337,36 @@ def assert_buttons_arrived_as_payloads(
         ], (button, arrived)
 
 
+def assert_report_lands_on_the_ticket(
+    stack: Stack, citizen: Citizen, channel: str
+) -> tuple[dict[str, Any], int]:
+    """Report a pothole with a photo and a shared location on ``channel``, then prove from the
+    back office that the ticket has the photo (re-encoded), the coordinates and the service
+    pressed by payload; returns the ticket as the public Open311 API shows it, and how many
+    buttons were pressed."""
+    photo = photo_with_exif()
+    latitude, longitude = 32.0603, 118.7969
+
+    pressed = file_report(
+        stack,
+        citizen,
+        description="There is a deep pothole in the road outside the primary school",
+        service_code="road_damage",
+        photo=photo,
+        latitude=latitude,
+        longitude=longitude,
+    )
+
+    [ticket] = citizen_tickets(stack, f"{channel}:{citizen.sender_id}")
+    public = public_ticket(stack, ticket["service_request_id"])
+    assert public["service_code"] == "road_damage"
+    assert (public["lat"], public["long"]) == (latitude, longitude)
+    assert_photo_stored_reencoded(public, photo)
+    assert_buttons_arrived_as_payloads(pressed, channel)
+    assert any(b["payload"] == '/choose_option{"choice": "road_damage"}' for b, _ in pressed)
+    return public, len(pressed)
+
+
 def trigger_intent(stack: Stack, sender: str, intent: str, output_channel: str) -> httpx.Response:
     """What the back office's relay does: Rasa's proactive ``trigger_intent``."""
     return httpx.post(

@@ -21,15 +21,11 @@ from channels.signed_rest import SignatureError, sign, verify
 from tests.e2e.channel_stack import (
     BackgroundLoop,
     ChannelStack,
-    assert_buttons_arrived_as_payloads,
-    assert_photo_stored_reencoded,
+    assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
-    file_report,
     latest_timestamp,
-    photo_with_exif,
-    public_ticket,
     trigger_intent,
     user_events,
 )
@@ -137,25 +133,7 @@ class PortalCitizen:
 
 def test_a_report_with_photo_location_and_buttons_lands_on_the_ticket(running: Running) -> None:
     citizen = PortalCitizen(running, "portal-user-1")
-    photo = photo_with_exif()
-    latitude, longitude = 32.0603, 118.7969
-
-    pressed = file_report(
-        running.stack,
-        citizen,
-        description="There is a deep pothole in the road outside the primary school",
-        service_code="road_damage",
-        photo=photo,
-        latitude=latitude,
-        longitude=longitude,
-    )
-
-    [ticket] = citizen_tickets(running.stack, f"signed_rest:{citizen.sender_id}")
-    public = public_ticket(running.stack, ticket["service_request_id"])
-    assert public["service_code"] == "road_damage"
-    assert (public["lat"], public["long"]) == (latitude, longitude)
-    assert_photo_stored_reencoded(public, photo)
-    assert_buttons_arrived_as_payloads(pressed, "signed_rest")
+    assert_report_lands_on_the_ticket(running.stack, citizen, "signed_rest")
 
 
 def test_the_replies_come_back_with_their_buttons(running: Running) -> None:

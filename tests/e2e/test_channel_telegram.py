@@ -16,15 +16,11 @@ from tests.channels.fake_telegram import TOKEN, FakeTelegram, fake_telegram
 from tests.e2e.channel_stack import (
     BackgroundLoop,
     ChannelStack,
-    assert_buttons_arrived_as_payloads,
-    assert_photo_stored_reencoded,
+    assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
-    file_report,
     latest_timestamp,
-    photo_with_exif,
-    public_ticket,
     trigger_intent,
     user_events,
 )
@@ -179,30 +175,11 @@ def sent_texts(running: Running, chat_id: int) -> list[str]:
 
 def test_a_report_with_photo_location_and_buttons_lands_on_the_ticket(running: Running) -> None:
     citizen = TelegramCitizen(running, chat_id=7001)
-    photo = photo_with_exif()
-    latitude, longitude = 32.0603, 118.7969
-
-    pressed = file_report(
-        running.stack,
-        citizen,
-        description="There is a deep pothole in the road outside the primary school",
-        service_code="road_damage",
-        photo=photo,
-        latitude=latitude,
-        longitude=longitude,
-    )
-
-    [ticket] = citizen_tickets(running.stack, f"telegram:{citizen.chat_id}")
-    public = public_ticket(running.stack, ticket["service_request_id"])
-    assert public["service_code"] == "road_damage"
-    assert (public["lat"], public["long"]) == (latitude, longitude)
-    assert_photo_stored_reencoded(public, photo)
-    assert_buttons_arrived_as_payloads(pressed, "telegram")
-    assert any(b["payload"] == '/choose_option{"choice": "road_damage"}' for b, _ in pressed)
+    ticket, presses = assert_report_lands_on_the_ticket(running.stack, citizen, "telegram")
     # The bot's answers reached the chat through the Bot API, the reference among them.
     assert any(ticket["service_request_id"] in text for text in sent_texts(running, 7001))
     # Every button press was answered, so the citizen's client stopped spinning.
-    assert len(running.telegram.called("answerCallbackQuery")) >= len(pressed)
+    assert len(running.telegram.called("answerCallbackQuery")) >= presses
 
 
 @pytest.mark.parametrize("secret", [None, "wrong-secret"])

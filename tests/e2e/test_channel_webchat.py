@@ -12,19 +12,22 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    FilePayload,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.channel_stack import (
     ChannelStack,
-    assert_buttons_arrived_as_payloads,
-    assert_photo_stored_reencoded,
+    assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
-    file_report,
     latest_timestamp,
-    photo_with_exif,
-    public_ticket,
     trigger_intent,
     user_events,
     wait_for_turn,
@@ -87,7 +90,7 @@ class PageCitizen:
 
     def send_photo(self, data: bytes) -> None:
         self.page.get_by_label("Add a photo").set_input_files(
-            files=[{"name": "pothole.jpg", "mimeType": "image/jpeg", "buffer": data}]
+            files=[FilePayload(name="pothole.jpg", mimeType="image/jpeg", buffer=data)]
         )
 
 
@@ -103,25 +106,7 @@ def citizen(running: Running) -> Iterator[PageCitizen]:
 def test_a_report_with_photo_location_and_buttons_lands_on_the_ticket(
     running: Running, citizen: PageCitizen
 ) -> None:
-    photo = photo_with_exif()
-    latitude, longitude = 32.0603, 118.7969
-
-    pressed = file_report(
-        running.stack,
-        citizen,
-        description="There is a deep pothole in the road outside the primary school",
-        service_code="road_damage",
-        photo=photo,
-        latitude=latitude,
-        longitude=longitude,
-    )
-
-    [ticket] = citizen_tickets(running.stack, f"webchat:{citizen.sender_id}")
-    public = public_ticket(running.stack, ticket["service_request_id"])
-    assert public["service_code"] == "road_damage"
-    assert (public["lat"], public["long"]) == (latitude, longitude)
-    assert_photo_stored_reencoded(public, photo)
-    assert_buttons_arrived_as_payloads(pressed, "webchat")
+    ticket, _ = assert_report_lands_on_the_ticket(running.stack, citizen, "webchat")
     # The reference reached the page.
     log = citizen.page.get_by_role("log", name="Conversation")
     expect(log).to_contain_text(ticket["service_request_id"])

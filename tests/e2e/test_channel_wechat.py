@@ -19,15 +19,11 @@ from tests.channels.fake_wechat import APP_ID, APP_SECRET, FakeWeChat, fake_wech
 from tests.e2e.channel_stack import (
     BackgroundLoop,
     ChannelStack,
-    assert_buttons_arrived_as_payloads,
-    assert_photo_stored_reencoded,
+    assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
-    file_report,
     latest_timestamp,
-    photo_with_exif,
-    public_ticket,
     trigger_intent,
     user_events,
 )
@@ -160,27 +156,7 @@ def service_texts(running: Running, open_id: str) -> list[str]:
 
 def test_a_report_with_photo_location_and_buttons_lands_on_the_ticket(running: Running) -> None:
     citizen = WeChatCitizen(running, open_id="oE2eCitizen0001")
-    photo = photo_with_exif()
-    latitude, longitude = 32.0603, 118.7969
-
-    pressed = file_report(
-        running.stack,
-        citizen,
-        description="There is a deep pothole in the road outside the primary school",
-        service_code="road_damage",
-        photo=photo,
-        latitude=latitude,
-        longitude=longitude,
-    )
-
-    [ticket] = citizen_tickets(running.stack, f"wechat:{citizen.open_id}")
-    public = public_ticket(running.stack, ticket["service_request_id"])
-    assert public["service_code"] == "road_damage"
-    assert (public["lat"], public["long"]) == (latitude, longitude)
-    assert_photo_stored_reencoded(public, photo)
-    # A tapped label reached Rasa as the button's payload, never as the label.
-    assert_buttons_arrived_as_payloads(pressed, "wechat")
-    assert any(b["payload"] == '/choose_option{"choice": "road_damage"}' for b, _ in pressed)
+    assert_report_lands_on_the_ticket(running.stack, citizen, "wechat")
 
 
 @pytest.mark.parametrize("token", ["", "wrong-token"])
