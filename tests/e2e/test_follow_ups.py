@@ -226,3 +226,20 @@ def test_the_ticket_is_picked_from_this_chats_tickets(stack: Stack) -> None:
         response_text("utter_withdraw_kept").format(service_request_id=reference)
     ]
     assert citizen_ticket(stack, sender, reference)["status"] == "new"
+
+
+def test_the_first_message_keeps_the_house_number_and_offers_only_close_matches(
+    stack: Stack,
+) -> None:
+    sender = "citizen-66"
+    offered = say_full(
+        stack, sender, "the street lamp outside no. 12 Jiefang Road has been dark for a week"
+    )
+
+    assert template_pattern("utter_ask_service_code").match(offered[0]["text"]), offered
+    payloads = [button["payload"] for button in offered[0]["buttons"]]
+    assert payloads == ['/choose_option{"choice": "street_light"}'], "no road or event services"
+    [summary] = say(stack, sender, payloads[0])
+    assert template_pattern("utter_ask_confirm_submission").match(summary), summary
+    # (The template's "Where: {issue_location}." cannot be split at a dot inside the place.)
+    assert "Where: no. 12 Jiefang Road." in summary, summary
