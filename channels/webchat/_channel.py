@@ -36,6 +36,7 @@ from channels._media import (
     UploadedMedia,
     message_metadata,
 )
+from channels._messages import accept_language
 from channels._state import SharedState
 from channels.webchat._session import SessionSigner
 
@@ -303,12 +304,18 @@ class WebChatInput(CivicDeskInputChannel):
                 if upload is None:
                     raise ChannelRequestError(400, "missing_photo", "send the photo in `photo`")
                 data = bytes(upload.body)
+                # The page shows these descriptions to the citizen, in the browser's language.
+                language = accept_language(request.headers.get("accept-language"))
                 if len(data) > self._max_photo_bytes:
-                    raise ChannelRequestError(413, "photo_too_large", "that photo is too large")
+                    raise ChannelRequestError(
+                        413, "photo_too_large", self.reply_text("photo_too_large", language)
+                    )
                 kind = _image_kind(data)
                 if kind is None:
                     raise ChannelRequestError(
-                        415, "unsupported_photo", "send a JPEG, PNG or WebP photo"
+                        415,
+                        "unsupported_photo",
+                        self.reply_text("photo_type_unsupported", language),
                     )
             except ChannelRequestError as error:
                 return error.response()
@@ -320,7 +327,11 @@ class WebChatInput(CivicDeskInputChannel):
             except MediaUploadFailed:
                 logger.warning("webchat: photo upload to the back office failed", exc_info=True)
                 return json_error(
-                    503, "photo_not_saved", "the photo could not be saved; try again later"
+                    503,
+                    "photo_not_saved",
+                    self.reply_text(
+                        "photo_not_saved", accept_language(request.headers.get("accept-language"))
+                    ),
                 )
             form = {"client_message_id": request.form.get("client_message_id")}
             return await self._turn(request, form, PHOTO_INTENT_TEXT, on_new_message, photo=media)

@@ -12,6 +12,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
+from channels._messages import channel_reply
 from channels._state import RedisState
 from channels.webchat import COOKIE_NAME, SessionSigner, WebChatInput
 from tests.channels.conftest import (
@@ -194,6 +195,30 @@ async def test_a_photo_is_uploaded_to_the_back_office(
     assert backoffice.uploads[0]["content_type"] == "image/png"
     [message] = agent.messages
     assert message.metadata["photo"]["media_id"] == "m1"
+
+
+@pytest.mark.parametrize(
+    ("accept", "language"), [("zh-CN,zh;q=0.9,en;q=0.5", "zh-Hans"), ("fr, de", "en")]
+)
+async def test_a_refused_photo_is_explained_in_the_browsers_language(
+    agent: RecordingAgent, accept: str, language: str
+) -> None:
+    channel = WebChatInput(
+        session_secret=SECRET,
+        uploader=RecordingUploader(),
+        max_photo_bytes=1000,
+        dedup_store=MemoryDedupStore(),
+    )
+    files = {"photo": ("x.png", b"MZ not an image", "image/png")}
+    async with serve_channel(channel, agent) as base, httpx.AsyncClient() as client:
+        await client.get(f"{base}/")
+        response = await client.post(
+            f"{base}/photo", files=files, headers={**HEADERS, "Accept-Language": accept}
+        )
+    assert response.status_code == 415
+    assert response.json()["error"]["description"] == channel_reply(
+        "photo_type_unsupported", language
+    )
 
 
 @pytest.mark.parametrize(
