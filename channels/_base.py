@@ -24,7 +24,15 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from channels._dedup import DEFAULT_TTL_SECONDS, DedupStore, dedup_store_from_config
-from channels._media import DEFAULT_MAX_PHOTO_BYTES, BackOfficeMediaUploader, MediaUploader
+from channels._media import (
+    DEFAULT_MAX_PHOTO_BYTES,
+    BackOfficeMediaUploader,
+    InvalidPhoto,
+    MediaUploader,
+    MediaUploadFailed,
+    UploadedMedia,
+    check_photo_size,
+)
 from channels._messages import channel_reply, load_messages, supported_language
 from channels._state import SharedState, state_from_config
 
@@ -188,6 +196,32 @@ class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
             "dedup_store": cls.dedup_from_credentials(credentials),
             "state": cls.state_from_credentials(credentials),
         }
+
+    async def upload_photo(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        content_type: str,
+        tell: Callable[[str], Awaitable[Any]],
+        language: str | None = None,
+    ) -> UploadedMedia | None:
+        """Size-check a citizen's photo and upload it to the back office.
+
+        On a refusal the citizen is told why through ``tell`` (in ``language`` where there are
+        texts for it) and ``None`` is returned: no turn is made of a photo that was not stored.
+        """
+        try:
+            check_photo_size(data, self._max_photo_bytes)
+        except InvalidPhoto:
+            await tell(self.reply_text("photo_too_large", language))
+            return None
+        try:
+            return await self._uploader.upload(data, filename=filename, content_type=content_type)
+        except MediaUploadFailed:
+            logger.warning("%s: photo upload to the back office failed", self.name(), exc_info=True)
+            await tell(self.reply_text("photo_not_saved", language))
+            return None
 
     def reply_text(self, key: str, citizen_language: str | None = None) -> str:
         """A text the adapter sends by itself, in the citizen's language where the platform

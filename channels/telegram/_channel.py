@@ -32,9 +32,7 @@ from channels._media import (
     InvalidLocation,
     InvalidPhoto,
     Location,
-    MediaUploadFailed,
     UploadedMedia,
-    check_photo_size,
     message_metadata,
 )
 from channels.telegram._output import BlockedChats, CallbackPayloads, TelegramOutput
@@ -294,24 +292,22 @@ class TelegramInput(CivicDeskInputChannel):
             message.photo, key=lambda size: (size.width * size.height, size.file_size or 0)
         )
         try:
+            # Refused before the download where Telegram announces the size.
             if largest.file_size and largest.file_size > self._max_photo_bytes:
                 raise InvalidPhoto("announced size over the cap")
             file = await largest.get_file()
             if file.file_size and file.file_size > self._max_photo_bytes:
                 raise InvalidPhoto("file size over the cap")
-            data = bytes(await file.download_as_bytearray())
-            check_photo_size(data, self._max_photo_bytes)
         except InvalidPhoto:
             await output.send_text_message(chat_id, self.reply_text("photo_too_large", language))
             return None
-        try:
-            return await self._uploader.upload(
-                data, filename=f"telegram-{largest.file_unique_id}.jpg", content_type="image/jpeg"
-            )
-        except MediaUploadFailed:
-            logger.warning("telegram: photo upload to the back office failed", exc_info=True)
-            await output.send_text_message(chat_id, self.reply_text("photo_not_saved", language))
-            return None
+        return await self.upload_photo(
+            bytes(await file.download_as_bytearray()),
+            filename=f"telegram-{largest.file_unique_id}.jpg",
+            content_type="image/jpeg",
+            tell=lambda text: output.send_text_message(chat_id, text),
+            language=language,
+        )
 
     def _user_message(
         self,

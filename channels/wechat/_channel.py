@@ -27,9 +27,7 @@ from channels._media import (
     InvalidLocation,
     InvalidPhoto,
     Location,
-    MediaUploadFailed,
     UploadedMedia,
-    check_photo_size,
     message_metadata,
 )
 from channels.wechat._client import DEFAULT_API_BASE, WeChatApiClient, WeChatApiError
@@ -294,7 +292,6 @@ class WeChatInput(CivicDeskInputChannel):
     ) -> UploadedMedia | None:
         try:
             data = await self.api.download_media(media_id, self._max_photo_bytes)
-            check_photo_size(data, self._max_photo_bytes)
         except InvalidPhoto:
             await output.send_text_message(open_id, self.reply_text("photo_too_large"))
             return None
@@ -302,14 +299,12 @@ class WeChatInput(CivicDeskInputChannel):
             logger.warning("wechat: photo download failed", exc_info=True)
             await output.send_text_message(open_id, self.reply_text("photo_not_saved"))
             return None
-        try:
-            return await self._uploader.upload(
-                data, filename=f"wechat-{media_id[:32]}.jpg", content_type="image/jpeg"
-            )
-        except MediaUploadFailed:
-            logger.warning("wechat: photo upload to the back office failed", exc_info=True)
-            await output.send_text_message(open_id, self.reply_text("photo_not_saved"))
-            return None
+        return await self.upload_photo(
+            data,
+            filename=f"wechat-{media_id[:32]}.jpg",
+            content_type="image/jpeg",
+            tell=lambda text: output.send_text_message(open_id, text),
+        )
 
     def _after_deadline(
         self, turn: asyncio.Task[None], open_id: str, collector: WeChatOutput
