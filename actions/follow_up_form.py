@@ -388,7 +388,11 @@ class ActionSubmitFollowUp(Action):
                 response="utter_ticket_not_from_this_chat", service_request_id=reference
             )
         except TransitionRefused:
-            dispatcher.utter_message(response=_NOT_ALLOWED[kind], service_request_id=reference)
+            # The ticket moved on since it was checked (or its status does not allow this);
+            # the back office's reason is not shown (it is not a response of the domain).
+            dispatcher.utter_message(
+                response="utter_follow_up_refused", service_request_id=reference
+            )
         except (ExtensionUnavailable, RequestRejected, ValueError):
             dispatcher.utter_message(
                 response="utter_follow_up_not_supported", service_request_id=reference

@@ -28,6 +28,8 @@ STATUS_RESPONSES = {
     "resolved": "utter_ticket_update_resolved",
     "closed": "utter_ticket_update_closed",
     "reopened": "utter_ticket_update_reopened",
+    "rejected": "utter_ticket_update_rejected",
+    "duplicate": "utter_ticket_update_duplicate",
 }
 STATUSES = tuple(STATUS_RESPONSES)
 KINDS = ("status", "comment", "handoff_reply")

@@ -278,7 +278,7 @@ async def test_a_refusal_by_the_back_office_is_said_plainly(catalogue: FakeOpen3
         {"follow_up_kind": "rate", "follow_up_reference": reference, "follow_up_rating": "5"}
     )
 
-    assert responses(dispatcher) == ["utter_rating_not_allowed"]
+    assert responses(dispatcher) == ["utter_follow_up_refused"]
     assert catalogue.follow_ups == []
 
 
