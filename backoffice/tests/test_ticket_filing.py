@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from open311_schema import NewServiceRequest, SchemaError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import idempotency, tickets
@@ -247,3 +248,33 @@ async def test_claim_batch_sorts_out_each_request(
     async with sessionmaker() as session:
         keys = (await session.scalars(select(IdempotencyRecord.key))).all()
     assert sorted(keys) == ["fresh", "used"]
+
+
+async def test_a_failed_commit_is_not_filed_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async def fail_at_commit(session: AsyncSession, ticket_id: int) -> None:
+        # A check the database makes only at COMMIT, so the commit itself fails.
+        connection = await session.connection()
+        if connection.dialect.name == "sqlite":
+            await connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            await connection.execute(
+                update(Ticket).where(Ticket.id == ticket_id).values(service_code="nowhere")
+            )
+        else:
+            await connection.exec_driver_sql(
+                "CREATE TEMP TABLE at_commit (x int, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)"
+                " ON COMMIT DROP"
+            )
+            await connection.exec_driver_sql("INSERT INTO at_commit VALUES (1), (1)")
+
+    filings = [
+        tickets.Filing(_new()),
+        tickets.Filing(_new(), on_stored=fail_at_commit),
+        tickets.Filing(_new()),
+    ]
+    outcomes = await tickets.file_batch(sessionmaker, filings)
+    # Whether a failed commit took effect is unknown in general, so the group is not filed
+    # again one by one: every request gets the error (nothing is stored twice).
+    assert all(isinstance(outcome, IntegrityError) for outcome in outcomes)
+    assert await _stored(sessionmaker) == set()
