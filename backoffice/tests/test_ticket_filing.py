@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import idempotency, tickets
+from civicdesk_backoffice.db import create_engine, create_sessionmaker, is_database_unavailable
 from civicdesk_backoffice.models import IdempotencyRecord, Ticket
 from civicdesk_backoffice.open311.views import TICKET_FILER
 from tests.conftest import street_light_form
@@ -278,3 +279,30 @@ async def test_a_failed_commit_is_not_filed_again(
     # again one by one: every request gets the error (nothing is stored twice).
     assert all(isinstance(outcome, IntegrityError) for outcome in outcomes)
     assert await _stored(sessionmaker) == set()
+
+
+async def test_an_unreachable_database_fails_the_group_once(unused_tcp_port: int) -> None:
+    # Nothing listens on this port: every connection attempt is refused.
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/none")
+    real = create_sessionmaker(engine)
+    attempts = 0
+
+    class Counting:
+        def begin(self) -> Any:
+            nonlocal attempts
+            attempts += 1
+            return real.begin()
+
+    try:
+        outcomes = await tickets.file_batch(
+            cast("async_sessionmaker[AsyncSession]", Counting()),
+            [tickets.Filing(_new()) for _ in range(3)],
+        )
+    finally:
+        await engine.dispose()
+    assert all(
+        isinstance(outcome, BaseException) and is_database_unavailable(outcome)
+        for outcome in outcomes
+    )
+    assert len(outcomes) == 3
+    assert attempts == 1  # not once more per request

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from civicdesk_backoffice import api_keys, idempotency
 from civicdesk_backoffice.attributes import check_attributes
 from civicdesk_backoffice.catalogue import ServiceAttribute, is_service_code, parse_attributes
+from civicdesk_backoffice.db import is_database_unavailable
 from civicdesk_backoffice.group_commit import GroupCommit
 from civicdesk_backoffice.idempotency import InvalidApiKeyError
 from civicdesk_backoffice.models import ServiceEntry, Ticket, TicketStatus, utcnow
@@ -168,9 +169,11 @@ async def file_batch(
     except Exception as error:
         if len(filings) == 1:
             raise
-        if stage.committing:
+        if stage.committing or is_database_unavailable(error):
             # The commit itself failed: whether it took effect is unknown, so filing again
-            # could store tickets twice. Every request gets the error, as it would alone.
+            # could store tickets twice. Or the database cannot be reached: filing each
+            # request again would only wait for it once per request. Either way every
+            # request gets the error (a 503 when unreachable), as it would alone.
             return [error] * len(filings)
         logger.warning(
             "a shared filing transaction of %d requests failed (%s); filing them one by one",
