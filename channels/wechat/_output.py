@@ -8,16 +8,29 @@ which labels it offered each citizen so a tapped label becomes the button's payl
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
 from channels._output import Button, SplittingOutputChannel, utf8_length
 from channels._state import SharedState
-from channels.wechat._client import WeChatApiClient
+from channels.wechat._client import WeChatApiClient, WeChatApiError
+
+logger = logging.getLogger(__name__)
 
 # WeChat refuses text messages over 2048 bytes; keep clear of the limit.
 MAX_TEXT_BYTES = 2000
+# Customer-service API refusals that no retry can change: the citizen unfollowed or blocked
+# the account, wrote last more than 48 hours ago, or the quota for that window is used up.
+# The message is dropped (and logged without the citizen's id); anything else is raised so
+# that the sender (Rasa's trigger_intent, hence the back office's relay) retries later.
+UNDELIVERABLE = {
+    43004: "the citizen does not follow the account",
+    43019: "the citizen blocked the account",
+    45015: "the 48-hour window after the citizen's last message has closed",
+    45047: "the message quota for this window is used up",
+}
 
 
 class OfferedButtons:
@@ -90,5 +103,10 @@ class WeChatOutput(SplittingOutputChannel):
     async def _deliver(self, recipient_id: str, text: str) -> None:
         if self._api is None:
             self.collected.append(text)
-        else:
+            return
+        try:
             await self._api.send_text(recipient_id, text)
+        except WeChatApiError as error:
+            if error.errcode not in UNDELIVERABLE:
+                raise
+            logger.info("wechat: message not sent: %s", UNDELIVERABLE[error.errcode])

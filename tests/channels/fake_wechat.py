@@ -22,6 +22,8 @@ class FakeWeChat:
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
     expire_next_token_use: bool = False
+    # errcodes the next customer-service sends answer with, in order (43004, 45015, ...)
+    send_errors: list[int] = field(default_factory=list)
     url: str = ""
 
     def _valid(self, token: str | None) -> bool:
@@ -42,6 +44,8 @@ class FakeWeChat:
             return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
         if not self._valid(request.query.get("access_token")):
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        if self.send_errors:
+            return web.json_response({"errcode": self.send_errors.pop(0), "errmsg": "refused"})
         self.sent.append(await request.json())
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 

@@ -18,6 +18,7 @@ from channels._messages import channel_reply
 from channels._state import RedisState
 from channels.wechat import (
     InvalidWeChatXml,
+    WeChatApiError,
     WeChatCrypto,
     WeChatCryptoError,
     WeChatInput,
@@ -384,6 +385,29 @@ async def test_proactive_messages_use_the_service_api(wechat: FakeWeChat) -> Non
     channel = make_channel(wechat)
     await channel.get_output_channel().send_text_message(OPEN_ID, "Your ticket is closed")
     assert wechat.texts() == ["Your ticket is closed"]
+
+
+@pytest.mark.parametrize("errcode", [43004, 43019, 45015, 45047])
+async def test_a_citizen_out_of_reach_is_skipped_not_retried(
+    wechat: FakeWeChat, errcode: int
+) -> None:
+    wechat.send_errors = [errcode]
+    output = make_channel(wechat).get_output_channel()
+    await output.send_text_message(OPEN_ID, "Your ticket is closed")
+    assert wechat.texts() == []
+    # The next message (a later turn, or another citizen) goes out as usual.
+    await output.send_text_message(OPEN_ID, "Thank you")
+    assert wechat.texts() == ["Thank you"]
+
+
+async def test_a_passing_api_failure_is_raised_for_the_sender_to_retry(
+    wechat: FakeWeChat,
+) -> None:
+    wechat.send_errors = [-1]  # "system busy"
+    with pytest.raises(WeChatApiError) as raised:
+        await make_channel(wechat).get_output_channel().send_text_message(OPEN_ID, "Closed")
+    assert raised.value.errcode == -1
+    assert wechat.texts() == []
 
 
 async def test_long_replies_are_split_under_wechats_byte_limit(wechat: FakeWeChat) -> None:

@@ -209,3 +209,22 @@ def test_a_proactive_message_goes_through_the_customer_service_api(running: Runn
     sent = service_texts(running, open_id)[before:]
     assert len(sent) == len(said)
     assert [s.startswith(t) for s, t in zip(sent, said, strict=True)] == [True] * len(said)
+
+
+def test_a_proactive_message_past_the_48_hour_window_is_dropped_not_failed(
+    running: Running,
+) -> None:
+    open_id = "oE2eWindowClosed"
+    passive_reply(
+        encrypted_post(
+            running, message_xml(open_id, next(_msg_ids), MsgType="text", Content="hello")
+        )[0]
+    )
+    running.wechat.send_errors = [45015] * 5  # every part of the answer is refused
+
+    triggered = trigger_intent(running.stack, open_id, "greet", "wechat")
+
+    # The relay is not made to retry what WeChat will never accept.
+    assert triggered.status_code == 200, triggered.text
+    assert service_texts(running, open_id) == []
+    running.wechat.send_errors.clear()
