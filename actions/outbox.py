@@ -71,7 +71,11 @@ CREATE TABLE IF NOT EXISTS handoffs (
     next_attempt_at REAL NOT NULL,
     claimed_at REAL,
     created_at REAL NOT NULL,
-    handoff_id TEXT
+    handoff_id TEXT,
+    department TEXT,
+    expected_response TEXT,
+    expected_response_hours INTEGER,
+    announced INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS handoffs_due ON handoffs (state, next_attempt_at);
 """
@@ -102,6 +106,9 @@ class QueuedHandoff:
     state: State
     attempts: int
     handoff_id: str | None = None
+    department: str | None = None
+    expected_response: str | None = None
+    expected_response_hours: int | None = None
 
 
 @dataclass(frozen=True)
@@ -319,13 +326,24 @@ class Outbox:
             row = db.execute("SELECT * FROM handoffs WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(key)
-        return QueuedHandoff(
-            key=str(row["key"]),
-            conversation_id=str(row["conversation_id"]),
-            state=row["state"],
-            attempts=int(row["attempts"]),
-            handoff_id=row["handoff_id"],
-        )
+        return _queued_handoff(row)
+
+    def take_unannounced_handoffs(self, conversation_id: str) -> list[QueuedHandoff]:
+        """Kept requests for a person delivered since the citizen heard "kept"; each once."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT * FROM handoffs WHERE conversation_id = ? AND state = 'delivered'"
+                " AND announced = 0 ORDER BY created_at",
+                (conversation_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE handoffs SET announced = 1 WHERE conversation_id = ? AND"
+                " state = 'delivered' AND announced = 0",
+                (conversation_id,),
+            )
+            db.execute("COMMIT")
+        return [_queued_handoff(row) for row in rows]
 
     async def deliver_handoff(self, key: str, client: HandoffFiler) -> QueuedHandoff:
         """Try to send one kept request for a person now (claimed first, like a submission)."""
@@ -360,7 +378,7 @@ class Outbox:
             logger.error("back office refused a kept request for a person: %s", error)
             self._finish_handoff(key, "rejected", None, keep_message=True)
         else:
-            self._finish_handoff(key, "delivered", handoff.handoff_id, keep_message=False)
+            self._finish_handoff(key, "delivered", handoff, keep_message=False)
         return self.get_handoff(key)
 
     async def deliver_due_handoffs(
@@ -386,13 +404,22 @@ class Outbox:
         return results
 
     def _finish_handoff(
-        self, key: str, state: State, handoff_id: str | None, *, keep_message: bool
+        self, key: str, state: State, handoff: Handoff | None, *, keep_message: bool
     ) -> None:
         with self._connect() as db:
             db.execute(
-                "UPDATE handoffs SET state = ?, handoff_id = ?, claimed_at = NULL,"
+                "UPDATE handoffs SET state = ?, handoff_id = ?, department = ?,"
+                " expected_response = ?, expected_response_hours = ?, claimed_at = NULL,"
                 " attempts = attempts + 1, message = CASE WHEN ? THEN message END WHERE key = ?",
-                (state, handoff_id, keep_message, key),
+                (
+                    state,
+                    handoff.handoff_id if handoff else None,
+                    handoff.department if handoff else None,
+                    handoff.expected_response.isoformat() if handoff else None,
+                    handoff.expected_response_hours if handoff else None,
+                    keep_message,
+                    key,
+                ),
             )
 
 
@@ -402,6 +429,19 @@ def _dump(request: NewServiceRequest) -> str:
 
 def _load(payload: str) -> NewServiceRequest:
     return NewServiceRequest.from_form([(str(k), str(v)) for k, v in json.loads(payload)])
+
+
+def _queued_handoff(row: sqlite3.Row) -> QueuedHandoff:
+    return QueuedHandoff(
+        key=str(row["key"]),
+        conversation_id=str(row["conversation_id"]),
+        state=row["state"],
+        attempts=int(row["attempts"]),
+        handoff_id=row["handoff_id"],
+        department=row["department"],
+        expected_response=row["expected_response"],
+        expected_response_hours=row["expected_response_hours"],
+    )
 
 
 def _entry(row: sqlite3.Row) -> OutboxEntry:

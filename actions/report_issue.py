@@ -19,6 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -294,12 +295,34 @@ def cleared_intake() -> list[EventType]:
 
 
 async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """Tell the citizen references of queued submissions delivered since they last wrote."""
-    for entry in get_outbox().take_unannounced(tracker.sender_id):
+    """Tell the citizen what was sent from the outbox since they last heard.
+
+    References of queued submissions, and for kept requests for a person, which department
+    will answer and by when.
+    """
+    outbox = get_outbox()
+    for entry in outbox.take_unannounced(tracker.sender_id):
         dispatcher.utter_message(
             response="utter_queued_request_filed",
             service_request_id=entry.service_request_id,
         )
+    for handoff in outbox.take_unannounced_handoffs(tracker.sender_id):
+        dispatcher.utter_message(
+            response="utter_queued_handoff_filed",
+            department=handoff.department or "",
+            expected_response=_utc_text(handoff.expected_response),
+        )
+
+
+def _utc_text(iso: str | None) -> str:
+    """An ISO 8601 time as "YYYY-MM-DD HH:MM UTC" (as the handoff reply says it)."""
+    try:
+        moment = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class ActionStartIntake(Action):

@@ -19,6 +19,7 @@ from actions.form_control import (
 )
 from actions.outbox import Outbox
 from actions.reference_push import relay_round
+from actions.report_issue import announce_delivered
 from actions.settings import ActionSettings
 from open311_schema import NewServiceRequest
 from tests.conftest import make_tracker
@@ -236,6 +237,16 @@ async def test_a_handoff_is_kept_while_the_back_office_is_down_and_sent_later(
     assert catalogue.handoffs == [("telegram:12345", "my water bill is wrong\na human", None)]
     await relay_round(outbox, catalogue, None)
     assert len(catalogue.handoffs) == 1, "sent once"
+
+    # The citizen then hears who will answer and by when, once.
+    told = CollectingDispatcher()
+    await announce_delivered(told, conversation("hello"))
+    assert responses(told) == ["utter_queued_handoff_filed"]
+    assert told.messages[0]["department"] == "Street Lighting"
+    assert told.messages[0]["expected_response"] == "2026-12-01 09:30 UTC"
+    again = CollectingDispatcher()
+    await announce_delivered(again, conversation("hello"))
+    assert again.messages == []
 
 
 async def test_a_server_without_handoffs_gives_the_phone_number(catalogue: FakeOpen311) -> None:

@@ -127,3 +127,19 @@ async def test_the_triggered_action_tells_each_new_reference_once(
     assert first.messages[0]["service_request_id"] == "CD-TEST01"
     assert again.messages == []
     assert other.messages == [], "another conversation hears nothing of it"
+
+
+async def test_the_relay_pushes_the_conversation_of_a_kept_handoff_once_sent(
+    catalogue: FakeOpen311, outbox: Outbox
+) -> None:
+    catalogue.with_extensions = True
+    outbox.enqueue_handoff("citizen-3", "telegram:citizen-3", "who empties the bins?")
+    outbox.enqueue_handoff("citizen-3", "telegram:citizen-3", "hello?")
+    pusher = RecordingPusher()
+
+    await relay_round(outbox, catalogue, pusher)
+
+    assert [message for _, message, _ in catalogue.handoffs] == ["who empties the bins?", "hello?"]
+    assert pusher.pushed == ["citizen-3"], "one push per conversation"
+    await relay_round(outbox, catalogue, pusher)
+    assert pusher.pushed == ["citizen-3"]
