@@ -191,7 +191,11 @@ class ActionHandOff(Action):
 
 
 def handoff_message(tracker: Tracker) -> str | None:
-    """What the citizen asked: their last few typed messages, oldest first, within the limit."""
+    """What the citizen asked: their last few typed messages, oldest first, within the limit.
+
+    Button payloads are left out; an intake's description is added when the messages no
+    longer hold it (it may have been typed many turns ago).
+    """
     said: list[str] = []
     for event in reversed(tracker.events):
         if event.get("event") == "session_started" and said:
@@ -203,6 +207,10 @@ def handoff_message(tracker: Tracker) -> str | None:
             said.append(text)
         if len(said) == HANDOFF_MESSAGES:
             break
+    # Inside an intake, the problem as described, if it is not among those messages.
+    description = clean_text(tracker.get_slot("issue_description"))
+    if description and description not in said:
+        said.append(description)
     if not said:
         return None
     return "\n".join(reversed(said))[-MAX_HANDOFF_CHARS:]

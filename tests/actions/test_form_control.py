@@ -209,6 +209,20 @@ async def test_a_handoff_in_the_intake_keeps_its_answers(catalogue: FakeOpen311)
 
     assert events == [], "no slot of the intake is touched"
     assert responses(dispatcher) == ["utter_handoff_filed", "utter_handoff_answers_kept"]
+    assert catalogue.handoffs[0][1] == "the lamp is dark\nperson"
+
+
+async def test_a_button_press_alone_still_files_the_intakes_problem(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    tracker = conversation(
+        "/request_human", slots={"issue_description": "bin not emptied"}, loop="intake_form"
+    )
+
+    await ActionHandOff().run(CollectingDispatcher(), tracker, {})
+
+    assert catalogue.handoffs == [("telegram:12345", "bin not emptied", None)]
 
 
 async def test_a_handoff_is_kept_while_the_back_office_is_down_and_sent_later(
