@@ -8,15 +8,16 @@ from typing import Any, cast
 import pytest
 from aiohttp.test_utils import TestClient
 from open311_schema import NewServiceRequest, SchemaError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import idempotency, tickets
+from civicdesk_backoffice import db, idempotency, tickets
+from civicdesk_backoffice.catalogue import load_catalogue
 from civicdesk_backoffice.db import create_engine, create_sessionmaker, is_database_unavailable
 from civicdesk_backoffice.models import IdempotencyRecord, Ticket
 from civicdesk_backoffice.open311.views import TICKET_FILER
-from tests.conftest import street_light_form
+from tests.conftest import TEST_CATALOGUE, _admin_execute, _empty_postgres, street_light_form
 
 Client = TestClient[Any, Any]
 
@@ -306,3 +307,25 @@ async def test_an_unreachable_database_fails_the_group_once(unused_tcp_port: int
     )
     assert len(outcomes) == 3
     assert attempts == 1  # not once more per request
+
+
+async def test_a_group_whose_connection_was_cut_is_tried_once_more(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _empty_postgres(postgres_url)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no ping to hide the cut
+    engine = db.create_engine(postgres_url)
+    try:
+        await load_catalogue(create_sessionmaker(engine), TEST_CATALOGUE)
+        async with engine.connect() as connection:
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        # The database ends the pooled connection, as a restart would.
+        await _admin_execute(f"SELECT pg_terminate_backend({pid}, 5000)")
+        sessionmaker = create_sessionmaker(engine)
+        outcomes = await tickets.file_batch(
+            sessionmaker, [tickets.Filing(_new()) for _ in range(3)]
+        )
+        assert all(isinstance(outcome, tickets.FiledTicket) for outcome in outcomes)
+        assert len(await _stored(sessionmaker)) == 3
+    finally:
+        await engine.dispose()

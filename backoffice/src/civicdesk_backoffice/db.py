@@ -30,7 +30,9 @@ def create_engine(url: str) -> AsyncEngine:
     :data:`POOL_SIZE` connections and pings only those idle for more than
     :data:`PING_AFTER_IDLE_SECONDS` before handing them out (a per-checkout ping would add
     a round trip to every request); after a database restart, a connection already in use
-    when the server went away fails that one request with 503 and the pool is refilled.
+    when the server went away fails the request using it with 503 and the pool is refilled
+    (ticket filing tries its group of requests once more on a fresh connection first, see
+    ``tickets.file_batch``).
 
     Args:
         url: SQLAlchemy async URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).

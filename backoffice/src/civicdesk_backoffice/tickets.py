@@ -12,7 +12,7 @@ from typing import Any
 
 from open311_schema import NewServiceRequest, SchemaError, ServiceRequest, Status
 from sqlalchemy import Row, Select, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import api_keys, idempotency
@@ -154,7 +154,9 @@ async def file_batch(
     checks gets its error as its outcome and is left out, the others are stored. If the
     transaction itself fails (the database, or an ``on_stored`` hook), nothing of it is
     kept and, when there was more than one request, each is filed again alone, so one bad
-    request never costs the others their ticket.
+    request never costs the others their ticket. Not so when the commit itself failed (its
+    effect is unknown) or the database cannot be reached: then every request gets the
+    error. A connection cut before the commit is retried once, as a group, on a fresh one.
 
     Returns:
         One outcome per filing, in order. Every :class:`FiledTicket` is committed.
@@ -167,8 +169,18 @@ async def file_batch(
     try:
         return await _store_batch(sessionmaker, filings, stage)
     except Exception as error:
+        if _connection_lost(error) and not stage.committing:
+            # The pooled connection was cut (a database restart, say) before the commit:
+            # nothing was stored, and the pool has dropped it. One more try, as a group, on
+            # a fresh connection; if that fails too, the database is away.
+            logger.warning("filing connection lost before the commit; trying once more")
+            stage = _Stage()
+            try:
+                return await _store_batch(sessionmaker, filings, stage)
+            except Exception as again:
+                error = again
         if len(filings) == 1:
-            raise
+            raise error from None
         if stage.committing or is_database_unavailable(error):
             # The commit itself failed: whether it took effect is unknown, so filing again
             # could store tickets twice. Or the database cannot be reached: filing each
@@ -187,6 +199,10 @@ async def file_batch(
         except Exception as error:
             outcomes.append(error)
     return outcomes
+
+
+def _connection_lost(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 @dataclass
