@@ -161,7 +161,10 @@ async def create_request(request: web.Request) -> web.Response:
         return _created(fmt, ticket.service_request_id, notice, replayed=True)
     try:
         filed = await _file(filer, new, claimed=outcome)
-    except BaseException:
+    except Exception:
+        # Refused or failed: the key is free again for a corrected request. Not when this
+        # handler is cancelled: its group may still commit the ticket with the claim, so the
+        # claim stays (recorded with the ticket, or taken over once abandoned).
         await idempotency.release(sessionmaker, outcome)
         raise
     return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
