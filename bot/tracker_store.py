@@ -79,7 +79,7 @@ def trimmed(tracker: DialogueStateTracker, keep_events: int) -> DialogueStateTra
     )
 
 
-class TrimmingTrackerStore(InMemoryTrackerStore):
+class TrimmingTrackerStore(InMemoryTrackerStore):  # type: ignore[misc]  # rasa is untyped
     """:class:`InMemoryTrackerStore` that stores only the recent part of long conversations.
 
     Args:
