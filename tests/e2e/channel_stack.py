@@ -303,7 +303,7 @@ def file_report(
             more = by_payload.get('/choose_option{"choice": "more"}')
             offered = f"{service_code} was not offered: {list(by_payload)}"
             assert more is not None, offered
-            assert not any(b is more for b, _ in pressed), offered
+            assert all(b["payload"] != more["payload"] for b, _ in pressed), offered
             press(more)
         elif choices:
             press(choices[0])
