@@ -22,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.citizen_identity import citizen_identity
-from actions.dependencies import get_open311_client
+from actions.dependencies import get_open311_client, get_outbox
 from actions.follow_up import rating_in, reference_in
 from actions.open311_client import (
     MAX_REASON_CHARS,
@@ -34,14 +34,19 @@ from actions.open311_client import (
     TicketNotFound,
     TransitionRefused,
 )
+from actions.outbox import Move
 from actions.report_issue import FAILURES_BEFORE_SIMPLER, choice_payload, clean_text, failures
 from actions.service_matching import words
 
 FORM = "follow_up_form"
-WITHDRAW = "withdraw"
-REOPEN = "reopen"
-RATE = "rate"
-KINDS = {"withdraw_ticket": WITHDRAW, "reopen_ticket": REOPEN, "rate_resolution": RATE}
+WITHDRAW: Move = "withdraw"
+REOPEN: Move = "reopen"
+RATE: Move = "rate"
+KINDS: dict[str, Move] = {
+    "withdraw_ticket": WITHDRAW,
+    "reopen_ticket": REOPEN,
+    "rate_resolution": RATE,
+}
 YES = "yes"
 NO = "no"
 STEPS = 2
@@ -96,9 +101,9 @@ def _strip_reference(text: str) -> str:
     return text
 
 
-def follow_up_kind(tracker: Tracker) -> str | None:
+def follow_up_kind(tracker: Tracker) -> Move | None:
     kind = tracker.get_slot("follow_up_kind")
-    return kind if kind in _DETAIL_SLOT else None
+    return next((known for known in (WITHDRAW, REOPEN, RATE) if known == kind), None)
 
 
 def step_of(tracker: Tracker, slot: str) -> dict[str, int]:
@@ -184,7 +189,11 @@ class ValidateFollowUpForm(FormValidationAction):
                 response="utter_ticket_not_found", service_request_id=reference
             )
             return _failed(tracker, "follow_up_reference")
-        except (BackOfficeUnavailable, RequestRejected):
+        except BackOfficeUnavailable:
+            # Taken as given: the move is kept and sent when the back office answers, which
+            # then checks the ticket (and the citizen hears the outcome).
+            return {"follow_up_reference": reference, "failed_attempts": 0.0}
+        except RequestRejected:
             dispatcher.utter_message(response="utter_backoffice_unavailable")
             return {"follow_up_kind": None, "follow_up_reference": None}
         kind = follow_up_kind(tracker)
@@ -368,21 +377,32 @@ class ActionSubmitFollowUp(Action):
             return cleared_follow_up()
         identity = citizen_identity(tracker)
         client = get_open311_client()
+        detail: str | int | None = None
+        if kind == WITHDRAW:
+            detail = _withdraw_reason(tracker)
+        elif kind == REOPEN:
+            reason = clean_text(tracker.get_slot("follow_up_reason"))
+            if reason is None:
+                return [SlotSet("follow_up_reason", None)]
+            detail = reason[:MAX_REASON_CHARS]
+        else:
+            detail = rating_in(tracker.get_slot("follow_up_rating"))
+            if detail is None:
+                return [SlotSet("follow_up_rating", None)]
+        if identity is None:
+            dispatcher.utter_message(
+                response="utter_follow_up_not_supported", service_request_id=reference
+            )
+            return cleared_follow_up()
         try:
-            if identity is None:
-                raise ExtensionUnavailable("no citizen identity for this conversation")
             if kind == WITHDRAW:
-                await client.withdraw_request(identity, reference, _withdraw_reason(tracker))
+                await client.withdraw_request(
+                    identity, reference, detail if isinstance(detail, str) else None
+                )
             elif kind == REOPEN:
-                reason = clean_text(tracker.get_slot("follow_up_reason"))
-                if reason is None:
-                    return [SlotSet("follow_up_reason", None)]
-                await client.reopen_request(identity, reference, reason[:MAX_REASON_CHARS])
+                await client.reopen_request(identity, reference, str(detail))
             else:
-                rating = rating_in(tracker.get_slot("follow_up_rating"))
-                if rating is None:
-                    return [SlotSet("follow_up_rating", None)]
-                await client.rate_request(identity, reference, rating)
+                await client.rate_request(identity, reference, int(detail or 0))
         except TicketNotFound:
             dispatcher.utter_message(
                 response="utter_ticket_not_from_this_chat", service_request_id=reference
@@ -398,7 +418,11 @@ class ActionSubmitFollowUp(Action):
                 response="utter_follow_up_not_supported", service_request_id=reference
             )
         except BackOfficeUnavailable:
-            dispatcher.utter_message(response="utter_backoffice_unavailable")
+            # Nothing the citizen said is lost: kept and sent by the relay, outcome told later.
+            get_outbox().enqueue_move(tracker.sender_id, identity, kind, reference, detail)
+            dispatcher.utter_message(
+                response="utter_follow_up_queued", service_request_id=reference
+            )
         else:
             dispatcher.utter_message(response=_DONE[kind], service_request_id=reference)
         return [*cleared_follow_up(), SlotSet("ticket_reference", reference)]

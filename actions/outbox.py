@@ -7,8 +7,9 @@ is claimed before it is sent, so two deliverers never send the same row at the s
 the key travels in the ``Idempotency-Key`` header, so a retry after a lost reply files nothing
 twice on a server that honours it.
 
-Requests to talk to a person (handoffs) that the back office could not take are kept in the
-same file and retried the same way, so none is lost.
+Requests to talk to a person (handoffs), and withdrawals, reopenings and ratings, that the
+back office could not take are kept in the same file and retried the same way, so none is
+lost; the citizen is told the outcome once it is known.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from actions.open311_client import (
+    BackOfficeError,
     BackOfficeUnavailable,
+    CitizenTicket,
     ExtensionUnavailable,
     Handoff,
     RequestRejected,
     TicketNotFound,
+    TransitionRefused,
 )
-from open311_schema import NewServiceRequest, ServiceRequestCreated
+from open311_schema import NewServiceRequest, ServiceRequest, ServiceRequestCreated
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +82,22 @@ CREATE TABLE IF NOT EXISTS handoffs (
     announced INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS handoffs_due ON handoffs (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS ticket_moves (
+    key TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    move TEXT NOT NULL,
+    service_request_id TEXT NOT NULL,
+    payload TEXT,
+    state TEXT NOT NULL,
+    outcome TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_at REAL,
+    created_at REAL NOT NULL,
+    announced INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ticket_moves_due ON ticket_moves (state, next_attempt_at);
 """
 
 
@@ -95,6 +115,46 @@ class HandoffFiler(Protocol):
     async def create_handoff(
         self, identity: str, message: str, service_request_id: str | None = None
     ) -> Handoff: ...
+
+
+class MoveSender(Protocol):
+    """The part of the Open311 client that withdraws, reopens and rates tickets."""
+
+    async def withdraw_request(
+        self, identity: str, service_request_id: str, reason: str | None = None
+    ) -> CitizenTicket: ...
+
+    async def reopen_request(
+        self, identity: str, service_request_id: str, reason: str
+    ) -> CitizenTicket: ...
+
+    async def rate_request(
+        self, identity: str, service_request_id: str, rating: int, comment: str | None = None
+    ) -> CitizenTicket: ...
+
+    async def get_request(self, service_request_id: str) -> ServiceRequest: ...
+
+
+Move = Literal["withdraw", "reopen", "rate"]
+# What became of a kept move: done, or refused (the ticket's status did not allow it, or it is
+# not this citizen's ticket).
+Outcome = Literal["done", "refused", "not_found"]
+# The Open311 status a move leaves the ticket in, to recognise a retry of a move that was
+# done but whose reply was lost.
+_STATUS_AFTER = {"withdraw": "closed", "reopen": "open"}
+
+
+@dataclass(frozen=True)
+class QueuedMove:
+    """A withdraw, reopen or rating kept until the back office takes it."""
+
+    key: str
+    conversation_id: str
+    move: Move
+    service_request_id: str
+    state: State
+    attempts: int
+    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True)
@@ -421,6 +481,153 @@ class Outbox:
                     key,
                 ),
             )
+
+    # Withdraw, reopen and rating: kept the same way when the back office is unreachable.
+
+    def enqueue_move(
+        self,
+        conversation_id: str,
+        identity: str,
+        move: Move,
+        service_request_id: str,
+        detail: str | int | None,
+    ) -> QueuedMove:
+        """Keep a withdraw (detail: reason or None), reopen (reason) or rating (1-5)."""
+        key = uuid.uuid4().hex
+        now = self._clock()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO ticket_moves (key, conversation_id, identity, move,"
+                " service_request_id, payload, state, next_attempt_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (
+                    key,
+                    conversation_id,
+                    identity,
+                    move,
+                    service_request_id,
+                    json.dumps(detail),
+                    now,
+                    now,
+                ),
+            )
+        return self.get_move(key)
+
+    def get_move(self, key: str) -> QueuedMove:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM ticket_moves WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return _queued_move(row)
+
+    def take_unannounced_moves(self, conversation_id: str) -> list[QueuedMove]:
+        """Kept moves that have an outcome the citizen has not heard yet; each once."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT * FROM ticket_moves WHERE conversation_id = ? AND outcome IS NOT NULL"
+                " AND announced = 0 ORDER BY created_at",
+                (conversation_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE ticket_moves SET announced = 1 WHERE conversation_id = ? AND"
+                " outcome IS NOT NULL AND announced = 0",
+                (conversation_id,),
+            )
+            db.execute("COMMIT")
+        return [_queued_move(row) for row in rows]
+
+    async def deliver_move(self, key: str, client: MoveSender) -> QueuedMove:
+        """Try to send one kept move now (claimed first, like a submission)."""
+        now = self._clock()
+        with self._connect() as db:
+            claimed = db.execute(
+                "UPDATE ticket_moves SET state = 'sending', claimed_at = ? WHERE key = ?"
+                " AND (state = 'pending' OR (state = 'sending' AND claimed_at < ?))",
+                (now, key, now - SENDING_LEASE_SECONDS),
+            ).rowcount
+            row = db.execute("SELECT * FROM ticket_moves WHERE key = ?", (key,)).fetchone()
+        if claimed != 1 or row is None:
+            return self.get_move(key)
+        move, reference = str(row["move"]), str(row["service_request_id"])
+        identity, detail = str(row["identity"]), json.loads(row["payload"] or "null")
+        outcome: Outcome
+        try:
+            if move == "withdraw":
+                await client.withdraw_request(identity, reference, detail)
+            elif move == "reopen":
+                await client.reopen_request(identity, reference, str(detail))
+            else:
+                await client.rate_request(identity, reference, int(detail))
+            outcome = "done"
+        except BackOfficeUnavailable:
+            with self._connect() as db:
+                attempts = int(row["attempts"]) + 1
+                db.execute(
+                    "UPDATE ticket_moves SET state = 'pending', attempts = ?,"
+                    " next_attempt_at = ?, claimed_at = NULL WHERE key = ?",
+                    (attempts, self._clock() + backoff_delay(attempts, self._rng), key),
+                )
+            return self.get_move(key)
+        except TicketNotFound:
+            outcome = "not_found"
+        except TransitionRefused:
+            outcome = await self._done_before(client, move, reference, int(row["attempts"]))
+        except (RequestRejected, ExtensionUnavailable, ValueError, TypeError) as error:
+            logger.error("back office refused a kept ticket move: %s", type(error).__name__)
+            outcome = "refused"
+        with self._connect() as db:
+            db.execute(
+                "UPDATE ticket_moves SET state = ?, outcome = ?, payload = NULL,"
+                " claimed_at = NULL, attempts = attempts + 1 WHERE key = ?",
+                ("delivered" if outcome == "done" else "rejected", outcome, key),
+            )
+        return self.get_move(key)
+
+    @staticmethod
+    async def _done_before(client: MoveSender, move: str, reference: str, attempts: int) -> Outcome:
+        # A retry refused with 422 may be the echo of an earlier attempt that was done but
+        # whose reply was lost: the ticket then already is where the move leaves it.
+        if attempts == 0 or move not in _STATUS_AFTER:
+            return "refused"
+        try:
+            ticket = await client.get_request(reference)
+        except BackOfficeError:
+            return "refused"
+        return "done" if ticket.status == _STATUS_AFTER[move] else "refused"
+
+    async def deliver_due_moves(self, client: MoveSender, limit: int = 20) -> list[QueuedMove]:
+        """Send every kept move whose retry time has come."""
+        now = self._clock()
+        with self._connect() as db:
+            keys = [
+                str(row["key"])
+                for row in db.execute(
+                    "SELECT key FROM ticket_moves WHERE (state = 'pending' AND"
+                    " next_attempt_at <= ?) OR (state = 'sending' AND claimed_at < ?)"
+                    " ORDER BY next_attempt_at LIMIT ?",
+                    (now, now - SENDING_LEASE_SECONDS, limit),
+                ).fetchall()
+            ]
+        results = []
+        for key in keys:
+            entry = await self.deliver_move(key, client)
+            results.append(entry)
+            if entry.state == "pending":
+                break
+        return results
+
+
+def _queued_move(row: sqlite3.Row) -> QueuedMove:
+    return QueuedMove(
+        key=str(row["key"]),
+        conversation_id=str(row["conversation_id"]),
+        move=row["move"],
+        service_request_id=str(row["service_request_id"]),
+        state=row["state"],
+        attempts=int(row["attempts"]),
+        outcome=row["outcome"],
+    )
 
 
 def _dump(request: NewServiceRequest) -> str:

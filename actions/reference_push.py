@@ -88,15 +88,18 @@ async def relay_round(
 ) -> list[OutboxEntry]:
     """One round of the relay: send what is due, then push the new references.
 
-    Kept requests for a person are sent too, and their conversations pushed as well, so the
+    Kept requests for a person and kept withdrawals, reopenings and ratings are sent too, and
+    their conversations pushed as well (the outcome of a move is told), so the
     citizen hears which department will answer and by when; the person's answer itself
     reaches the chat through the back office's own push (``EXTERNAL_ticket_update``).
     """
     handoffs = await outbox.deliver_due_handoffs(client)
+    moves = await outbox.deliver_due_moves(client)
     entries = await outbox.deliver_due(client)
     if pusher is not None:
         delivered = [entry.conversation_id for entry in entries if entry.state == "delivered"]
         delivered += [h.conversation_id for h in handoffs if h.state == "delivered"]
+        delivered += [m.conversation_id for m in moves if m.outcome is not None]
         for conversation_id in dict.fromkeys(delivered):
             await pusher.push(conversation_id)
     return entries

@@ -297,8 +297,8 @@ def cleared_intake() -> list[EventType]:
 async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """Tell the citizen what was sent from the outbox since they last heard.
 
-    References of queued submissions, and for kept requests for a person, which department
-    will answer and by when.
+    References of queued submissions, the outcome of kept withdrawals, reopenings and
+    ratings, and for kept requests for a person, which department will answer and by when.
     """
     outbox = get_outbox()
     for entry in outbox.take_unannounced(tracker.sender_id):
@@ -306,12 +306,31 @@ async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker)
             response="utter_queued_request_filed",
             service_request_id=entry.service_request_id,
         )
+    for move in outbox.take_unannounced_moves(tracker.sender_id):
+        dispatcher.utter_message(
+            response=_MOVE_DONE[move.move]
+            if move.outcome == "done"
+            else _MOVE_NOT_DONE.get(str(move.outcome), "utter_follow_up_refused"),
+            service_request_id=move.service_request_id,
+        )
     for handoff in outbox.take_unannounced_handoffs(tracker.sender_id):
         dispatcher.utter_message(
             response="utter_queued_handoff_filed",
             department=handoff.department or "",
             expected_response=_utc_text(handoff.expected_response),
         )
+
+
+# What a kept withdrawal, reopening or rating came to, said when it is known.
+_MOVE_DONE = {
+    "withdraw": "utter_ticket_withdrawn",
+    "reopen": "utter_ticket_reopened",
+    "rate": "utter_rated",
+}
+_MOVE_NOT_DONE = {
+    "refused": "utter_follow_up_refused",
+    "not_found": "utter_ticket_not_from_this_chat",
+}
 
 
 def _utc_text(iso: str | None) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import dependencies
 from actions.follow_up_form import (
     ActionAskFollowUpRating,
     ActionAskFollowUpReference,
@@ -17,7 +19,13 @@ from actions.follow_up_form import (
     ValidateFollowUpForm,
     reason_in,
 )
+from actions.open311_client import BackOfficeUnavailable, CitizenTicket
+from actions.outbox import Outbox
+from actions.reference_push import relay_round
+from actions.report_issue import announce_delivered
+from actions.settings import ActionSettings
 from open311_schema import NewServiceRequest
+from tests.actions.test_reference_push import RecordingPusher
 from tests.conftest import make_tracker
 from tests.fakes import FakeOpen311
 
@@ -293,19 +301,87 @@ async def test_another_chats_ticket_is_not_changed(catalogue: FakeOpen311) -> No
     assert catalogue.lifecycle[reference] == "new"
 
 
-async def test_an_outage_is_said_and_nothing_is_claimed(catalogue: FakeOpen311) -> None:
+async def test_during_an_outage_the_move_is_kept_sent_later_and_told_once(
+    catalogue: FakeOpen311, tmp_path: Path
+) -> None:
+    now = [1000.0]
+    outbox = Outbox(tmp_path / "kept.sqlite3", clock=lambda: now[0], rng=lambda: 0.5)
+    dependencies.override(client=catalogue, settings=ActionSettings(), outbox=outbox)
     reference = await file_one(catalogue, lifecycle="resolved")
     catalogue.unavailable = True
+    reason = {"follow_up_kind": "reopen", "follow_up_reference": reference}
 
-    _, dispatcher = await submit(
-        {
-            "follow_up_kind": "reopen",
-            "follow_up_reference": reference,
-            "follow_up_reason": "dark again",
-        }
-    )
+    checked, said = await validate({**reason, "requested_slot": "follow_up_reference"})
+    assert checked["follow_up_reference"] == reference, "taken as given while down"
+    assert said.messages == []
+    _, dispatcher = await submit({**reason, "follow_up_reason": "dark again"})
 
-    assert responses(dispatcher) == ["utter_backoffice_unavailable"]
+    assert responses(dispatcher) == ["utter_follow_up_queued"]
+    assert catalogue.follow_ups == []
+    await relay_round(outbox, catalogue, None)
+    assert catalogue.follow_ups == [], "still down"
+
+    catalogue.unavailable = False
+    now[0] += 3600
+    pusher = RecordingPusher()
+    await relay_round(outbox, catalogue, pusher)
+
+    assert catalogue.follow_ups == [("reopen", reference, "dark again")]
+    assert pusher.pushed == ["citizen-1"]
+    told = CollectingDispatcher()
+    await announce_delivered(told, make_tracker({}))
+    assert responses(told) == ["utter_ticket_reopened"]
+    assert told.messages[0]["service_request_id"] == reference
+    again = CollectingDispatcher()
+    await announce_delivered(again, make_tracker({}))
+    assert again.messages == []
+
+
+class LostReply(FakeOpen311):
+    """Withdraws the ticket, then loses the reply (once)."""
+
+    lose_next: bool = True
+
+    async def withdraw_request(
+        self, identity: str, service_request_id: str, reason: str | None = None
+    ) -> CitizenTicket:
+        ticket = await super().withdraw_request(identity, service_request_id, reason)
+        if self.lose_next:
+            self.lose_next = False
+            raise BackOfficeUnavailable("reply lost")
+        return ticket
+
+
+async def test_a_kept_move_done_before_its_reply_was_lost_counts_as_done(
+    tmp_path: Path,
+) -> None:
+    fake = LostReply(with_extensions=True)
+    now = [1000.0]
+    outbox = Outbox(tmp_path / "kept.sqlite3", clock=lambda: now[0], rng=lambda: 0.5)
+    reference = await file_one(fake, lifecycle="in_progress")
+    catalogue_closed = dataclasses.replace(fake.tickets[reference], status="closed")
+    key = outbox.enqueue_move("citizen-1", IDENTITY, "withdraw", reference, None).key
+
+    assert (await outbox.deliver_move(key, fake)).state == "pending"
+    fake.tickets[reference] = catalogue_closed  # as Open311 shows a withdrawn ticket
+    now[0] += 3600
+    done = await outbox.deliver_move(key, fake)
+
+    assert (done.state, done.outcome) == ("delivered", "done"), "the 422 echoed the first try"
+
+
+async def test_a_kept_move_for_another_chats_ticket_is_told_as_such(
+    catalogue: FakeOpen311, outbox: Outbox
+) -> None:
+    reference = await file_one(catalogue, lifecycle="resolved", account_id="telegram:other")
+    outbox.enqueue_move("citizen-1", IDENTITY, "rate", reference, 5)
+
+    await relay_round(outbox, catalogue, None)
+    told = CollectingDispatcher()
+    await announce_delivered(told, make_tracker({}))
+
+    assert responses(told) == ["utter_ticket_not_from_this_chat"]
+    assert catalogue.follow_ups == []
 
 
 async def test_crafted_slots_are_checked_again_before_sending(catalogue: FakeOpen311) -> None:
