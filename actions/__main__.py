@@ -49,8 +49,9 @@ def main() -> None:
         return None
 
     async def relay_outbox() -> None:
-        # Retries queued submissions (back office was down) until the server stops, and
-        # pushes each new reference to its citizen when Rasa's HTTP API is configured.
+        # Retries what the back office could not take (submissions, requests for a person,
+        # withdrawals, reopenings, ratings) until the server stops, and pushes each outcome
+        # to its citizen when Rasa's HTTP API is configured.
         outbox, interval = get_outbox(), settings.outbox_retry_seconds
         pusher = pusher_from_settings(settings)
         if pusher is None:
