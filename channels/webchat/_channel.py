@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import secrets
+import string
 import time
 from collections.abc import Callable
 from functools import cache
@@ -36,7 +38,13 @@ from channels._media import (
     UploadedMedia,
     message_metadata,
 )
-from channels._messages import accept_language
+from channels._messages import (
+    FALLBACK_LANGUAGE,
+    accept_language,
+    channel_reply,
+    load_messages,
+    supported_language,
+)
 from channels._state import SharedState
 from channels.webchat._session import SessionSigner
 
@@ -69,6 +77,23 @@ _IMAGE_SIGNATURES = (
 @cache
 def _static(name: str) -> bytes:
     return resources.files("channels.webchat").joinpath("static").joinpath(name).read_bytes()
+
+
+@cache
+def _page(language: str) -> bytes:
+    """``index.html`` with its labels in ``language``, from the ``page_*`` texts of
+    ``channels/messages.yml``; app.js reads the same texts from the page's JSON block."""
+    texts = {
+        key: channel_reply(key, language)
+        for key in load_messages()[FALLBACK_LANGUAGE]
+        if key.startswith("page_")
+    }
+    fields = {key: html.escape(value) for key, value in texts.items()}
+    fields["lang"] = html.escape(language)
+    # Inside <script> only "</" could end the block early; JSON may escape "<" as \u003c.
+    fields["page_text_json"] = json.dumps(texts, ensure_ascii=False).replace("<", "\\u003c")
+    template = string.Template(_static("index.html").decode("utf-8"))
+    return template.substitute(fields).encode("utf-8")
 
 
 def _image_kind(data: bytes) -> tuple[str, str] | None:
@@ -230,8 +255,13 @@ class WebChatInput(CivicDeskInputChannel):
         async def page(request: Request) -> HTTPResponse:
             if not request.path.endswith("/"):
                 return redirect(request.path + "/")
+            language = (
+                accept_language(request.headers.get("accept-language"))
+                or supported_language(self.language)
+                or FALLBACK_LANGUAGE
+            )
             response = raw(
-                _static("index.html"),
+                _page(language),
                 content_type=_STATIC_TYPES["index.html"],
                 headers=_SECURITY_HEADERS,
             )

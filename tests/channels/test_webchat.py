@@ -3,6 +3,8 @@ photos, locations and proactive messages."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -12,7 +14,7 @@ from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore, RedisDedupStore
 from channels._media import BackOfficeMediaUploader
-from channels._messages import channel_reply
+from channels._messages import channel_reply, load_messages
 from channels._state import RedisState
 from channels.webchat import COOKIE_NAME, SessionSigner, WebChatInput
 from tests.channels.conftest import (
@@ -195,6 +197,34 @@ async def test_a_photo_is_uploaded_to_the_back_office(
     assert backoffice.uploads[0]["content_type"] == "image/png"
     [message] = agent.messages
     assert message.metadata["photo"]["media_id"] == "m1"
+
+
+@pytest.mark.parametrize(
+    ("accept", "setting", "lang", "send_label"),
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.5", None, "zh-Hans", "发送"),
+        ("fr, de", None, "en", "Send"),
+        (None, None, "en", "Send"),
+        (None, "zh-Hans", "zh-Hans", "发送"),
+        ("en-GB", "zh-Hans", "en", "Send"),
+    ],
+)
+async def test_the_page_speaks_the_browsers_language(
+    agent: RecordingAgent, accept: str | None, setting: str | None, lang: str, send_label: str
+) -> None:
+    channel = WebChatInput(session_secret=SECRET, dedup_store=MemoryDedupStore(), language=setting)
+    headers = {"Accept-Language": accept} if accept else {}
+    async with serve_channel(channel, agent) as base, httpx.AsyncClient() as client:
+        page = (await client.get(f"{base}/", headers=headers)).text
+    assert f'<html lang="{lang}">' in page
+    assert f'<button type="submit">{send_label}</button>' in page
+    assert "$" not in page, "a placeholder of the page was left unfilled"
+    block = re.search(r'<script type="application/json" id="page-text">(.*?)</script>', page, re.S)
+    assert block is not None
+    texts = json.loads(block.group(1))
+    # app.js gets every page text, in the same language as the labels.
+    assert set(texts) == {key for key in load_messages()["en"] if key.startswith("page_")}
+    assert texts["page_send"] == send_label
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,33 @@ async def test_controls_have_labels(chat: tuple[Page, WebChatInput, RecordingUpl
     await expect(page.get_by_role("heading", name="CivicDesk")).to_be_visible()
 
 
+async def test_a_chinese_browser_gets_the_page_in_chinese(
+    browser: Browser, agent: RecordingAgent
+) -> None:
+    agent.reply = reply
+    channel = WebChatInput(
+        session_secret="browser-test-session-secret",
+        uploader=RecordingUploader(),
+        dedup_store=MemoryDedupStore(),
+    )
+    async with serve_channel(channel, agent) as base:
+        context = await browser.new_context(locale="zh-CN")
+        page = await context.new_page()
+        await page.goto(f"{base}/")
+        await expect(page.get_by_role("button", name="放大字体")).to_be_visible()
+        await page.get_by_label("您的消息").fill("路灯坏了")
+        await page.get_by_role("button", name="发送", exact=True).click()
+        log = page.get_by_role("log", name="对话")
+        await expect(log).to_contain_text("You said: 路灯坏了")
+        # A text app.js sets by itself: the photo line, from the page's JSON block.
+        await page.get_by_label("添加照片").set_input_files(
+            files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PNG}]
+        )
+        await expect(log).to_contain_text("已发送照片")  # then a full-width colon and the name
+        await expect(log).to_contain_text("lamp.png")
+        await context.close()
+
+
 async def test_a_citizen_shares_a_location_and_a_photo(
     chat: tuple[Page, WebChatInput, RecordingUploader], agent: RecordingAgent
 ) -> None:

@@ -10,6 +10,8 @@
   const largeText = document.getElementById("large-text");
   const shareLocation = document.getElementById("share-location");
   const photo = document.getElementById("photo");
+  // The page's texts in the citizen's language, put into the page by the server.
+  const text = JSON.parse(document.getElementById("page-text").textContent);
 
   function newId() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
@@ -31,14 +33,14 @@
       if (message.image) {
         const image = document.createElement("img");
         image.src = message.image;
-        image.alt = "Image from CivicDesk";
+        image.alt = text.page_image_alt;
         item.appendChild(image);
       }
       if (message.buttons && message.buttons.length) {
         const group = document.createElement("div");
         group.className = "choices";
         group.setAttribute("role", "group");
-        group.setAttribute("aria-label", "Choices");
+        group.setAttribute("aria-label", text.page_choices);
         for (const choice of message.buttons) {
           const button = document.createElement("button");
           button.type = "button";
@@ -66,13 +68,13 @@
       if (!response.ok) {
         if (!quiet) {
           status.textContent = (body.error && body.error.description) ||
-            "Sorry, something went wrong. Please try again.";
+            text.page_error;
         }
         return null;
       }
       return body;
     } catch (error) {
-      if (!quiet) { status.textContent = "You seem to be offline. Please try again."; }
+      if (!quiet) { status.textContent = text.page_offline; }
       return null;
     }
   }
@@ -88,11 +90,11 @@
 
   function sendLocation() {
     if (!navigator.geolocation) {
-      status.textContent = "This browser cannot share a location. Please type the address.";
+      status.textContent = text.page_no_geolocation;
       return;
     }
     navigator.geolocation.getCurrentPosition(async function (position) {
-      say("Location shared", "citizen");
+      say(text.page_location_shared, "citizen");
       const body = await call("location", {
         method: "POST",
         body: JSON.stringify({
@@ -103,7 +105,7 @@
       });
       if (body) { showBot(body.messages); }
     }, function () {
-      status.textContent = "The location could not be shared. Please type the address.";
+      status.textContent = text.page_location_failed;
     }, { enableHighAccuracy: true, timeout: 15000 });
   }
 
@@ -123,7 +125,7 @@
     const data = new FormData();
     data.append("photo", file);
     data.append("client_message_id", newId());
-    say("Photo sent: " + file.name, "citizen");
+    say(text.page_photo_sent.replace("{name}", file.name), "citizen");
     status.textContent = "";
     try {
       const response = await fetch(base + "photo", {
@@ -132,12 +134,12 @@
       });
       const body = await response.json().catch(function () { return {}; });
       if (!response.ok) {
-        status.textContent = (body.error && body.error.description) || "The photo was not sent.";
+        status.textContent = (body.error && body.error.description) || text.page_photo_not_sent;
       } else {
         showBot(body.messages);
       }
     } catch (error) {
-      status.textContent = "You seem to be offline. Please try again.";
+      status.textContent = text.page_offline;
     }
     photo.value = "";
   });
