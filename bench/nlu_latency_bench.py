@@ -15,14 +15,22 @@ import re
 import statistics
 import time
 from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]  # no stubs installed
 
 HELD_OUT = Path("tests/nlu/heldout.yml")
 ROUNDS = 3
 
 
 def held_out_messages() -> list[str]:
-    lines = HELD_OUT.read_text().splitlines()
-    examples = [line.strip()[2:] for line in lines if line.strip().startswith("- ")]
+    data: dict[str, Any] = yaml.safe_load(HELD_OUT.read_text())
+    examples = [
+        line.strip().removeprefix("- ")
+        for block in data.get("nlu", [])
+        if "intent" in block
+        for line in block["examples"].splitlines()
+    ]
     # Strip entity annotations: "[Pine Street](location)" -> "Pine Street".
     return [re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text) for text in examples if text]
 
