@@ -23,6 +23,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox
+from actions.form_steps import clean_text, latest_intent
 from actions.open311_client import (
     BackOfficeUnavailable,
     CitizenTicket,
@@ -30,7 +31,7 @@ from actions.open311_client import (
     RequestRejected,
     TicketNotFound,
 )
-from actions.report_issue import announce_delivered, clean_text
+from actions.report_issue import announce_delivered
 
 REFERENCE = re.compile(r"\b(cd)-?([a-z0-9]{6})\b", re.IGNORECASE)
 _RATING = re.compile(r"\b([1-5])\b(?:\s*(?:/\s*5|out of 5|stars?))?")
@@ -45,6 +46,18 @@ def reference_in(text: Any) -> str | None:
         return None
     found = REFERENCE.search(text)
     return f"CD-{found.group(2).upper()}" if found else None
+
+
+def reference_entity(tracker: Tracker) -> str | None:
+    """The reference the NLU found in the latest message (its first ``reference`` entity)."""
+    return next(
+        (
+            reference_in(entity.get("value"))
+            for entity in tracker.latest_message.get("entities") or []
+            if entity.get("entity") == "reference"
+        ),
+        None,
+    )
 
 
 def rating_in(text: Any) -> int | None:
@@ -71,17 +84,9 @@ class ActionFollowUpTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         await announce_delivered(dispatcher, tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         text = clean_text(tracker.latest_message.get("text")) or ""
-        entity_reference = next(
-            (
-                reference_in(entity.get("value"))
-                for entity in tracker.latest_message.get("entities") or []
-                if entity.get("entity") == "reference"
-            ),
-            None,
-        )
-        said = reference_in(text) or entity_reference
+        said = reference_in(text) or reference_entity(tracker)
         remembered = reference_in(tracker.get_slot("ticket_reference"))
         client = get_open311_client()
 

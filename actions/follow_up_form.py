@@ -17,13 +17,22 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox
-from actions.follow_up import rating_in, reference_in
+from actions.follow_up import rating_in, reference_entity, reference_in
+from actions.form_steps import (
+    AskStep,
+    CancelForm,
+    choice_payload,
+    clean_text,
+    cleared,
+    failed,
+    latest_intent,
+)
 from actions.open311_client import (
     MAX_REASON_CHARS,
     BackOfficeError,
@@ -35,7 +44,6 @@ from actions.open311_client import (
     TransitionRefused,
 )
 from actions.outbox import Move
-from actions.report_issue import FAILURES_BEFORE_SIMPLER, choice_payload, clean_text, failures
 from actions.service_matching import words
 
 FORM = "follow_up_form"
@@ -111,7 +119,7 @@ def step_of(tracker: Tracker, slot: str) -> dict[str, int]:
 
 
 def cleared_follow_up() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in FOLLOW_UP_SLOTS]
+    return cleared(FOLLOW_UP_SLOTS)
 
 
 class ActionStartFollowUp(Action):
@@ -123,23 +131,14 @@ class ActionStartFollowUp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        kind = KINDS.get(str(intent))
+        kind = KINDS.get(str(latest_intent(tracker)))
         events = cleared_follow_up()
         if kind is None:
             return events
         text = tracker.latest_message.get("text")
-        entity_reference = next(
-            (
-                reference_in(entity.get("value"))
-                for entity in tracker.latest_message.get("entities") or []
-                if entity.get("entity") == "reference"
-            ),
-            None,
-        )
         reference = (
             reference_in(text)
-            or entity_reference
+            or reference_entity(tracker)
             or reference_in(tracker.get_slot("ticket_reference"))
         )
         events.append(SlotSet("follow_up_kind", kind))
@@ -181,14 +180,14 @@ class ValidateFollowUpForm(FormValidationAction):
         reference = reference_in(slot_value)
         if reference is None:
             dispatcher.utter_message(response="utter_reference_not_understood")
-            return _failed(tracker, "follow_up_reference")
+            return failed(tracker, "follow_up_reference")
         try:
             ticket = await get_open311_client().get_request(reference)
         except TicketNotFound:
             dispatcher.utter_message(
                 response="utter_ticket_not_found", service_request_id=reference
             )
-            return _failed(tracker, "follow_up_reference")
+            return failed(tracker, "follow_up_reference")
         except BackOfficeUnavailable:
             # Taken as given: the move is kept and sent when the back office answers, which
             # then checks the ticket (and the citizen hears the outcome).
@@ -221,7 +220,7 @@ class ValidateFollowUpForm(FormValidationAction):
         if slot_value in (YES, NO):
             return {"follow_up_confirm": slot_value, "failed_attempts": 0.0}
         dispatcher.utter_message(response="utter_withdraw_confirm_not_understood")
-        return _failed(tracker, "follow_up_confirm")
+        return failed(tracker, "follow_up_confirm")
 
     async def validate_follow_up_reason(
         self,
@@ -232,10 +231,10 @@ class ValidateFollowUpForm(FormValidationAction):
     ) -> dict[str, Any]:
         text = clean_text(slot_value)
         # A bare "yes"/"no" or a button payload says nothing about what is wrong.
-        bare = (tracker.latest_message.get("intent") or {}).get("name") in ("affirm", "deny")
+        bare = latest_intent(tracker) in ("affirm", "deny")
         if bare or text is None or len(text) < MIN_REASON_CHARS or text.startswith("/"):
             dispatcher.utter_message(response="utter_reopen_reason_too_short")
-            return _failed(tracker, "follow_up_reason")
+            return failed(tracker, "follow_up_reason")
         return {"follow_up_reason": text[:MAX_REASON_CHARS], "failed_attempts": 0.0}
 
     async def validate_follow_up_rating(
@@ -248,25 +247,21 @@ class ValidateFollowUpForm(FormValidationAction):
         rating = rating_in(str(slot_value)) if slot_value is not None else None
         if rating is None:
             dispatcher.utter_message(response="utter_rating_not_understood")
-            return _failed(tracker, "follow_up_rating")
+            return failed(tracker, "follow_up_rating")
         return {"follow_up_rating": str(rating), "failed_attempts": 0.0}
 
 
-def _failed(tracker: Tracker, slot: str) -> dict[str, Any]:
-    return {slot: None, "failed_attempts": float(failures(tracker) + 1)}
+class _AskFollowUp(AskStep):
+    """The follow-up's ask actions: two steps, each question names the ticket."""
 
+    def step(self, tracker: Tracker) -> dict[str, int]:
+        return step_of(tracker, self.slot)
 
-class _AskFollowUp:
-    """Shared part of the ask actions: the simpler re-ask after two failed answers."""
+    def simpler_response(self) -> str:
+        return "utter_ask_simpler_follow_up"
 
-    slot = ""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
-
-    def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
-            dispatcher.utter_message(response="utter_ask_simpler_follow_up")
+    def details(self, tracker: Tracker) -> dict[str, Any]:
+        return {"service_request_id": tracker.get_slot("follow_up_reference") or ""}
 
 
 class ActionAskFollowUpReference(_AskFollowUp, Action):
@@ -291,7 +286,7 @@ class ActionAskFollowUpReference(_AskFollowUp, Action):
             if buttons
             else "utter_ask_follow_up_reference",
             buttons=buttons,
-            **step_of(tracker, self.slot),
+            **self.step(tracker),
         )
         return []
 
@@ -309,50 +304,22 @@ async def _own_tickets(tracker: Tracker) -> list[CitizenTicket]:
 
 class ActionAskFollowUpConfirm(_AskFollowUp, Action):
     slot = "follow_up_confirm"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(
-            response="utter_ask_follow_up_confirm",
-            service_request_id=tracker.get_slot("follow_up_reference") or "",
-            **step_of(tracker, self.slot),
-        )
-        return []
+    response = "utter_ask_follow_up_confirm"
 
 
 class ActionAskFollowUpReason(_AskFollowUp, Action):
     slot = "follow_up_reason"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(
-            response="utter_ask_follow_up_reason",
-            service_request_id=tracker.get_slot("follow_up_reference") or "",
-            **step_of(tracker, self.slot),
-        )
-        return []
+    response = "utter_ask_follow_up_reason"
 
 
 class ActionAskFollowUpRating(_AskFollowUp, Action):
     slot = "follow_up_rating"
+    response = "utter_ask_follow_up_rating"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
+    def details(self, tracker: Tracker) -> dict[str, Any]:
         # The scale is numbers, the same in every language; the question is a response key.
         buttons = [{"title": str(n), "payload": choice_payload(str(n))} for n in range(1, 6)]
-        dispatcher.utter_message(
-            response="utter_ask_follow_up_rating",
-            service_request_id=tracker.get_slot("follow_up_reference") or "",
-            buttons=buttons,
-            **step_of(tracker, self.slot),
-        )
-        return []
+        return {**super().details(tracker), "buttons": buttons}
 
 
 class ActionSubmitFollowUp(Action):
@@ -438,17 +405,14 @@ def _withdraw_reason(tracker: Tracker) -> str | None:
     return None
 
 
-class ActionCancelFollowUp(Action):
+class ActionCancelFollowUp(CancelForm, Action):
     """Stops the follow-up; nothing is changed."""
+
+    response = "utter_follow_up_cancelled"
+    form_slots = FOLLOW_UP_SLOTS
 
     def name(self) -> str:
         return "action_cancel_follow_up"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_follow_up_cancelled")
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared_follow_up()]
 
 
 __all__ = [

@@ -15,7 +15,6 @@ Slots read and set: ``issue_description``, ``service_candidates``, ``service_pag
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -37,6 +36,16 @@ from actions.attribute_answers import (
 )
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox, get_settings
+from actions.form_steps import (
+    AskStep,
+    CancelForm,
+    choice_payload,
+    clean_text,
+    cleared,
+    failed,
+    failures,
+    latest_intent,
+)
 from actions.open311_client import BackOfficeUnavailable
 from actions.service_matching import search_catalogue, words
 from actions.shared_media import (
@@ -56,7 +65,6 @@ MIN_LOCATION_CHARS = 3
 MAX_LOCATION_CHARS = 500
 SERVICES_PER_PAGE = 3
 MAX_CANDIDATES = 8
-FAILURES_BEFORE_SIMPLER = 2
 # The optional steps: the service (the catch-all is used) and the photo. The others are needed
 # to file (Open311 requires a location; the service's required attributes are required).
 SKIPPABLE_STEPS = ("service_code", "issue_photo")
@@ -88,8 +96,6 @@ INTAKE_SLOTS = (
     "intake_kind",
 )
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_SPACES = re.compile(r"[ \t]+")
 # Words of an opening that only says "I want to report something" without saying what.
 _OPENING_WORDS = frozenset(
     [
@@ -134,14 +140,6 @@ _OPENING_WORDS = frozenset(
         "log",
     ]
 )
-
-
-def clean_text(value: Any) -> str | None:
-    """Normalise what a citizen typed; anything that is not text counts as no answer."""
-    if not isinstance(value, str):
-        return None
-    text = _SPACES.sub(" ", _CONTROL_CHARACTERS.sub("", value)).strip()
-    return text or None
 
 
 def check_description(value: Any) -> tuple[str | None, str | None]:
@@ -205,11 +203,6 @@ def location_in(message: Mapping[str, Any]) -> str | None:
 def says_what_is_wrong(text: str) -> bool:
     """True if an opening message describes the matter rather than only asking to start."""
     return len(words(text) - _OPENING_WORDS) >= 2
-
-
-def choice_payload(value: str) -> str:
-    """A button payload that fills the requested slot through the ``choice`` entity."""
-    return "/choose_option" + json.dumps({"choice": value})
 
 
 def questions_of(tracker: Tracker) -> list[Question]:
@@ -280,18 +273,8 @@ def step_number(tracker: Tracker, slot: str) -> int:
     return 4 + count + photo_step(tracker)
 
 
-def failures(tracker: Tracker) -> int:
-    value = tracker.get_slot("failed_attempts")
-    return int(value) if isinstance(value, (int, float)) else 0
-
-
-def failed(tracker: Tracker, slot: str, **values: Any) -> dict[str, Any]:
-    """Slot values for a rejected answer: the slot stays empty and the failure is counted."""
-    return {slot: None, "failed_attempts": float(failures(tracker) + 1), **values}
-
-
 def cleared_intake() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in INTAKE_SLOTS]
+    return cleared(INTAKE_SLOTS)
 
 
 async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
@@ -359,7 +342,7 @@ class ActionStartIntake(Action):
     ) -> list[EventType]:
         await announce_delivered(dispatcher, tracker)
         events = cleared_intake()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         kind = intent if intent == "request_service" else "report_issue"
         events.append(SlotSet("intake_kind", kind))
         # A photo or a place sent with nothing going on starts the intake and is kept.
@@ -412,9 +395,7 @@ class ValidateIntakeForm(FormValidationAction):
         (At the summary the confirmation's own validator does the same.)
         """
         step = tracker.get_slot("requested_slot")
-        if (tracker.latest_message.get("intent") or {}).get("name") != "choose_option" or (
-            step == "confirm_submission"
-        ):
+        if latest_intent(tracker) != "choose_option" or (step == "confirm_submission"):
             return []
         choice = next(
             (
@@ -577,7 +558,7 @@ class ValidateIntakeForm(FormValidationAction):
             return {"issue_photo": photo, "failed_attempts": 0.0}
         if problem:
             return {"issue_photo": None}  # already said by `run`
-        if (tracker.latest_message.get("intent") or {}).get("name") == "deny":
+        if latest_intent(tracker) == "deny":
             return {"issue_photo": PHOTO_SKIPPED, "failed_attempts": 0.0}
         dispatcher.utter_message(response="utter_photo_expected")
         return failed(tracker, "issue_photo")
@@ -660,45 +641,19 @@ def _cleared_for_change(what: str) -> dict[str, Any]:
     return {what: None}
 
 
-class _AskStep:
-    """Shared part of the form's ask actions: step numbers and the simpler re-ask.
-
-    Not an ``Action`` itself, so the action server does not register it.
-    """
-
-    slot = ""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
+class _AskStep(AskStep):
+    """The intake's ask actions: its step numbers and its simpler re-ask."""
 
     def step(self, tracker: Tracker) -> dict[str, int]:
         return {"step": step_number(tracker, self.slot), "total": total_steps(tracker)}
 
-    def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        # After two failed answers, say so and offer the way out before asking again.
-        # Skip is offered only where the step may be skipped.
-        if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
-            dispatcher.utter_message(
-                response="utter_ask_simpler"
-                if self.slot in SKIPPABLE_STEPS
-                else "utter_ask_simpler_required"
-            )
+    def simpler_response(self) -> str:
+        # Says so and offers the way out before asking again; skip is offered only where the
+        # step may be skipped.
+        return "utter_ask_simpler" if self.slot in SKIPPABLE_STEPS else "utter_ask_simpler_required"
 
 
-class _PlainAskStep(_AskStep):
-    """An ask action whose question is one response with the step numbers and nothing else."""
-
-    response = ""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(response=self.response, **self.step(tracker))
-        return []
-
-
-class ActionAskIssueDescription(_PlainAskStep, Action):
+class ActionAskIssueDescription(_AskStep, Action):
     slot = "issue_description"
     response = "utter_ask_issue_description"
 
@@ -763,12 +718,12 @@ class ActionAskAttributeAnswer(_AskStep, Action):
         return []
 
 
-class ActionAskIssueLocation(_PlainAskStep, Action):
+class ActionAskIssueLocation(_AskStep, Action):
     slot = "issue_location"
     response = "utter_ask_issue_location"
 
 
-class ActionAskIssuePhoto(_PlainAskStep, Action):
+class ActionAskIssuePhoto(_AskStep, Action):
     slot = "issue_photo"
     response = "utter_ask_issue_photo"
 
@@ -942,17 +897,14 @@ async def _checked_attributes(
     return checked, None
 
 
-class ActionCancelComplaint(Action):
+class ActionCancelComplaint(CancelForm, Action):
     """Stops the intake and forgets its answers; nothing is sent."""
+
+    response = "utter_complaint_cancelled"
+    form_slots = INTAKE_SLOTS
 
     def name(self) -> str:
         return "action_cancel_complaint"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_complaint_cancelled")
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared_intake()]
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.follow_up import reference_in
-from actions.report_issue import clean_text
+from actions.form_steps import clean_text
 
 # The back office's lifecycle, and what the citizen is told when a ticket moves to each.
 STATUS_RESPONSES = {

@@ -11,7 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dependencies
 from actions.follow_up_form import (
+    ActionAskFollowUpConfirm,
     ActionAskFollowUpRating,
+    ActionAskFollowUpReason,
     ActionAskFollowUpReference,
     ActionCancelFollowUp,
     ActionStartFollowUp,
@@ -231,6 +233,31 @@ async def test_the_rating_step_shows_five_buttons_and_its_progress() -> None:
     assert [b["payload"] for b in asked["buttons"]] == [
         f'/choose_option{{"choice": "{n}"}}' for n in range(1, 6)
     ]
+
+
+@pytest.mark.parametrize(
+    ("action", "question"),
+    [
+        (ActionAskFollowUpConfirm(), "utter_ask_follow_up_confirm"),
+        (ActionAskFollowUpReason(), "utter_ask_follow_up_reason"),
+        (ActionAskFollowUpRating(), "utter_ask_follow_up_rating"),
+    ],
+)
+@pytest.mark.parametrize("failed_attempts", [0.0, 1.0, 2.0])
+async def test_the_second_step_names_the_ticket_and_is_simpler_after_two_failures(
+    action: Any, question: str, failed_attempts: float
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"follow_up_reference": "CD-7K2M9Q", "failed_attempts": failed_attempts})
+
+    await action.run(dispatcher, tracker, {})
+
+    simpler = ["utter_ask_simpler_follow_up"] if failed_attempts >= 2 else []
+    assert responses(dispatcher) == [*simpler, question]
+    asked = dispatcher.messages[-1]
+    assert asked["service_request_id"] == "CD-7K2M9Q"
+    assert (asked["step"], asked["total"]) == (2, 2)
+    assert action.name() == f"action_ask_{action.slot}"
 
 
 async def test_withdrawing_needs_a_yes(catalogue: FakeOpen311) -> None:

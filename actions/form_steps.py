@@ -1,0 +1,117 @@
+"""What the forms' actions have in common: clean answers, counted failures, asking, cancelling.
+
+``intake_form`` (``actions/report_issue.py``) and ``follow_up_form``
+(``actions/follow_up_form.py``) are built from these parts, so a new form only says what is
+its own: its slots, its questions (response keys) and its step numbers.
+
+Slots read and set: ``failed_attempts`` (a rejected answer counts one more; after
+``FAILURES_BEFORE_SIMPLER`` the question is asked in a simpler way) and ``requested_slot``
+(emptied when a form is cancelled).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+FAILURES_BEFORE_SIMPLER = 2
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def clean_text(value: Any) -> str | None:
+    """Normalise what a citizen typed; anything that is not text counts as no answer."""
+    if not isinstance(value, str):
+        return None
+    text = _SPACES.sub(" ", _CONTROL_CHARACTERS.sub("", value)).strip()
+    return text or None
+
+
+def choice_payload(value: str) -> str:
+    """A button payload that fills the requested slot through the ``choice`` entity."""
+    return "/choose_option" + json.dumps({"choice": value})
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    """The intent of the message being answered, if the NLU gave one."""
+    name = (tracker.latest_message.get("intent") or {}).get("name")
+    return name if isinstance(name, str) else None
+
+
+def failures(tracker: Tracker) -> int:
+    value = tracker.get_slot("failed_attempts")
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def failed(tracker: Tracker, slot: str, **values: Any) -> dict[str, Any]:
+    """Slot values for a rejected answer: the slot stays empty and the failure is counted."""
+    return {slot: None, "failed_attempts": float(failures(tracker) + 1), **values}
+
+
+def cleared(slots: Iterable[str]) -> list[EventType]:
+    """Events that empty every one of ``slots``."""
+    return [SlotSet(slot, None) for slot in slots]
+
+
+class AskStep:
+    """The shared part of a form's ``action_ask_<slot>`` actions.
+
+    By itself it asks ``response`` with the step numbers and ``details``, after the simpler
+    re-ask when the last answers failed; an ask action with more to it overrides ``run``.
+    Not an ``Action`` itself, so the action server does not register it: a concrete ask
+    action is ``class ActionAskSomething(<form's AskStep>, Action)``.
+    """
+
+    slot = ""
+    response = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    def step(self, tracker: Tracker) -> dict[str, int]:
+        """``step`` and ``total`` for the question's "step n of m"."""
+        raise NotImplementedError
+
+    def simpler_response(self) -> str:
+        """What is said before asking again after ``FAILURES_BEFORE_SIMPLER`` failed answers."""
+        raise NotImplementedError
+
+    def details(self, tracker: Tracker) -> dict[str, Any]:
+        """More values for the question (its buttons, what it fills in); none by default."""
+        return {}
+
+    def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
+            dispatcher.utter_message(response=self.simpler_response())
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        self.simpler_first(dispatcher, tracker)
+        dispatcher.utter_message(
+            response=self.response, **self.details(tracker), **self.step(tracker)
+        )
+        return []
+
+
+class CancelForm:
+    """The shared part of a form's cancel action: says ``response``, stops the form and
+    empties ``form_slots``; nothing is sent. Not an ``Action`` itself (see :class:`AskStep`).
+    """
+
+    response = ""
+    form_slots: tuple[str, ...] = ()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response=self.response)
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *cleared(self.form_slots)]
