@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox, get_settings
 from actions.follow_up import reference_in
+from actions.form_steps import clean_text
 from actions.open311_client import (
     MAX_HANDOFF_CHARS,
     BackOfficeUnavailable,
@@ -28,12 +29,12 @@ from actions.open311_client import (
     RequestRejected,
     TicketNotFound,
 )
+from actions.outbox import file_handoff
 from actions.report_issue import (
     PHOTO_SKIPPED,
     SKIPPABLE_STEPS,
     answers_of,
     choose_service,
-    clean_text,
     photo_step,
     questions_of,
 )
@@ -167,12 +168,8 @@ class ActionHandOff(Action):
             dispatcher.utter_message(response="utter_handoff")
             return
         reference = reference_in(tracker.get_slot("ticket_reference"))
-        client = get_open311_client()
         try:
-            try:
-                handoff = await client.create_handoff(identity, message, reference)
-            except TicketNotFound:
-                handoff = await client.create_handoff(identity, message, None)
+            handoff = await file_handoff(get_open311_client(), identity, message, reference)
         except BackOfficeUnavailable:
             get_outbox().enqueue_handoff(tracker.sender_id, identity, message, reference)
             logger.info("handoff kept for the relay: back office unreachable")

@@ -117,6 +117,17 @@ class HandoffFiler(Protocol):
     ) -> Handoff: ...
 
 
+async def file_handoff(
+    client: HandoffFiler, identity: str, message: str, reference: str | None
+) -> Handoff:
+    """Files a request for a person about ``reference``; when that ticket is not this
+    citizen's (any more), about no ticket, so the person still gets the words."""
+    try:
+        return await client.create_handoff(identity, message, reference)
+    except TicketNotFound:
+        return await client.create_handoff(identity, message, None)
+
+
 class MoveSender(Protocol):
     """The part of the Open311 client that withdraws, reopens and rates tickets."""
 
@@ -420,11 +431,7 @@ class Outbox:
         identity, message = str(row["identity"]), str(row["message"])
         reference = row["service_request_id"]
         try:
-            try:
-                handoff = await client.create_handoff(identity, message, reference)
-            except TicketNotFound:
-                # The ticket is not this citizen's (any more): the person still gets the words.
-                handoff = await client.create_handoff(identity, message, None)
+            handoff = await file_handoff(client, identity, message, reference)
         except BackOfficeUnavailable:
             with self._connect() as db:
                 attempts = int(row["attempts"]) + 1

@@ -195,6 +195,31 @@ async def test_a_handoff_names_the_ticket_of_this_conversation(catalogue: FakeOp
     assert catalogue.handoffs == [("telegram:12345", "a person please", created.service_request_id)]
 
 
+@pytest.mark.parametrize("kept_first", [False, True])
+async def test_a_handoff_about_another_chats_ticket_reaches_a_person_without_it(
+    catalogue: FakeOpen311, tmp_path: Path, kept_first: bool
+) -> None:
+    catalogue.with_extensions = True
+    theirs = await catalogue.create_request(
+        NewServiceRequest(
+            "street_light", description="d", address_string="1 Main St", account_id="telegram:9"
+        )
+    )
+    outbox = Outbox(tmp_path / "kept.sqlite3")
+    dependencies.override(client=catalogue, settings=ActionSettings(), outbox=outbox)
+    catalogue.unavailable = kept_first
+    tracker = conversation("a person please", slots={"ticket_reference": theirs.service_request_id})
+
+    await ActionHandOff().run(CollectingDispatcher(), tracker, {})
+    catalogue.unavailable = False
+    if kept_first:
+        assert catalogue.handoffs == []
+        [sent] = await outbox.deliver_due_handoffs(catalogue)
+        assert sent.state == "delivered"
+
+    assert catalogue.handoffs == [("telegram:12345", "a person please", None)]
+
+
 async def test_a_handoff_in_the_intake_keeps_its_answers(catalogue: FakeOpen311) -> None:
     catalogue.with_extensions = True
     tracker = conversation(
