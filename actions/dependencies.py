@@ -4,32 +4,25 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actions.open311_client import CitizenTicket, Handoff, Open311Client, ServiceMatch
-from actions.outbox import Outbox
+from actions.open311_client import CitizenTicket, Open311Client, ServiceMatch
+from actions.outbox import Filer, HandoffFiler, MoveSender, Outbox
 from actions.settings import ActionSettings
-from open311_schema import (
-    NewServiceRequest,
-    Service,
-    ServiceDefinition,
-    ServiceRequest,
-    ServiceRequestCreated,
-)
+from open311_schema import Service, ServiceDefinition
 
 
-class Open311Api(Protocol):
-    """What actions need from the back office; :class:`Open311Client` is the real one."""
+class Open311Api(Filer, HandoffFiler, MoveSender, Protocol):
+    """What actions need from the back office; :class:`Open311Client` is the real one.
+
+    The parts the outbox needs as well are declared there: filing (``Filer``), handing off
+    (``HandoffFiler``) and withdrawing, reopening, rating and reading a ticket
+    (``MoveSender``). Handing off and the three moves are CivicDesk extensions too.
+    """
 
     async def list_services(self) -> list[Service]: ...
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition: ...
 
     async def needs_photo(self, service_code: str) -> bool: ...
-
-    async def create_request(
-        self, request: NewServiceRequest, *, idempotency_key: str | None = None
-    ) -> ServiceRequestCreated: ...
-
-    async def get_request(self, service_request_id: str) -> ServiceRequest: ...
 
     # CivicDesk extensions: each raises ExtensionUnavailable where the server lacks it.
     async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]: ...
@@ -39,22 +32,6 @@ class Open311Api(Protocol):
     ) -> list[CitizenTicket]: ...
 
     async def add_comment(self, identity: str, service_request_id: str, text: str) -> None: ...
-
-    async def withdraw_request(
-        self, identity: str, service_request_id: str, reason: str | None = None
-    ) -> CitizenTicket: ...
-
-    async def reopen_request(
-        self, identity: str, service_request_id: str, reason: str
-    ) -> CitizenTicket: ...
-
-    async def rate_request(
-        self, identity: str, service_request_id: str, rating: int, comment: str | None = None
-    ) -> CitizenTicket: ...
-
-    async def create_handoff(
-        self, identity: str, message: str, service_request_id: str | None = None
-    ) -> Handoff: ...
 
 
 _settings: ActionSettings | None = None
