@@ -44,6 +44,7 @@ from actions.open311_client import (
     TransitionRefused,
 )
 from actions.outbox import Move
+from actions.report_issue import MOVE_DONE
 from actions.service_matching import words
 
 FORM = "follow_up_form"
@@ -78,7 +79,6 @@ _NOT_ALLOWED = {
     REOPEN: "utter_reopen_not_allowed",
     RATE: "utter_rating_not_allowed",
 }
-_DONE = {WITHDRAW: "utter_ticket_withdrawn", REOPEN: "utter_ticket_reopened", RATE: "utter_rated"}
 # Words that only say "reopen/withdraw my ticket"; anything beyond them is a reason.
 _REQUEST_WORDS = frozenset(
     words(
@@ -391,7 +391,7 @@ class ActionSubmitFollowUp(Action):
                 response="utter_follow_up_queued", service_request_id=reference
             )
         else:
-            dispatcher.utter_message(response=_DONE[kind], service_request_id=reference)
+            dispatcher.utter_message(response=MOVE_DONE[kind], service_request_id=reference)
         return [*cleared_follow_up(), SlotSet("ticket_reference", reference)]
 
 

@@ -47,6 +47,7 @@ from actions.form_steps import (
     latest_intent,
 )
 from actions.open311_client import BackOfficeUnavailable
+from actions.outbox import Move
 from actions.service_matching import search_catalogue, words
 from actions.shared_media import (
     check_media_url,
@@ -291,7 +292,7 @@ async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker)
         )
     for move in outbox.take_unannounced_moves(tracker.sender_id):
         dispatcher.utter_message(
-            response=_MOVE_DONE[move.move]
+            response=MOVE_DONE[move.move]
             if move.outcome == "done"
             else _MOVE_NOT_DONE.get(str(move.outcome), "utter_follow_up_refused"),
             service_request_id=move.service_request_id,
@@ -304,8 +305,9 @@ async def announce_delivered(dispatcher: CollectingDispatcher, tracker: Tracker)
         )
 
 
-# What a kept withdrawal, reopening or rating came to, said when it is known.
-_MOVE_DONE = {
+# What a withdrawal, reopening or rating came to, said when it is done (at once, or when a
+# kept one is known).
+MOVE_DONE: dict[Move, str] = {
     "withdraw": "utter_ticket_withdrawn",
     "reopen": "utter_ticket_reopened",
     "rate": "utter_rated",
