@@ -171,6 +171,25 @@ async def visible_ticket(
     return None if row is None else (row[0], row[1])
 
 
+def _add_audit_entry(
+    session: AsyncSession,
+    action: str,
+    *,
+    staff_user_id: int | None,
+    ticket: Ticket | None,
+    detail: dict[str, Any],
+) -> None:
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            staff_user_id=staff_user_id,
+            action=action,
+            ticket_id=None if ticket is None else ticket.id,
+            detail=detail,
+        )
+    )
+
+
 def record_audit(
     session: AsyncSession,
     user: StaffUser,
@@ -180,15 +199,7 @@ def record_audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit entry to the session's transaction, so it commits with the action."""
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            staff_user_id=user.id,
-            action=action,
-            ticket_id=None if ticket is None else ticket.id,
-            detail=detail or {},
-        )
-    )
+    _add_audit_entry(session, action, staff_user_id=user.id, ticket=ticket, detail=detail or {})
 
 
 def record_citizen_audit(
@@ -200,14 +211,12 @@ def record_citizen_audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Audit what a citizen did through an API client (no staff member; the key id instead)."""
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            staff_user_id=None,
-            action=action,
-            ticket_id=None if ticket is None else ticket.id,
-            detail={"api_key_id": client.id, **(detail or {})},
-        )
+    _add_audit_entry(
+        session,
+        action,
+        staff_user_id=None,
+        ticket=ticket,
+        detail={"api_key_id": client.id, **(detail or {})},
     )
 
 
