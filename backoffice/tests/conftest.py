@@ -25,11 +25,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp import encode_basic_auth
+from aiohttp import ClientResponse, encode_basic_auth
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,7 +37,7 @@ from civicdesk_backoffice import api_keys, staff
 from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.catalogue import load_catalogue
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
-from civicdesk_backoffice.models import Base, StaffRole
+from civicdesk_backoffice.models import AuditEntry, Base, StaffRole
 from civicdesk_backoffice.schema import migrate
 from civicdesk_backoffice.settings import DatabaseSettings, Settings
 
@@ -230,6 +230,23 @@ async def file_request(client: TestClient[Any, Any], api_key: str, **overrides: 
     assert response.status == 201, await response.text()
     body = await response.json()
     return str(body[0]["service_request_id"])
+
+
+async def post_status(
+    client: TestClient[Any, Any], who: StaffLogin, reference: str, status: str, **extra: Any
+) -> ClientResponse:
+    """``who`` moves the ticket to ``status`` through the staff API (``extra``: note...)."""
+    return await client.post(
+        f"/api/v1/staff/tickets/{reference}/status",
+        json={"status": status, **extra},
+        headers=who.headers,
+    )
+
+
+async def audit_log(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AuditEntry]:
+    """Every audit entry, oldest first."""
+    async with sessionmaker() as session:
+        return list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
 
 
 def parse_open311_xml(text: str) -> ET.Element:

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice.models import AuditEntry, StaffRole, Ticket, utcnow
-from tests.conftest import StaffFactory, StaffLogin, file_request
+from civicdesk_backoffice.models import StaffRole, Ticket, utcnow
+from tests.conftest import StaffFactory, audit_log, file_request, post_status
 
 Client = TestClient[Any, Any]
 ME = "telegram:12345"
@@ -26,22 +26,6 @@ def _key(api_key: str) -> dict[str, str]:
 
 def _url(reference: str, action: str, identity: str = ME) -> str:
     return f"/api/v1/citizens/{identity}/tickets/{reference}/{action}"
-
-
-async def _staff_status(
-    client: Client, who: StaffLogin, reference: str, status: str, **extra: Any
-) -> Any:
-    response = await client.post(
-        f"/api/v1/staff/tickets/{reference}/status",
-        json={"status": status, **extra},
-        headers=who.headers,
-    )
-    return response
-
-
-async def _audit(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AuditEntry]:
-    async with sessionmaker() as session:
-        return list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
 
 
 def _parse(value: str) -> datetime:
@@ -75,7 +59,7 @@ async def test_withdraw_closes_an_open_ticket_with_the_reason_kept(
     assert again.status == 422
     assert (await again.json())["error"]["code"] == "unprocessable"
 
-    entries = await _audit(sessionmaker)
+    entries = await audit_log(sessionmaker)
     assert [(e.action, e.staff_user_id, e.detail.get("to")) for e in entries] == [
         ("ticket.withdraw", None, "closed")
     ]
@@ -88,14 +72,14 @@ async def test_withdraw_without_reason_and_from_every_open_status(
     for path in ((), ("acknowledged",), ("in_progress",), ("resolved", "reopened")):
         reference = await file_request(client, api_key)
         for status in path:
-            assert (await _staff_status(client, ann, reference, status)).status == 200
+            assert (await post_status(client, ann, reference, status)).status == 200
         response = await client.post(_url(reference, "withdraw"), json={}, headers=_key(api_key))
         assert response.status == 200, path
         assert (await response.json())["ticket"]["comments"] == []
     for path in (("resolved",), ("rejected",)):
         reference = await file_request(client, api_key)
         for status in path:
-            assert (await _staff_status(client, ann, reference, status)).status == 200
+            assert (await post_status(client, ann, reference, status)).status == 200
         response = await client.post(_url(reference, "withdraw"), json={}, headers=_key(api_key))
         assert response.status == 422, path
 
@@ -113,7 +97,7 @@ async def test_reopen_restarts_the_sla_and_needs_a_reason(
         _url(reference, "reopen"), json={"reason": "Still dark."}, headers=_key(api_key)
     )
     assert refused.status == 422  # still new
-    assert (await _staff_status(client, ann, reference, "resolved")).status == 200
+    assert (await post_status(client, ann, reference, "resolved")).status == 200
     # Pretend it was filed long ago, so the old due date has passed.
     async with sessionmaker.begin() as session:
         await session.execute(update(Ticket).values(expected_at=utcnow() - timedelta(days=3)))
@@ -150,14 +134,14 @@ async def test_rating_after_resolution_replaces_the_earlier_one(
     ann = await make_staff("ann", "Street Lighting")
     early = await client.post(_url(reference, "rating"), json={"rating": 5}, headers=_key(api_key))
     assert early.status == 422
-    assert (await _staff_status(client, ann, reference, "resolved")).status == 200
+    assert (await post_status(client, ann, reference, "resolved")).status == 200
 
     response = await client.post(
         _url(reference, "rating"), json={"rating": 2, "comment": "Slow."}, headers=_key(api_key)
     )
     assert response.status == 200
     assert (await response.json())["ticket"]["rating"] == 2
-    assert (await _staff_status(client, ann, reference, "closed")).status == 200
+    assert (await post_status(client, ann, reference, "closed")).status == 200
     response = await client.post(
         _url(reference, "rating"), json={"rating": 4}, headers=_key(api_key)
     )
@@ -180,7 +164,7 @@ async def test_rating_after_resolution_replaces_the_earlier_one(
     ):
         response = await client.post(_url(reference, "rating"), json=bad, headers=_key(api_key))
         assert response.status == 400, bad
-    ratings = [e.detail for e in await _audit(sessionmaker) if e.action == "ticket.rating"]
+    ratings = [e.detail for e in await audit_log(sessionmaker) if e.action == "ticket.rating"]
     assert [(d["from"], d["to"]) for d in ratings] == [(None, 2), (2, 4)]
 
 
@@ -263,7 +247,7 @@ async def test_handoff_is_queued_for_the_tickets_department_and_answered(
     assert (await waiting.json())["handoffs"] == []
     bad_filter = await client.get("/api/v1/staff/handoffs?status=open", headers=ann.headers)
     assert bad_filter.status == 400
-    actions = [e.action for e in await _audit(sessionmaker)]
+    actions = [e.action for e in await audit_log(sessionmaker)]
     assert actions.count("handoff.create") == 1
     assert actions.count("handoff.reply") == 1
     assert "handoff.not_found" in actions
@@ -330,12 +314,12 @@ async def test_duplicate_names_the_original_everywhere(
         ({"duplicate_of": elsewhere}, 422),  # another department's, out of reach
         ({"duplicate_of": 5}, 400),
     ):
-        response = await _staff_status(client, ann, reference, "duplicate", **extra)
+        response = await post_status(client, ann, reference, "duplicate", **extra)
         assert response.status == code, extra
-    wrong = await _staff_status(client, ann, reference, "acknowledged", duplicate_of=original)
+    wrong = await post_status(client, ann, reference, "acknowledged", duplicate_of=original)
     assert wrong.status == 422
 
-    response = await _staff_status(
+    response = await post_status(
         client, ann, reference, "duplicate", duplicate_of=original, note="Same lamp."
     )
     assert response.status == 200, await response.text()
@@ -355,7 +339,7 @@ async def test_duplicate_names_the_original_everywhere(
     assert stored.duplicate_of == original
 
     # Reopened, it is no longer a duplicate of anything.
-    response = await _staff_status(client, ann, reference, "reopened")
+    response = await post_status(client, ann, reference, "reopened")
     assert (await response.json())["ticket"]["duplicate_of"] is None
 
 

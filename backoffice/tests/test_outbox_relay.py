@@ -25,7 +25,7 @@ from civicdesk_backoffice import outbox
 from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.models import OutboxMessage, Ticket
 from civicdesk_backoffice.settings import RasaSettings, Settings
-from tests.conftest import ClientFactory, StaffFactory, StaffLogin, file_request
+from tests.conftest import ClientFactory, StaffFactory, StaffLogin, file_request, post_status
 
 Client = TestClient[Any, Any]
 TOKEN = "rasa-test-token"
@@ -105,11 +105,7 @@ async def _settled(
 
 
 async def _status(client: Client, who: StaffLogin, reference: str, status: str) -> None:
-    response = await client.post(
-        f"/api/v1/staff/tickets/{reference}/status",
-        json={"status": status, "note": f"Now {status}."},
-        headers=who.headers,
-    )
+    response = await post_status(client, who, reference, status, note=f"Now {status}.")
     assert response.status == 200, await response.text()
 
 
@@ -257,11 +253,7 @@ async def test_the_push_commits_or_rolls_back_with_the_change(
 ) -> None:
     reference = await file_request(relayed, api_key)
     ann = await make_staff("ann", "Street Lighting")
-    refused = await relayed.post(
-        f"/api/v1/staff/tickets/{reference}/status",
-        json={"status": "closed"},
-        headers=ann.headers,
-    )
+    refused = await post_status(relayed, ann, reference, "closed")
     assert refused.status == 409
     assert await _rows(sessionmaker) == []
 

@@ -11,28 +11,15 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice.models import AuditEntry, StaffRole, Ticket, TicketStatus, utcnow
+from civicdesk_backoffice.models import StaffRole, Ticket, TicketStatus, utcnow
 from civicdesk_backoffice.workflow import TRANSITIONS
-from tests.conftest import StaffFactory, StaffLogin, file_request
+from tests.conftest import StaffFactory, audit_log, file_request, post_status
 
 Client = TestClient[Any, Any]
 
 
 def _url(reference: str, action: str = "") -> str:
     return f"/api/v1/staff/tickets/{reference}" + (f"/{action}" if action else "")
-
-
-async def _status(
-    client: Client, who: StaffLogin, reference: str, status: str, **extra: Any
-) -> Any:
-    return await client.post(
-        _url(reference, "status"), json={"status": status, **extra}, headers=who.headers
-    )
-
-
-async def _audit(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AuditEntry]:
-    async with sessionmaker() as session:
-        return list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
 
 
 async def test_lifecycle_happy_path_and_open311_status(
@@ -44,20 +31,20 @@ async def test_lifecycle_happy_path_and_open311_status(
     reference = await file_request(client, api_key)
     ann = await make_staff("ann", "Street Lighting")
     for status in ("acknowledged", "in_progress"):
-        response = await _status(client, ann, reference, status)
+        response = await post_status(client, ann, reference, status)
         assert response.status == 200, await response.text()
         assert (await response.json())["ticket"]["status"] == status
-    response = await _status(client, ann, reference, "resolved", note="Lamp replaced.")
+    response = await post_status(client, ann, reference, "resolved", note="Lamp replaced.")
     assert response.status == 200
     public = await (await client.get(f"/open311/v2/requests/{reference}.json")).json()
     assert public[0]["status"] == "closed"
     assert public[0]["status_notes"] == "Lamp replaced."
 
-    assert (await _status(client, ann, reference, "reopened")).status == 200
+    assert (await post_status(client, ann, reference, "reopened")).status == 200
     public = await (await client.get(f"/open311/v2/requests/{reference}.json")).json()
     assert public[0]["status"] == "open"
 
-    changes = [e.detail for e in await _audit(sessionmaker) if e.action == "ticket.status"]
+    changes = [e.detail for e in await audit_log(sessionmaker) if e.action == "ticket.status"]
     assert changes == [
         {"from": "new", "to": "acknowledged"},
         {"from": "acknowledged", "to": "in_progress"},
@@ -85,8 +72,8 @@ async def test_disallowed_transitions_are_409(
     ann = await make_staff("ann", "Street Lighting")
     for status in path:
         extra = {"duplicate_of": original} if status == "duplicate" else {}
-        assert (await _status(client, ann, reference, status, **extra)).status == 200
-    response = await _status(client, ann, reference, refused)
+        assert (await post_status(client, ann, reference, status, **extra)).status == 200
+    response = await post_status(client, ann, reference, refused)
     assert response.status == 409
     error = (await response.json())["error"]
     assert error["code"] == "conflict"
@@ -146,7 +133,7 @@ async def test_other_department_cannot_see_or_change_and_is_audited(
         ticket = (await session.scalars(select(Ticket))).one()
     assert ticket.status == "new"
     assert ticket.department == "Street Lighting"
-    assert [e.action for e in await _audit(sessionmaker)] == ["ticket.not_found"] * 3
+    assert [e.action for e in await audit_log(sessionmaker)] == ["ticket.not_found"] * 3
 
 
 async def test_supervisor_assigns_within_department_agent_may_not(
@@ -193,7 +180,7 @@ async def test_supervisor_assigns_within_department_agent_may_not(
     bob_view = await client.get(_url(reference), headers=bob.headers)
     assert bob_view.status == 200
     assert (await bob_view.json())["ticket"]["assignee"] == "bob"
-    assignments = [e for e in await _audit(sessionmaker) if e.action == "ticket.assign"]
+    assignments = [e for e in await audit_log(sessionmaker) if e.action == "ticket.assign"]
     assert len(assignments) == 2
     assert assignments[1].detail["to"]["department"] == "Street Cleaning"
 
@@ -204,7 +191,7 @@ async def test_admin_works_across_departments(
     reference = await file_request(client, api_key)
     root = await make_staff("root", "Customer Services", StaffRole.ADMIN)
     await make_staff("bob", "Street Cleaning")
-    assert (await _status(client, root, reference, "acknowledged")).status == 200
+    assert (await post_status(client, root, reference, "acknowledged")).status == 200
     response = await client.post(
         _url(reference, "assignment"),
         json={"department": "Street Cleaning", "assignee": "bob"},
@@ -250,7 +237,7 @@ async def test_comments_internal_and_public(
         ("internal", "ann"),
         ("public", "ann"),
     ]
-    actions = [e.action for e in await _audit(sessionmaker)]
+    actions = [e.action for e in await audit_log(sessionmaker)]
     assert actions == ["ticket.comment", "ticket.comment", "ticket.read"]
 
 
@@ -306,7 +293,7 @@ async def test_catalogue_reload_is_for_admins_only(
     response = await client.post("/api/v1/staff/catalogue/reload", headers=root.headers)
     assert response.status == 200
     assert "catalogue version 1" in (await response.json())["catalogue"]
-    actions = [e.action for e in await _audit(sessionmaker)]
+    actions = [e.action for e in await audit_log(sessionmaker)]
     assert actions == ["catalogue.reload.refused", "catalogue.reload"]
 
 
@@ -318,9 +305,10 @@ async def test_concurrent_status_changes_never_both_win(
 ) -> None:
     reference = await file_request(client, api_key)
     ann = await make_staff("ann", "Street Lighting")
-    assert (await _status(client, ann, reference, "in_progress")).status == 200
+    assert (await post_status(client, ann, reference, "in_progress")).status == 200
     first, second = await asyncio.gather(
-        _status(client, ann, reference, "resolved"), _status(client, ann, reference, "rejected")
+        post_status(client, ann, reference, "resolved"),
+        post_status(client, ann, reference, "rejected"),
     )
     statuses = sorted([first.status, second.status])
     # PostgreSQL locks the row, so the loser sees the new status (409). SQLite serialises
@@ -332,6 +320,6 @@ async def test_concurrent_status_changes_never_both_win(
     async with sessionmaker() as session:
         ticket = (await session.scalars(select(Ticket))).one()
     assert ticket.status == winner
-    changes = [e.detail for e in await _audit(sessionmaker) if e.action == "ticket.status"]
+    changes = [e.detail for e in await audit_log(sessionmaker) if e.action == "ticket.status"]
     assert changes[-1] == {"from": "in_progress", "to": winner}
     assert len(changes) == 2

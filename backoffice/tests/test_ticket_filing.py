@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from open311_schema import NewServiceRequest, SchemaError
 from sqlalchemy import func, select, text, update
@@ -32,18 +34,30 @@ async def _stored(sessionmaker: async_sessionmaker[AsyncSession]) -> set[str]:
         return set((await session.scalars(select(Ticket.service_request_id))).all())
 
 
+async def _file_at_once(
+    client: Client, forms: Sequence[dict[str, str]], *, keys: Sequence[str] | None = None
+) -> list[ClientResponse]:
+    """POST every form to the Open311 create endpoint at the same time; ``keys`` gives each
+    its ``Idempotency-Key`` header."""
+    headers: list[dict[str, str] | None] = (
+        [None] * len(forms) if keys is None else [{"Idempotency-Key": key} for key in keys]
+    )
+    return list(
+        await asyncio.gather(
+            *(
+                client.post("/open311/v2/requests.json", data=form, headers=header)
+                for form, header in zip(forms, headers, strict=True)
+            )
+        )
+    )
+
+
 async def test_concurrent_creations_share_transactions_and_each_is_committed(
     client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     count = 24
-    responses = await asyncio.gather(
-        *(
-            client.post(
-                "/open311/v2/requests.json",
-                data=street_light_form(api_key, description=f"lamp {i}"),
-            )
-            for i in range(count)
-        )
+    responses = await _file_at_once(
+        client, [street_light_form(api_key, description=f"lamp {i}") for i in range(count)]
     )
     assert [response.status for response in responses] == [201] * count
     references = [(await response.json())[0]["service_request_id"] for response in responses]
@@ -169,15 +183,10 @@ async def test_concurrent_idempotent_creations_share_claim_transactions(
     client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     count = 16
-    responses = await asyncio.gather(
-        *(
-            client.post(
-                "/open311/v2/requests.json",
-                data=street_light_form(api_key, description=f"lamp {i}"),
-                headers={"Idempotency-Key": f"key-{i}"},
-            )
-            for i in range(count)
-        )
+    responses = await _file_at_once(
+        client,
+        [street_light_form(api_key, description=f"lamp {i}") for i in range(count)],
+        keys=[f"key-{i}" for i in range(count)],
     )
     assert [response.status for response in responses] == [201] * count
     references = [(await response.json())[0]["service_request_id"] for response in responses]
@@ -198,16 +207,7 @@ async def test_concurrent_idempotent_creations_share_claim_transactions(
 async def test_the_same_key_sent_at_once_files_one_ticket(
     client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    responses = await asyncio.gather(
-        *(
-            client.post(
-                "/open311/v2/requests.json",
-                data=street_light_form(api_key),
-                headers={"Idempotency-Key": "same-key"},
-            )
-            for _ in range(6)
-        )
-    )
+    responses = await _file_at_once(client, [street_light_form(api_key)] * 6, keys=["same-key"] * 6)
     statuses = sorted(response.status for response in responses)
     # One request files; the others are told it is in flight or get the same ticket.
     assert statuses.count(201) >= 1
