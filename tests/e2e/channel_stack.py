@@ -18,16 +18,16 @@ import io
 import threading
 import time
 from collections.abc import Awaitable, Coroutine, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from PIL import Image
 
-from devstack import ROOT, Stack, StackConfig, free_port
+from devstack import Stack, StackConfig
+from tests.e2e.local_stack import local_config, started
 
-MODEL = ROOT / "models" / "civicdesk.tar.gz"
 SUBMIT = '/choose_option{"choice": "submit"}'
 SHARE_LOCATION = "/share_location"
 # Buttons the driver never presses while filling in a report: they leave or rewind the form.
@@ -51,32 +51,24 @@ class ChannelStack(Stack):
         )
         return path
 
+    def webhook_url(self, channel: str) -> str:
+        """Where the platform posts to Rasa's ``channel`` input (its ``name()``)."""
+        return f"{self.config.rasa_url}/webhooks/{channel}/webhook"
+
 
 @contextmanager
 def channel_stack(
     var_dir: Path, channels_yaml: str, environment: Mapping[str, str] | None = None
 ) -> Iterator[ChannelStack]:
     """Start back office, action server and Rasa (with ``channels_yaml``) on free ports."""
-    assert MODEL.is_file(), f"no trained model at {MODEL}: run `make train` (make test does)"
-    config = StackConfig(
-        var_dir=var_dir,
-        model_path=MODEL,
-        database_url=f"sqlite+aiosqlite:///{var_dir / 'backoffice.sqlite3'}",
-        backoffice_port=free_port(),
-        actions_port=free_port(),
-        rasa_port=free_port(),
-        environment={
-            "CIVICDESK_OUTBOX_PATH": str(var_dir / "outbox.sqlite3"),
-            "CIVICDESK_OUTBOX_RETRY_SECONDS": "1",
-            **(environment or {}),
-        },
+    config = local_config(
+        var_dir,
+        {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1", **(environment or {})},
         # Only the channel under test (and the stock web chat) speak to Rasa here.
         plain_rest=False,
     )
-    running = ChannelStack(config, channels_yaml)
-    with running:
+    with started(ChannelStack(config, channels_yaml)) as running:
         yield running
-    assert running.exited() == [], "stop() must leave no child behind"
 
 
 class BackgroundLoop:
@@ -97,6 +89,21 @@ class BackgroundLoop:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+@contextmanager
+def served_in_background(server: AbstractAsyncContextManager[T]) -> Iterator[T]:
+    """Enter ``server`` (a fake platform on 127.0.0.1) on a loop of its own for the ``with``
+    block: it must answer Rasa while the test waits on Rasa synchronously."""
+    loop = BackgroundLoop()
+    try:
+        entered = loop.run(server.__aenter__())
+        try:
+            yield entered
+        finally:
+            loop.run(server.__aexit__(None, None, None))
+    finally:
+        loop.close()
 
 
 # --- Rasa's view of the conversation -----------------------------------------------------

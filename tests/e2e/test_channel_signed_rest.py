@@ -8,7 +8,8 @@ import base64
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +20,13 @@ from aiohttp.test_utils import TestServer
 
 from channels.signed_rest import SignatureError, sign, verify
 from tests.e2e.channel_stack import (
-    BackgroundLoop,
     ChannelStack,
     assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
     latest_timestamp,
+    served_in_background,
     trigger_intent,
     user_events,
 )
@@ -64,34 +65,33 @@ class Running:
 
     @property
     def webhook(self) -> str:
-        return f"{self.stack.config.rasa_url}/webhooks/signed_rest/webhook"
+        return self.stack.webhook_url("signed_rest")
+
+
+@asynccontextmanager
+async def callback_receiver(callbacks: Callbacks) -> AsyncIterator[TestServer]:
+    app = web.Application()
+    app.router.add_post("/civicdesk", callbacks.handle)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    loop = BackgroundLoop()
     callbacks = Callbacks()
-
-    async def start() -> TestServer:
-        app = web.Application()
-        app.router.add_post("/civicdesk", callbacks.handle)
-        server = TestServer(app, host="127.0.0.1", port=0)
-        await server.start_server()
-        return server
-
-    server = loop.run(start())
-    environment = {
-        "CIVICDESK_SIGNED_REST_SECRET": SECRET,
-        "CIVICDESK_SIGNED_REST_CALLBACK_URL": str(server.make_url("/civicdesk")),
-    }
-    try:
+    with served_in_background(callback_receiver(callbacks)) as server:
+        environment = {
+            "CIVICDESK_SIGNED_REST_SECRET": SECRET,
+            "CIVICDESK_SIGNED_REST_CALLBACK_URL": str(server.make_url("/civicdesk")),
+        }
         with channel_stack(
             tmp_path_factory.mktemp("var"), "channels.signed_rest.SignedRestInput:\n", environment
         ) as stack:
             yield Running(stack, callbacks)
-    finally:
-        loop.run(server.close())
-        loop.close()
 
 
 def post(running: Running, body: dict[str, Any], *, secret: str = SECRET) -> httpx.Response:

@@ -14,13 +14,13 @@ import pytest
 
 from tests.channels.fake_telegram import TOKEN, FakeTelegram, fake_telegram
 from tests.e2e.channel_stack import (
-    BackgroundLoop,
     ChannelStack,
     assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
     latest_timestamp,
+    served_in_background,
     trigger_intent,
     user_events,
 )
@@ -36,31 +36,25 @@ class Running:
 
     @property
     def webhook(self) -> str:
-        return f"{self.stack.config.rasa_url}/webhooks/telegram/webhook"
+        return self.stack.webhook_url("telegram")
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    loop = BackgroundLoop()
-    fake = fake_telegram()
-    telegram = loop.run(fake.__aenter__())
-    channels = (
-        "channels.telegram.TelegramInput:\n"
-        f'  api_base_url: "{telegram.base_url}"\n'
-        f'  api_file_url: "{telegram.base_file_url}"\n'
-    )
     environment = {
         "CIVICDESK_TELEGRAM_TOKEN": TOKEN,
         "CIVICDESK_TELEGRAM_SECRET_TOKEN": SECRET,
         "CIVICDESK_TELEGRAM_WEBHOOK_URL": "",
         "CIVICDESK_TELEGRAM_MODE": "webhook",
     }
-    try:
+    with served_in_background(fake_telegram()) as telegram:
+        channels = (
+            "channels.telegram.TelegramInput:\n"
+            f'  api_base_url: "{telegram.base_url}"\n'
+            f'  api_file_url: "{telegram.base_file_url}"\n'
+        )
         with channel_stack(tmp_path_factory.mktemp("var"), channels, environment) as stack:
             yield Running(stack, telegram)
-    finally:
-        loop.run(fake.__aexit__(None, None, None))
-        loop.close()
 
 
 def _chat(chat_id: int) -> dict[str, Any]:
@@ -227,20 +221,21 @@ def test_a_proactive_message_reaches_the_chat_the_citizen_used(running: Running)
     assert sent_texts(running, chat_id)[before:] == said
 
 
+def bot_api_error(code: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
+    """A refusal as the Bot API sends it (HTTP status and body), for ``FakeTelegram.failures``;
+    ``parameters`` are its ``ResponseParameters`` (``retry_after``...)."""
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return code, body
+
+
 def test_a_proactive_message_waits_out_flood_control(running: Running) -> None:
     chat_id = 7006
     assert post(running, message_update(chat_id, text="hello")).status_code == 200
     before = len(sent_texts(running, chat_id))
     running.telegram.failures["sendMessage"] = [
-        (
-            429,
-            {
-                "ok": False,
-                "error_code": 429,
-                "description": "Too Many Requests: retry after 1",
-                "parameters": {"retry_after": 1},
-            },
-        )
+        bot_api_error(429, "Too Many Requests: retry after 1", retry_after=1)
     ]
 
     started = time.monotonic()
@@ -260,14 +255,7 @@ def test_a_citizen_who_blocked_the_bot_is_not_written_to_again(running: Running)
     assert post(running, message_update(chat_id, text="hello")).status_code == 200
     before = len(sent_texts(running, chat_id))
     running.telegram.failures["sendMessage"] = [
-        (
-            403,
-            {
-                "ok": False,
-                "error_code": 403,
-                "description": "Forbidden: bot was blocked by the user",
-            },
-        )
+        bot_api_error(403, "Forbidden: bot was blocked by the user")
     ]
 
     first = trigger_intent(running.stack, str(chat_id), "greet", "telegram")

@@ -17,13 +17,13 @@ import pytest
 from channels.wechat import WeChatCrypto, parse_message, signature
 from tests.channels.fake_wechat import APP_ID, APP_SECRET, FakeWeChat, fake_wechat
 from tests.e2e.channel_stack import (
-    BackgroundLoop,
     ChannelStack,
     assert_report_lands_on_the_ticket,
     bot_texts,
     channel_stack,
     citizen_tickets,
     latest_timestamp,
+    served_in_background,
     trigger_intent,
     user_events,
 )
@@ -41,15 +41,11 @@ class Running:
 
     @property
     def webhook(self) -> str:
-        return f"{self.stack.config.rasa_url}/webhooks/wechat/webhook"
+        return self.stack.webhook_url("wechat")
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    loop = BackgroundLoop()
-    fake = fake_wechat()
-    wechat = loop.run(fake.__aenter__())
-    channels = f'channels.wechat.WeChatInput:\n  api_base_url: "{wechat.url}"\n'
     environment = {
         "CIVICDESK_WECHAT_TOKEN": TOKEN,
         "CIVICDESK_WECHAT_APP_ID": APP_ID,
@@ -57,12 +53,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         "CIVICDESK_WECHAT_ENCODING_AES_KEY": AES_KEY,
         "CIVICDESK_WECHAT_MODE": "safe",
     }
-    try:
+    with served_in_background(fake_wechat()) as wechat:
+        channels = f'channels.wechat.WeChatInput:\n  api_base_url: "{wechat.url}"\n'
         with channel_stack(tmp_path_factory.mktemp("var"), channels, environment) as stack:
             yield Running(stack, wechat)
-    finally:
-        loop.run(fake.__aexit__(None, None, None))
-        loop.close()
 
 
 def message_xml(open_id: str, msg_id: int, **fields: str) -> str:

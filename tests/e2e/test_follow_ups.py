@@ -15,26 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack import Stack, StackConfig, free_port
-from tests.e2e.test_walking_skeleton import MODEL, response_text, say, say_full, template_pattern
+from devstack import Stack
+from tests.e2e.local_stack import local_config, started
+from tests.e2e.test_walking_skeleton import response_text, say, say_full, template_pattern
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    assert MODEL.is_file(), f"no trained model at {MODEL}: run `make train` (make test does)"
-    var_dir = tmp_path_factory.mktemp("var")
-    config = StackConfig(
-        var_dir=var_dir,
-        model_path=MODEL,
-        database_url=f"sqlite+aiosqlite:///{var_dir / 'backoffice.sqlite3'}",
-        backoffice_port=free_port(),
-        actions_port=free_port(),
-        rasa_port=free_port(),
-        environment={"CIVICDESK_OUTBOX_PATH": str(var_dir / "outbox.sqlite3")},
-    )
-    with Stack(config) as running:
+    with started(Stack(local_config(tmp_path_factory.mktemp("var")))) as running:
         yield running
-    assert running.exited() == [], "stop() must leave no child behind"
 
 
 def file_complaint(stack: Stack, sender: str) -> str:

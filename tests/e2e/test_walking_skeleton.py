@@ -24,11 +24,11 @@ import yaml
 
 from actions.outbox import Outbox
 from actions.reference_push import ReferencePusher
-from devstack import ROOT, Stack, StackConfig, free_port
+from devstack import ROOT, Stack
 from open311_schema import NewServiceRequest
+from tests.e2e.local_stack import local_config, started
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
-MODEL = ROOT / "models" / "civicdesk.tar.gz"
 
 
 def response_text(key: str) -> str:
@@ -43,24 +43,10 @@ def template_pattern(key: str) -> re.Pattern[str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    assert MODEL.is_file(), f"no trained model at {MODEL}: run `make train` (make test does)"
-    var_dir = tmp_path_factory.mktemp("var")
-    config = StackConfig(
-        var_dir=var_dir,
-        model_path=MODEL,
-        database_url=f"sqlite+aiosqlite:///{var_dir / 'backoffice.sqlite3'}",
-        backoffice_port=free_port(),
-        actions_port=free_port(),
-        rasa_port=free_port(),
-        environment={
-            "CIVICDESK_OUTBOX_PATH": str(var_dir / "outbox.sqlite3"),
-            # The relay looks for queued submissions every second, not every ten.
-            "CIVICDESK_OUTBOX_RETRY_SECONDS": "1",
-        },
-    )
-    with Stack(config) as running:
+    # The relay looks for queued submissions every second, not every ten.
+    config = local_config(tmp_path_factory.mktemp("var"), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1"})
+    with started(Stack(config)) as running:
         yield running
-    assert running.exited() == [], "stop() must leave no child behind"
 
 
 def say(
