@@ -221,6 +221,36 @@ def test_a_proactive_message_reaches_the_chat_the_citizen_used(running: Running)
     assert sent_texts(running, chat_id)[before:] == said
 
 
+def test_staff_news_reaches_the_telegram_chat_through_the_outbox_relay(running: Running) -> None:
+    # The whole proactive path: a staff change in the back office → its outbox relay →
+    # Rasa's trigger_intent with output_channel=telegram → sendMessage on the Bot API.
+    chat_id = 7010
+    citizen = TelegramCitizen(running, chat_id=chat_id)
+    ticket, _ = assert_report_lands_on_the_ticket(running.stack, citizen, "telegram")
+    reference = ticket["service_request_id"]
+    before = len(sent_texts(running, chat_id))
+    note = "A crew is booked for Tuesday morning"
+    credentials = running.stack.credentials
+    assert credentials is not None
+
+    moved = httpx.post(
+        f"{running.stack.config.backoffice_url}/api/v1/staff/tickets/{reference}/status",
+        json={"status": "acknowledged", "note": note},
+        auth=(credentials.staff_username, credentials.staff_password),
+        timeout=30,
+    )
+
+    assert moved.status_code == 200, moved.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pushed = sent_texts(running, chat_id)[before:]
+        if any(note in text for text in pushed):
+            break
+        time.sleep(0.25)
+    assert any(reference in text for text in pushed), pushed
+    assert any(note in text for text in pushed), pushed
+
+
 def bot_api_error(code: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
     """A refusal as the Bot API sends it (HTTP status and body), for ``FakeTelegram.failures``;
     ``parameters`` are its ``ResponseParameters`` (``retry_after``...)."""
