@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 from urllib.parse import quote
@@ -10,11 +11,21 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from civicdesk_backoffice.models import StaffRole
 from tests.conftest import StaffFactory, file_request
 
 Client = TestClient[Any, Any]
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 90, 0)).save(out, format="PNG")
+    return out.getvalue()
+
+
+_PNG = _png()
 
 FUZZ = settings(
     max_examples=30,
@@ -46,6 +57,7 @@ json_bodies = (
                 "message",
                 "service_request_id",
                 "text",
+                "media_id",
                 "x",
             ]
         ),
@@ -106,6 +118,30 @@ async def test_citizen_changes_with_random_json_never_5xx(
     response = await client.post(
         f"/api/v1/citizens/telegram:12345/tickets/{reference}/{action}",
         json=body,
+        headers={"X-API-Key": api_key},
+    )
+    await check(response)
+
+
+@FUZZ
+@given(
+    body=json_bodies,
+    media_id=st.sampled_from(["uploaded", "A" * 22, "", "../../etc"]) | st.text(max_size=30),
+    text=st.none() | st.text(max_size=30),
+)
+async def test_citizen_photo_comments_with_random_input_never_5xx(
+    client: Client, api_key: str, make_staff: StaffFactory, body: Any, media_id: str, text: Any
+) -> None:
+    reference, _ = await _ticket_and_supervisor(client, api_key, make_staff)
+    if media_id == "uploaded":
+        form = FormData()
+        form.add_field("file", _PNG, filename="p.png", content_type="image/png")
+        upload = await client.post("/api/v1/media", data=form, headers={"X-API-Key": api_key})
+        media_id = (await upload.json())["media_id"]
+    payload = {**body, "media_id": media_id, "body": text} if isinstance(body, dict) else body
+    response = await client.post(
+        f"/api/v1/citizens/telegram:12345/tickets/{reference}/comments",
+        json=payload,
         headers={"X-API-Key": api_key},
     )
     await check(response)

@@ -221,24 +221,55 @@ async def _full_view(
 
 
 async def add_comment(request: web.Request) -> web.Response:
-    """``POST /api/v1/citizens/{identity}/tickets/{id}/comments`` ``{"body": ...}``.
+    """``POST /api/v1/citizens/{identity}/tickets/{id}/comments`` ``{"body", "media_id"}``.
 
-    The citizen adds information to their ticket; staff see it, and so does the citizen.
+    The citizen adds information to their ticket: words, a photo uploaded before with
+    ``POST /api/v1/media``, or both (``body`` may be left out when ``media_id`` is given).
+    Staff see it, and so does the citizen. The photo must exist and not be on another ticket
+    (else 422); sending the same photo to the same ticket again changes nothing, so a retry
+    is safe. Audited as ``ticket.comment``.
+
+    Returns:
+        201 ``{"comment": {...} or null, "media": {...} or null}``.
     """
-    await require_api_client(request)
+    client = await require_api_client(request)
     body = await read_json_object(request)
-    text = workflow.clean_text(body.get("body"), "body", workflow.MAX_COMMENT_CHARS, required=True)
+    media_id = media.media_id_field(body.get("media_id"))
+    text = workflow.clean_text(
+        body.get("body"), "body", workflow.MAX_COMMENT_CHARS, required=media_id is None
+    )
     async with request.app[SESSIONMAKER].begin() as session:
         ticket, _ = await _own_ticket(request, session)
-        comment = workflow.add_comment(
-            session,
-            ticket,
-            text or "",
-            author=CommentAuthor.CITIZEN,
-            visibility=CommentVisibility.PUBLIC,
-        )
+        photo = None
+        if media_id is not None:
+            photo = await media.attach_to_ticket(session, media_id, ticket)
+        comment = None
+        if text is not None:
+            comment = workflow.add_comment(
+                session,
+                ticket,
+                text,
+                author=CommentAuthor.CITIZEN,
+                visibility=CommentVisibility.PUBLIC,
+            )
         await session.flush()
-    return web.json_response({"comment": _comment_view(comment)}, status=201)
+        staff.record_citizen_audit(
+            session,
+            client,
+            "ticket.comment",
+            ticket=ticket,
+            detail={
+                "comment_id": None if comment is None else comment.id,
+                "media_id": media_id,
+            },
+        )
+        answer = {
+            "comment": None if comment is None else _comment_view(comment),
+            "media": None
+            if photo is None
+            else media.public_view(photo, media.media_url(request, photo)),
+        }
+    return web.json_response(answer, status=201)
 
 
 async def upload_media(request: web.Request) -> web.Response:

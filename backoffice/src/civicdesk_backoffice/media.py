@@ -37,6 +37,7 @@ _FORMATS = {
     "WEBP": ("webp", "image/webp"),
 }
 _CONTENT_TYPES = dict(_FORMATS.values())
+_MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _FILE_NAME = re.compile(r"([A-Za-z0-9_-]{22})\.(jpg|png|webp)")
 _CHUNK = 64 * 1024
 
@@ -211,6 +212,35 @@ async def attach_unclaimed(session: AsyncSession, media_id: str, ticket_id: int)
     item = await session.get(MediaFile, media_id)
     if item is not None and item.ticket_id is None:
         item.ticket_id = ticket_id
+
+
+def media_id_field(value: object) -> str | None:
+    """A ``media_id`` given in a JSON body, checked for form (None when absent).
+
+    Raises:
+        ApiError: 400 when it is not a media id as ``POST /api/v1/media`` hands them out.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or _MEDIA_ID.fullmatch(value) is None:
+        raise ApiError(400, "media_id must be the media_id POST /api/v1/media answered.")
+    return value
+
+
+async def attach_to_ticket(session: AsyncSession, media_id: str, ticket: Ticket) -> MediaFile:
+    """Link an uploaded photo to ``ticket`` (again to the same ticket: no change).
+
+    Raises:
+        ApiError: 422 when there is no such photo or it is already on another ticket.
+    """
+    query = select(MediaFile).where(MediaFile.id == media_id).with_for_update()
+    item = (await session.scalars(query)).first()
+    if item is None:
+        raise ApiError(422, "There is no uploaded photo with that media_id.")
+    if item.ticket_id is not None and item.ticket_id != ticket.id:
+        raise ApiError(422, "That photo is already on another ticket.")
+    item.ticket_id = ticket.id
+    return item
 
 
 async def media_of(session: AsyncSession, ticket: Ticket) -> list[MediaFile]:
