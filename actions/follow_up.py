@@ -1,4 +1,4 @@
-"""Following up a ticket: its status, "my tickets", and adding information.
+"""Following up a ticket: its status, "my tickets", adding information and photos.
 
 The reference comes from the message (``CD-7K2M9Q``, in any case) or else from the ticket this
 conversation last talked about. Status uses plain Open311 (``GET requests/{id}``), so any
@@ -6,8 +6,12 @@ reference works; "my tickets" and adding information use the back office's citiz
 for this chat's identity (``channel:sender_id``, the ``account_id`` tickets are filed with).
 Withdrawing, reopening and rating go through ``follow_up_form`` (actions/follow_up_form.py).
 
-Slots read: ``ticket_reference``. Slots set: ``ticket_reference`` (only to a reference the
-back office confirmed exists).
+A photo sent outside the intake while the conversation is about a ticket goes on that ticket
+(``action_add_photo``): channels have uploaded it already, so only its ``media_id`` is sent.
+
+Slots read: ``ticket_reference``, ``follow_up_photo``. Slots set: ``ticket_reference`` (only
+to a reference the back office confirmed exists, or the citizen picked or typed for a photo),
+``follow_up_photo`` (a photo waiting for the citizen to say which ticket it is for).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox
-from actions.form_steps import clean_text, latest_intent
+from actions.form_steps import choice_payload, clean_text, latest_intent
 from actions.open311_client import (
     BackOfficeUnavailable,
     CitizenTicket,
@@ -31,13 +35,21 @@ from actions.open311_client import (
     RequestRejected,
     TicketNotFound,
 )
-from actions.report_issue import announce_delivered
+from actions.report_issue import allowed_media_bases, announce_delivered
+from actions.shared_media import check_media_url, media_id_of, shared_photo
 
 REFERENCE = re.compile(r"\b(cd)-?([a-z0-9]{6})\b", re.IGNORECASE)
 _RATING = re.compile(r"\b([1-5])\b(?:\s*(?:/\s*5|out of 5|stars?))?")
 _RATING_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 MAX_TICKETS_LISTED = 5
 STATUS_RESPONSES = {"open": "utter_ticket_status_open", "closed": "utter_ticket_status_closed"}
+PHOTO_TICKET_BUTTONS = 3
+# What became of a photo kept while the back office was down.
+_PHOTO_OUTCOMES = {
+    "done": "utter_photo_added",
+    "refused": "utter_photo_refused",
+    "not_found": "utter_ticket_not_from_this_chat",
+}
 
 
 def reference_in(text: Any) -> str | None:
@@ -84,6 +96,7 @@ class ActionFollowUpTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         await announce_delivered(dispatcher, tracker)
+        announce_kept_photos(dispatcher, tracker)
         intent = latest_intent(tracker)
         text = clean_text(tracker.latest_message.get("text")) or ""
         said = reference_in(text) or reference_entity(tracker)
@@ -120,7 +133,13 @@ class ActionFollowUpTicket(Action):
             identity = citizen_identity(tracker)
             if identity is None:
                 raise ExtensionUnavailable("no citizen identity for this conversation")
-            await client.add_comment(identity, reference, text)
+            # A photo with a caption arrives with the caption's intent: keep both together.
+            photo, _ = shared_photo(tracker, allowed_media_bases())
+            media_id = media_id_of(photo) if photo else None
+            if media_id is not None:
+                await client.add_photo(identity, reference, media_id, text or None)
+            else:
+                await client.add_comment(identity, reference, text)
         except TicketNotFound:
             # It exists (checked above) but was not filed from this chat.
             dispatcher.utter_message(
@@ -217,3 +236,138 @@ class ActionFollowUpTicket(Action):
                 status_notes=ticket.status_notes or "",
             )
         return [SlotSet("ticket_reference", last_reference)] if last_reference else []
+
+
+def announce_kept_photos(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Tell what became of photos kept while the back office was down (each once)."""
+    for kept in get_outbox().take_unannounced_photos(tracker.sender_id):
+        dispatcher.utter_message(
+            response=_PHOTO_OUTCOMES.get(str(kept.outcome), "utter_photo_refused"),
+            service_request_id=kept.service_request_id,
+        )
+
+
+class ActionAnnounceKeptPhotos(Action):
+    """After the relay pushed this conversation: what became of its kept photos.
+
+    Reads and sets no slots.
+    """
+
+    def name(self) -> str:
+        return "action_announce_kept_photos"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        announce_kept_photos(dispatcher, tracker)
+        return []
+
+
+class ActionAddPhoto(Action):
+    """Puts a photo sent outside the intake on the ticket the conversation is about.
+
+    The photo is the latest message's (``shared_photo``, re-validated) or, after the citizen
+    picked a ticket for it, the one kept in ``follow_up_photo``. The ticket is the one picked
+    with a button or typed now, else ``ticket_reference``; with none, the citizen is asked
+    which, with this chat's latest tickets as buttons. Back office down: the photo is kept in
+    the outbox and its outcome told once it is sent.
+
+    Slots read: ``ticket_reference``, ``follow_up_photo``. Slots set: both.
+    """
+
+    def name(self) -> str:
+        return "action_add_photo"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        await announce_delivered(dispatcher, tracker)
+        announce_kept_photos(dispatcher, tracker)
+        bases = allowed_media_bases()
+        photo, problem = shared_photo(tracker, bases)
+        if problem is not None:
+            dispatcher.utter_message(response=problem)
+            return []
+        if photo is None:
+            photo = check_media_url(tracker.get_slot("follow_up_photo"), bases)
+        picked = self._picked_reference(tracker)
+        reference = picked or reference_in(tracker.get_slot("ticket_reference"))
+        if photo is None:
+            # A ticket picked or named, but the photo is still to come.
+            if picked is None:
+                dispatcher.utter_message(response="utter_ask_photo")
+                return []
+            dispatcher.utter_message(
+                response="utter_ask_photo_for_ticket", service_request_id=picked
+            )
+            return [SlotSet("ticket_reference", picked)]
+        if reference is None:
+            await self._ask_ticket(dispatcher, tracker)
+            return [SlotSet("follow_up_photo", photo)]
+        events: list[EventType] = [
+            SlotSet("follow_up_photo", None),
+            SlotSet("ticket_reference", reference),
+        ]
+        media_id = media_id_of(photo)
+        identity = citizen_identity(tracker)
+        if media_id is None or identity is None:
+            dispatcher.utter_message(
+                response="utter_follow_up_not_supported", service_request_id=reference
+            )
+            return events
+        try:
+            await get_open311_client().add_photo(identity, reference, media_id)
+        except TicketNotFound:
+            dispatcher.utter_message(
+                response="utter_ticket_not_from_this_chat", service_request_id=reference
+            )
+            return [SlotSet("follow_up_photo", None)]
+        except ExtensionUnavailable:
+            dispatcher.utter_message(
+                response="utter_follow_up_not_supported", service_request_id=reference
+            )
+        except RequestRejected:
+            dispatcher.utter_message(response="utter_photo_refused", service_request_id=reference)
+        except BackOfficeUnavailable:
+            # Nothing the citizen sent is lost: the relay sends it and the outcome is told.
+            get_outbox().enqueue_move(
+                tracker.sender_id, identity, "photo", reference, {"media_id": media_id}
+            )
+            dispatcher.utter_message(response="utter_photo_queued", service_request_id=reference)
+        else:
+            dispatcher.utter_message(response="utter_photo_added", service_request_id=reference)
+        return events
+
+    @staticmethod
+    def _picked_reference(tracker: Tracker) -> str | None:
+        """A ticket chosen with a button, or typed, in the latest message."""
+        for entity in tracker.latest_message.get("entities") or []:
+            if entity.get("entity") == "choice":
+                return reference_in(entity.get("value"))
+        return reference_in(clean_text(tracker.latest_message.get("text"))) or reference_entity(
+            tracker
+        )
+
+    @staticmethod
+    async def _ask_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        tickets: list[CitizenTicket] = []
+        identity = citizen_identity(tracker)
+        if identity is not None:
+            try:
+                tickets = await get_open311_client().list_citizen_tickets(
+                    identity, limit=PHOTO_TICKET_BUTTONS
+                )
+            except (BackOfficeUnavailable, ExtensionUnavailable, RequestRejected):
+                tickets = []  # the question still works typed
+        buttons = [
+            {
+                "title": f"{ticket.service_request_id} {ticket.service_name}",
+                "payload": choice_payload(ticket.service_request_id),
+            }
+            for ticket in tickets
+            if reference_in(ticket.service_request_id)
+        ][:PHOTO_TICKET_BUTTONS]
+        dispatcher.utter_message(
+            response="utter_ask_photo_ticket_pick" if buttons else "utter_ask_photo_ticket",
+            buttons=buttons,
+        )

@@ -323,6 +323,34 @@ class Open311Client:
                 raise ExtensionUnavailable(f"comments answered {error.status}") from error
             raise
 
+    async def add_photo(
+        self, identity: str, service_request_id: str, media_id: str, text: str | None = None
+    ) -> None:
+        """``POST .../tickets/{id}/comments`` ``{"media_id"}``: a photo already uploaded
+        with ``POST /api/v1/media`` goes on the citizen's ticket (with ``text``, if any).
+
+        Sending the same photo to the same ticket again is harmless, so a retry is safe.
+
+        Raises:
+            TicketNotFound: no ticket with that reference was filed by this identity.
+            ExtensionUnavailable: the server has no such endpoint.
+            RequestRejected: the photo was refused (422: unknown, or on another ticket).
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        path = (
+            f"/citizens/{_identity_segment(identity)}/tickets/"
+            f"{_path_segment(service_request_id)}/comments"
+        )
+        body = {"media_id": media_id} if not text else {"media_id": media_id, "body": text}
+        try:
+            await self._send("POST", path, json=body, extension=True)
+        except RequestRejected as error:
+            if error.status == 404:
+                raise TicketNotFound(service_request_id) from error
+            if error.status in (405, 501):
+                raise ExtensionUnavailable(f"photos answered {error.status}") from error
+            raise
+
     async def withdraw_request(
         self, identity: str, service_request_id: str, reason: str | None = None
     ) -> CitizenTicket:

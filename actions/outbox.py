@@ -143,10 +143,16 @@ class MoveSender(Protocol):
         self, identity: str, service_request_id: str, rating: int, comment: str | None = None
     ) -> CitizenTicket: ...
 
+    async def add_photo(
+        self, identity: str, service_request_id: str, media_id: str, text: str | None = None
+    ) -> None: ...
+
     async def get_request(self, service_request_id: str) -> ServiceRequest: ...
 
 
-Move = Literal["withdraw", "reopen", "rate"]
+# "photo": a photo for a ticket (detail: {"media_id", "text"}); its outcome is told by
+# actions/follow_up.py, not with the lifecycle moves.
+Move = Literal["withdraw", "reopen", "rate", "photo"]
 # What became of a kept move: done, or refused (the ticket's status did not allow it, or it is
 # not this citizen's ticket).
 Outcome = Literal["done", "refused", "not_found"]
@@ -497,9 +503,10 @@ class Outbox:
         identity: str,
         move: Move,
         service_request_id: str,
-        detail: str | int | None,
+        detail: str | int | dict[str, str] | None,
     ) -> QueuedMove:
-        """Keep a withdraw (detail: reason or None), reopen (reason) or rating (1-5)."""
+        """Keep a withdraw (detail: reason or None), reopen (reason), rating (1-5) or photo
+        (``{"media_id": ..., "text": ...}``)."""
         key = uuid.uuid4().hex
         now = self._clock()
         with self._connect() as db:
@@ -528,18 +535,26 @@ class Outbox:
         return _queued_move(row)
 
     def take_unannounced_moves(self, conversation_id: str) -> list[QueuedMove]:
-        """Kept moves that have an outcome the citizen has not heard yet; each once."""
+        """Kept withdrawals, reopenings and ratings that have an outcome the citizen has not
+        heard yet; each once."""
+        return self._take_unannounced(conversation_id, photos=False)
+
+    def take_unannounced_photos(self, conversation_id: str) -> list[QueuedMove]:
+        """Kept photos that have an outcome the citizen has not heard yet; each once."""
+        return self._take_unannounced(conversation_id, photos=True)
+
+    def _take_unannounced(self, conversation_id: str, *, photos: bool) -> list[QueuedMove]:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute(
                 "SELECT * FROM ticket_moves WHERE conversation_id = ? AND outcome IS NOT NULL"
-                " AND announced = 0 ORDER BY created_at",
-                (conversation_id,),
+                " AND announced = 0 AND (move = 'photo') = ? ORDER BY created_at",
+                (conversation_id, int(photos)),
             ).fetchall()
             db.execute(
                 "UPDATE ticket_moves SET announced = 1 WHERE conversation_id = ? AND"
-                " outcome IS NOT NULL AND announced = 0",
-                (conversation_id,),
+                " outcome IS NOT NULL AND announced = 0 AND (move = 'photo') = ?",
+                (conversation_id, int(photos)),
             )
             db.execute("COMMIT")
         return [_queued_move(row) for row in rows]
@@ -564,6 +579,11 @@ class Outbox:
                 await client.withdraw_request(identity, reference, detail)
             elif move == "reopen":
                 await client.reopen_request(identity, reference, str(detail))
+            elif move == "photo":
+                photo = detail if isinstance(detail, dict) else {}
+                await client.add_photo(
+                    identity, reference, str(photo["media_id"]), photo.get("text")
+                )
             else:
                 await client.rate_request(identity, reference, int(detail))
             outcome = "done"
@@ -580,7 +600,7 @@ class Outbox:
             outcome = "not_found"
         except TransitionRefused:
             outcome = await self._done_before(client, move, reference, int(row["attempts"]))
-        except (RequestRejected, ExtensionUnavailable, ValueError, TypeError) as error:
+        except (RequestRejected, ExtensionUnavailable, KeyError, ValueError, TypeError) as error:
             logger.error("back office refused a kept ticket move: %s", type(error).__name__)
             outcome = "refused"
         with self._connect() as db:

@@ -169,6 +169,23 @@ class FakeOpen311:
             raise TicketNotFound(service_request_id)  # another citizen's ticket, or none
         self.follow_ups.append(("comment", service_request_id, text))
 
+    async def add_photo(
+        self, identity: str, service_request_id: str, media_id: str, text: str | None = None
+    ) -> None:
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable("photo")
+        if self.owners.get(service_request_id, "") != identity:
+            raise TicketNotFound(service_request_id)
+        if any(
+            kind == "photo" and ref != service_request_id and detail == media_id
+            for kind, ref, detail in self.follow_ups
+        ):
+            raise RequestRejected(422, [])  # the back office: already on another ticket
+        self.follow_ups.append(("photo", service_request_id, media_id))
+        if text:
+            self.follow_ups.append(("comment", service_request_id, text))
+
     async def withdraw_request(
         self, identity: str, service_request_id: str, reason: str | None = None
     ) -> CitizenTicket:

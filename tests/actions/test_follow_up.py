@@ -1,4 +1,4 @@
-"""Following up tickets: status, my tickets, comments (withdraw etc.: test_follow_up_form)."""
+"""Following up tickets: status, my tickets, comments, photos (withdraw: test_follow_up_form)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen_identity import citizen_identity
-from actions.follow_up import ActionFollowUpTicket, rating_in, reference_in
+from actions.follow_up import (
+    ActionAddPhoto,
+    ActionAnnounceKeptPhotos,
+    ActionFollowUpTicket,
+    rating_in,
+    reference_in,
+)
 from actions.outbox import Outbox
 from open311_schema import NewServiceRequest
 from tests.conftest import make_tracker
@@ -206,3 +212,175 @@ def test_the_identity_is_channel_and_sender(
     tracker = make_tracker({}, sender_id=sender, input_channel=channel)
 
     assert citizen_identity(tracker) == expected
+
+
+MEDIA_ID = "Q2l2aWNEZXNrUGhvdG8x_A"
+PHOTO = {"media_id": MEDIA_ID, "media_url": f"http://127.0.0.1:8000/media/{MEDIA_ID}.jpg"}
+
+
+async def add_photo(
+    slots: dict[str, Any] | None = None,
+    *,
+    intent: str = "share_photo",
+    text: str = "/share_photo",
+    photo: Any = PHOTO,
+    entities: list[dict[str, Any]] | None = None,
+) -> tuple[list[Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        slots or {},
+        text=text,
+        intent=intent,
+        entities=entities,
+        metadata=None if photo is None else {"photo": photo},
+        input_channel="telegram",
+    )
+    return await ActionAddPhoto().run(dispatcher, tracker, {}), dispatcher
+
+
+async def test_a_photo_goes_on_the_ticket_in_focus(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+
+    events, dispatcher = await add_photo({"ticket_reference": reference})
+
+    assert responses(dispatcher) == ["utter_photo_added"]
+    assert dispatcher.messages[0]["service_request_id"] == reference
+    assert catalogue.follow_ups == [("photo", reference, MEDIA_ID)]
+    assert SlotSet("follow_up_photo", None) in events
+
+
+async def test_without_a_ticket_in_focus_the_citizen_picks_one_then_it_is_added(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    older, newer = await file_one(catalogue), await file_one(catalogue)
+
+    events, dispatcher = await add_photo()
+
+    assert responses(dispatcher) == ["utter_ask_photo_ticket_pick"]
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["payload"] for b in buttons] == [
+        f'/choose_option{{"choice": "{newer}"}}',
+        f'/choose_option{{"choice": "{older}"}}',
+    ]
+    assert events == [SlotSet("follow_up_photo", PHOTO["media_url"])]
+    assert catalogue.follow_ups == []
+
+    events, dispatcher = await add_photo(
+        {"follow_up_photo": PHOTO["media_url"]},
+        intent="choose_option",
+        text=buttons[1]["payload"],
+        photo=None,
+        entities=[{"entity": "choice", "value": older}],
+    )
+
+    assert responses(dispatcher) == ["utter_photo_added"]
+    assert catalogue.follow_ups == [("photo", older, MEDIA_ID)]
+    assert SlotSet("ticket_reference", older) in events
+    assert SlotSet("follow_up_photo", None) in events
+
+
+async def test_without_tickets_from_this_chat_the_reference_is_asked_typed(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+
+    _, dispatcher = await add_photo()
+
+    assert responses(dispatcher) == ["utter_ask_photo_ticket"]
+    assert not dispatcher.messages[0]["buttons"]
+
+
+async def test_a_photo_from_elsewhere_is_refused_and_nothing_is_sent(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+    foreign = {"media_id": MEDIA_ID, "media_url": f"https://evil.example/media/{MEDIA_ID}.jpg"}
+
+    _, dispatcher = await add_photo({"ticket_reference": reference}, photo=foreign)
+
+    assert responses(dispatcher) == ["utter_photo_not_usable"]
+    assert catalogue.follow_ups == []
+
+
+async def test_a_photo_for_another_citizens_ticket_is_not_added(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue, account_id="telegram:someone-else")
+
+    _, dispatcher = await add_photo({"ticket_reference": reference})
+
+    assert responses(dispatcher) == ["utter_ticket_not_from_this_chat"]
+    assert catalogue.follow_ups == []
+
+
+async def test_a_photo_already_on_another_ticket_is_refused(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    first, second = await file_one(catalogue), await file_one(catalogue)
+    await add_photo({"ticket_reference": first})
+
+    _, dispatcher = await add_photo({"ticket_reference": second})
+
+    assert responses(dispatcher) == ["utter_photo_refused"]
+    assert catalogue.follow_ups == [("photo", first, MEDIA_ID)]
+
+
+async def test_a_photo_during_an_outage_is_kept_sent_later_and_told_once(
+    catalogue: FakeOpen311, outbox: Outbox
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+    catalogue.unavailable = True
+
+    _, dispatcher = await add_photo({"ticket_reference": reference})
+
+    assert responses(dispatcher) == ["utter_photo_queued"]
+    assert catalogue.follow_ups == []
+    catalogue.unavailable = False
+    [kept] = await outbox.deliver_due_moves(catalogue)
+    assert (kept.move, kept.outcome) == ("photo", "done")
+    assert catalogue.follow_ups == [("photo", reference, MEDIA_ID)]
+    # The lifecycle announcements do not take it; the photo announcement does, once.
+    assert outbox.take_unannounced_moves("citizen-1") == []
+    tracker = make_tracker({}, text="/EXTERNAL_request_filed", intent="EXTERNAL_request_filed")
+    dispatcher = CollectingDispatcher()
+    await ActionAnnounceKeptPhotos().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_photo_added"]
+    assert dispatcher.messages[0]["service_request_id"] == reference
+    dispatcher = CollectingDispatcher()
+    await ActionAnnounceKeptPhotos().run(dispatcher, tracker, {})
+    assert dispatcher.messages == []
+
+
+async def test_a_captioned_photo_sent_as_information_goes_on_with_its_words(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+    dispatcher = CollectingDispatcher()
+    text = f"add this to {reference}: the lamp from the other side"
+    tracker = make_tracker(
+        {}, text=text, intent="add_information", metadata={"photo": PHOTO}, input_channel="telegram"
+    )
+
+    await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_follow_up_done"]
+    assert catalogue.follow_ups == [("photo", reference, MEDIA_ID), ("comment", reference, text)]
+
+
+async def test_a_ticket_picked_before_the_photo_waits_for_it(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+
+    events, dispatcher = await add_photo(
+        intent="choose_option",
+        text=f'/choose_option{{"choice": "{reference}"}}',
+        photo=None,
+        entities=[{"entity": "choice", "value": reference}],
+    )
+
+    assert responses(dispatcher) == ["utter_ask_photo_for_ticket"]
+    assert events == [SlotSet("ticket_reference", reference)]
+    assert catalogue.follow_ups == []

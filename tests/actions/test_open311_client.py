@@ -263,6 +263,45 @@ async def test_a_comment_on_someone_elses_ticket_is_not_found() -> None:
             await api.add_comment("telegram:12345", "CD-7K2M9Q", "it buzzes")
 
 
+async def test_a_photo_goes_to_the_citizens_ticket_by_media_id() -> None:
+    seen: list[tuple[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.raw_path.decode(), json.loads(request.content)))
+        return httpx.Response(201, json={"comment": None, "media": {"media_id": "m"}})
+
+    async with client(handler) as api:
+        await api.add_photo("telegram:12345", "CD-7K2M9Q", "Q2l2aWNEZXNrUGhvdG8x_A")
+        await api.add_photo("telegram:12345", "CD-7K2M9Q", "Q2l2aWNEZXNrUGhvdG8x_A", "left side")
+
+    path = "/api/v1/citizens/telegram:12345/tickets/CD-7K2M9Q/comments"
+    assert seen == [
+        (path, {"media_id": "Q2l2aWNEZXNrUGhvdG8x_A"}),
+        (path, {"media_id": "Q2l2aWNEZXNrUGhvdG8x_A", "body": "left side"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "raised"),
+    [
+        (404, TicketNotFound),
+        (422, RequestRejected),
+        (405, ExtensionUnavailable),
+        (503, BackOfficeUnavailable),
+    ],
+)
+async def test_a_refused_photo_raises_what_the_answer_means(
+    status: int, raised: type[Exception]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"code": "x", "message": "That photo is already on another ticket."}}
+        return httpx.Response(status, json=body)
+
+    async with client(handler) as api:
+        with pytest.raises(raised):
+            await api.add_photo("telegram:12345", "CD-7K2M9Q", "Q2l2aWNEZXNrUGhvdG8x_A")
+
+
 async def test_my_tickets_are_read_from_the_citizen_endpoint() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/api/v1/citizens/webchat:abc-DEF_1/tickets"

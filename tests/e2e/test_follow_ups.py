@@ -17,7 +17,13 @@ import pytest
 
 from devstack import Stack
 from tests.e2e.local_stack import local_config, started
-from tests.e2e.test_walking_skeleton import response_text, say, say_full, template_pattern
+from tests.e2e.test_walking_skeleton import (
+    response_text,
+    say,
+    say_full,
+    template_pattern,
+    tiny_png,
+)
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +238,46 @@ def test_the_first_message_keeps_the_house_number_and_offers_only_close_matches(
     assert template_pattern("utter_ask_confirm_submission").match(summary), summary
     # (The template's "Where: {issue_location}." cannot be split at a dot inside the place.)
     assert "Where: no. 12 Jiefang Road." in summary, summary
+
+
+def upload_photo(stack: Stack) -> dict[str, Any]:
+    """What a channel does with a photo a citizen sends: upload it, keep id and URL."""
+    assert stack.credentials is not None
+    upload = httpx.post(
+        f"{stack.config.backoffice_url}/api/v1/media",
+        headers={"X-API-Key": stack.credentials.api_key},
+        files={"file": ("lamp.png", tiny_png(), "image/png")},
+    )
+    assert upload.status_code == 201, upload.text
+    return dict(upload.json())
+
+
+def test_photos_go_on_the_ticket_being_talked_about(stack: Stack) -> None:
+    sender = "citizen-67"
+    reference = file_complaint(stack, sender)
+    first, second = upload_photo(stack), upload_photo(stack)
+
+    # Right after a status answer, a photo goes on that ticket.
+    say(stack, sender, f"status of {reference}")
+    added = say(stack, sender, "/share_photo", metadata={"photo": first})
+
+    expected = response_text("utter_photo_added").format(service_request_id=reference)
+    assert added == [expected]
+    assert [m["media_id"] for m in citizen_ticket(stack, sender, reference)["media"]] == [
+        first["media_id"]
+    ]
+
+    # With no ticket in focus, the citizen picks it from this chat's tickets.
+    say(stack, sender, "restart")
+    say(stack, sender, "i want to add something to my report")
+    asked = say_full(stack, sender, "/share_photo", metadata={"photo": second})
+    assert asked[-1]["text"] == response_text("utter_ask_photo_ticket_pick"), asked
+    payloads = [button["payload"] for button in asked[-1]["buttons"]]
+    assert payloads == [f'/choose_option{{"choice": "{reference}"}}']
+    assert say(stack, sender, payloads[0]) == [expected]
+
+    photos = [first["media_id"], second["media_id"]]
+    assert [m["media_id"] for m in citizen_ticket(stack, sender, reference)["media"]] == photos
+    shown = staff(stack, "GET", f"/tickets/{reference}")
+    assert shown.status_code == 200, shown.text
+    assert [m["media_id"] for m in shown.json()["ticket"]["media"]] == photos
