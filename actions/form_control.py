@@ -31,10 +31,13 @@ from actions.open311_client import (
 )
 from actions.outbox import file_handoff
 from actions.report_issue import (
+    CONTACT_STEPS,
     PHOTO_SKIPPED,
     SKIPPABLE_STEPS,
     answers_of,
     choose_service,
+    contact_back,
+    contact_skipped,
     photo_step,
     questions_of,
 )
@@ -50,6 +53,9 @@ _WHY = {
     "attribute_answer": "utter_why_attribute_answer",
     "issue_location": "utter_why_issue_location",
     "issue_photo": "utter_why_issue_photo",
+    "contact_choice": "utter_why_contact_choice",
+    "contact_details": "utter_why_contact_details",
+    "contact_name": "utter_why_contact_name",
     "confirm_submission": "utter_why_confirm_submission",
     "follow_up_reference": "utter_why_follow_up_reference",
     "follow_up_confirm": "utter_why_follow_up_confirm",
@@ -76,7 +82,7 @@ class ActionSkipStep(Action):
     """Skips the open step where it may be skipped.
 
     The service choice can be skipped (the configured catch-all service is used), and so can
-    the photo; the other steps are required by the city's system, so the citizen is told and
+    the photo and the contact steps (replies in this chat only; no name); the other steps are required by the city's system, so the citizen is told and
     offered a person.
     """
 
@@ -96,6 +102,8 @@ class ActionSkipStep(Action):
                 dispatcher.utter_message(response="utter_step_skipped")
             return [SlotSet(slot, value) for slot, value in chosen.items()]
         dispatcher.utter_message(response="utter_step_skipped")
+        if step in CONTACT_STEPS:
+            return contact_skipped(str(step))
         return [SlotSet("issue_photo", PHOTO_SKIPPED), SlotSet("failed_attempts", 0.0)]
 
 
@@ -111,8 +119,10 @@ class ActionGoBack(Action):
         step = tracker.get_slot("requested_slot")
         answers = answers_of(tracker)
         answered = [q["code"] for q in questions_of(tracker) if q["code"] in answers]
-        events: list[EventType]
-        if step in ("attribute_answer", "issue_location") and answered:
+        events: list[EventType] = contact_back(tracker, str(step))
+        if events:
+            pass  # the step before a contact step or the summary
+        elif step in ("attribute_answer", "issue_location") and answered:
             del answers[answered[-1]]
             events = [SlotSet("service_attributes", answers)]
         elif step in ("attribute_answer", "issue_location"):
@@ -127,9 +137,9 @@ class ActionGoBack(Action):
             events = [SlotSet("issue_description", None)]
         elif step in ("follow_up_confirm", "follow_up_reason", "follow_up_rating"):
             events = [SlotSet("follow_up_reference", None)]
-        elif step == "confirm_submission" and photo_step(tracker):
+        elif step == "contact_choice" and photo_step(tracker):
             events = [SlotSet("issue_photo", None)]
-        elif step in ("confirm_submission", "issue_photo"):
+        elif step in ("contact_choice", "issue_photo"):
             events = [SlotSet("issue_location", None), SlotSet("issue_coordinates", None)]
         else:
             dispatcher.utter_message(response="utter_nothing_to_go_back_to")

@@ -3,13 +3,18 @@
 The citizen's first message is taken as the description when it says enough; the catalogue is
 searched with it and the best matches are offered as buttons; the chosen service's required
 Open311 attributes are asked one by one; then the location (typed, or shared by the channel as
-coordinates), a photo where the catalogue asks for one, a summary to confirm, and filing
-through the outbox. A photo is taken at any step (see ``actions/shared_media.py``).
+coordinates), a photo where the catalogue asks for one, whether staff may contact the citizen
+(a phone number and/or email and optionally a name, or replies in this chat only), a summary to
+confirm, and filing through the outbox. Besides the best matches the service step lets the
+citizen browse the catalogue by its groups (topics). A photo is taken at any step (see
+``actions/shared_media.py``).
 
 Slots read and set: ``issue_description``, ``service_candidates``, ``service_page``,
 ``service_code``, ``service_name``, ``service_questions``, ``service_attributes``,
 ``service_needs_photo``, ``attribute_answer``, ``issue_location``, ``issue_coordinates``,
-``issue_photo``, ``confirm_submission``, ``failed_attempts``, ``intake_kind``;
+``issue_photo``, ``service_browse``, ``contact_choice``, ``contact_details``, ``contact_name``,
+``contact_phone``, ``contact_email``, ``confirm_submission``, ``failed_attempts``,
+``intake_kind``;
 ``service_request_id`` after filing.
 """
 
@@ -66,15 +71,35 @@ MIN_LOCATION_CHARS = 3
 MAX_LOCATION_CHARS = 500
 SERVICES_PER_PAGE = 3
 MAX_CANDIDATES = 8
-# The optional steps: the service (the catch-all is used) and the photo. The others are needed
+# Whether staff may contact the citizen; the details and the name only when they may.
+CONTACT_STEPS = ("contact_choice", "contact_details", "contact_name")
+# The optional steps: the service (the catch-all is used), the photo and the contact steps
+# (replies in this chat only; no name). The others are needed
 # to file (Open311 requires a location; the service's required attributes are required).
-SKIPPABLE_STEPS = ("service_code", "issue_photo")
+SKIPPABLE_STEPS = ("service_code", "issue_photo", *CONTACT_STEPS)
 
 MORE_SERVICES = "more"
 NO_SERVICE_FITS = "none"
 SUBMIT = "submit"
 CHANGE = "change"
-CHANGEABLE = ("issue_description", "service_code", "service_attributes", "issue_location")
+CHANGEABLE = (
+    "issue_description",
+    "service_code",
+    "service_attributes",
+    "issue_location",
+    "contact_choice",
+)
+# The service step's browsing: the catalogue's groups, then one group's services.
+BROWSE_TOPICS = "topics"
+BEST_MATCHES = "matches"
+GROUP_PREFIX = "group:"
+# `contact_choice` values: replies in this chat only (no personal field is filed), or contact.
+ANONYMOUS = "anonymous"
+CONTACT = "contact"
+# `contact_name` when the citizen gave none (not a valid name, so never taken for one).
+NO_NAME = "no_name"
+MAX_NAME_CHARS = 100
+MAX_EMAIL_CHARS = 254
 # `issue_photo` holds a checked media_url, or this when the citizen chose to send none.
 PHOTO_SKIPPED = "skipped"
 
@@ -92,6 +117,10 @@ INTAKE_SLOTS = (
     "issue_coordinates",
     "issue_photo",
     "service_needs_photo",
+    "service_browse",
+    *CONTACT_STEPS,
+    "contact_phone",
+    "contact_email",
     "confirm_submission",
     "failed_attempts",
     "intake_kind",
@@ -161,6 +190,79 @@ def check_location(value: Any) -> tuple[str | None, str | None]:
     if len(text) > MAX_LOCATION_CHARS:
         return None, "utter_issue_location_too_long"
     return text, None
+
+
+# An email address as people type it; checked further by `check_email`.
+_EMAIL = re.compile(r"[^\s@,;<>()]+@[^\s@,;<>()]+")
+_EMAIL_SHAPE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,63}"
+)
+# A phone number as people type it: digits with spaces, dots, dashes or brackets, maybe a "+".
+_PHONE = re.compile(r"\+?\(?\d[\d\s().-]*\d")
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+MIN_PHONE_DIGITS = 6
+MAX_PHONE_DIGITS = 15  # the longest number E.164 allows
+_NAME = re.compile(r"[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]+)*\.?")
+
+
+def check_phone(value: Any) -> str | None:
+    """A phone number kept as typed (spaces normalised), or None when it is not one.
+
+    6 to 15 digits, optionally after "+" (or "00"), with spaces, dots, dashes or brackets.
+    """
+    text = clean_text(value)
+    if text is None or not _PHONE.fullmatch(text):
+        return None
+    digits = _PHONE_SEPARATORS.sub("", text).removeprefix("+")
+    if not digits.isdigit() or not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        return None
+    return text
+
+
+def check_email(value: Any) -> str | None:
+    """An email address (``name@domain.tld``, at most 254 characters), or None."""
+    text = clean_text(value)
+    if text is None or len(text) > MAX_EMAIL_CHARS or not _EMAIL_SHAPE.fullmatch(text):
+        return None
+    if ".." in text or text.split("@")[0].startswith(".") or text.split("@")[0].endswith("."):
+        return None
+    return text
+
+
+def check_name(value: Any) -> str | None:
+    """A person's name (letters, with spaces, dots, hyphens or apostrophes), or None."""
+    text = clean_text(value)
+    if text is None or len(text) > MAX_NAME_CHARS or not _NAME.fullmatch(text):
+        return None
+    return text
+
+
+def contact_in(text: Any) -> tuple[str | None, str | None, bool]:
+    """``(phone, email, usable)`` read from what the citizen typed at the details step.
+
+    Usable when it holds a valid phone number or email and nothing that looks like a broken
+    one: "call 0612 345 678" is read, "name@example" or "12345" is not.
+    """
+    line = clean_text(text)
+    if line is None or line.startswith("/"):
+        return None, None, False
+    emails = _EMAIL.findall(line)
+    email = check_email(emails[0]) if len(emails) == 1 else None
+    if emails and email is None:
+        return None, None, False
+    rest = _EMAIL.sub(" ", line)
+    numbers = [m.group().strip() for m in _PHONE.finditer(rest)]
+    phone = check_phone(numbers[0]) if len(numbers) == 1 else None
+    if numbers and phone is None:
+        return None, None, False
+    return phone, email, bool(phone or email)
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """Open311 ``first_name`` and ``last_name`` from a name typed in one line."""
+    first, _, last = name.partition(" ")
+    return first, last.strip() or None
 
 
 # A house number just before a street ("no. 12 Jiefang Road", "12 Jiefang Road") or just
@@ -241,8 +343,13 @@ def photo_step(tracker: Tracker) -> int:
     return 1 if tracker.get_slot("service_needs_photo") is True else 0
 
 
+def contact_steps(tracker: Tracker) -> int:
+    """The contact question, plus the details and the name when the citizen may be contacted."""
+    return 3 if tracker.get_slot("contact_choice") == CONTACT else 1
+
+
 def total_steps(tracker: Tracker) -> int:
-    return 4 + len(questions_of(tracker)) + photo_step(tracker)
+    return 4 + len(questions_of(tracker)) + photo_step(tracker) + contact_steps(tracker)
 
 
 def allowed_media_bases() -> tuple[str, ...]:
@@ -271,7 +378,9 @@ def step_number(tracker: Tracker, slot: str) -> int:
         return 3 + count
     if slot == "issue_photo":
         return 4 + count
-    return 4 + count + photo_step(tracker)
+    if slot in CONTACT_STEPS:
+        return 4 + count + photo_step(tracker) + CONTACT_STEPS.index(slot)
+    return total_steps(tracker)
 
 
 def cleared_intake() -> list[EventType]:
@@ -454,6 +563,9 @@ class ValidateIntakeForm(FormValidationAction):
         slots.append("issue_location")
         if photo_step(tracker) and tracker.get_slot("issue_photo") is None:
             slots.append("issue_photo")
+        slots.append("contact_choice")
+        if tracker.get_slot("contact_choice") == CONTACT:
+            slots += ["contact_details", "contact_name"]
         return [*slots, "confirm_submission"]
 
     async def validate_issue_description(
@@ -498,7 +610,19 @@ class ValidateIntakeForm(FormValidationAction):
         value = clean_text(slot_value)
         page = int(tracker.get_slot("service_page") or 0)
         if value == MORE_SERVICES:
-            return {"service_code": None, "service_page": float(page + 1)}
+            return {"service_code": None, "service_page": float(page + 1), "service_browse": None}
+        if value == BEST_MATCHES:
+            return {"service_code": None, "service_page": 0.0, "service_browse": None}
+        browse = tracker.get_slot("service_browse")
+        if value == BROWSE_TOPICS or (
+            isinstance(browse, str) and value is not None and value != NO_SERVICE_FITS
+        ):
+            browsed = await _browsed(value, browse, dispatcher, tracker)
+            if browsed is not None:
+                return browsed
+            if value == BROWSE_TOPICS or browse == BROWSE_TOPICS:
+                dispatcher.utter_message(response="utter_service_group_not_recognised")
+                return failed(tracker, "service_code")
         code = _chosen_service(value, candidates_of(tracker), page)
         if value == NO_SERVICE_FITS:
             code = get_settings().fallback_service_code
@@ -565,6 +689,58 @@ class ValidateIntakeForm(FormValidationAction):
         dispatcher.utter_message(response="utter_photo_expected")
         return failed(tracker, "issue_photo")
 
+    async def validate_contact_choice(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        value = clean_text(slot_value)
+        intent = latest_intent(tracker)
+        if value == ANONYMOUS or intent == "deny":
+            return {
+                **_cleared_for_change("contact_choice"),
+                "contact_choice": ANONYMOUS,
+                "failed_attempts": 0.0,
+            }
+        if value == CONTACT or intent == "affirm":
+            return {"contact_choice": CONTACT, "failed_attempts": 0.0}
+        # A phone number or an email typed straight away answers the details step too.
+        phone, email, usable = contact_in(value)
+        if usable:
+            return {"contact_choice": CONTACT, **_contact_values(phone, email)}
+        dispatcher.utter_message(response="utter_contact_choice_not_understood")
+        return failed(tracker, "contact_choice")
+
+    async def validate_contact_details(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        phone, email, usable = contact_in(slot_value)
+        if not usable:
+            dispatcher.utter_message(response="utter_contact_details_invalid")
+            return failed(tracker, "contact_details", contact_phone=None, contact_email=None)
+        return _contact_values(phone, email)
+
+    async def validate_contact_name(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        if clean_text(slot_value) == NO_NAME or latest_intent(tracker) == "deny":
+            return {"contact_name": NO_NAME, "failed_attempts": 0.0}
+        name = check_name(slot_value)
+        if name is None:
+            dispatcher.utter_message(response="utter_contact_name_invalid")
+            return failed(tracker, "contact_name")
+        return {"contact_name": name, "failed_attempts": 0.0}
+
     async def validate_confirm_submission(
         self,
         slot_value: Any,
@@ -584,6 +760,77 @@ class ValidateIntakeForm(FormValidationAction):
         return failed(tracker, "confirm_submission")
 
 
+def _contact_values(phone: str | None, email: str | None) -> dict[str, Any]:
+    """Slot values for checked contact details; ``contact_details`` is what the summary shows."""
+    return {
+        "contact_details": ", ".join(part for part in (phone, email) if part),
+        "contact_phone": phone,
+        "contact_email": email,
+        "failed_attempts": 0.0,
+    }
+
+
+def contact_of(tracker: Tracker) -> tuple[dict[str, str | None] | None, str | None]:
+    """The Open311 personal fields to file, re-checked: ``(fields, None)`` or ``(None, problem)``.
+
+    Replies in this chat only files no personal field, whatever the other slots hold.
+    """
+    choice = tracker.get_slot("contact_choice")
+    if choice == ANONYMOUS:
+        return {}, None
+    if choice != CONTACT:
+        return None, "utter_contact_choice_not_understood"
+    raw_phone, raw_email = tracker.get_slot("contact_phone"), tracker.get_slot("contact_email")
+    phone, email = check_phone(raw_phone), check_email(raw_email)
+    if (raw_phone is not None and phone is None) or (raw_email is not None and email is None):
+        return None, "utter_contact_details_invalid"
+    if phone is None and email is None:
+        return None, "utter_contact_details_invalid"
+    raw_name = tracker.get_slot("contact_name")
+    name = None if raw_name in (None, NO_NAME) else check_name(raw_name)
+    if raw_name not in (None, NO_NAME) and name is None:
+        return None, "utter_contact_name_invalid"
+    first, last = split_name(name) if name else (None, None)
+    return {"phone": phone, "email": email, "first_name": first, "last_name": last}, None
+
+
+def contact_skipped(step: str) -> list[EventType]:
+    """Skipping a contact step: the name is left out; the others mean replies here only."""
+    if step == "contact_name":
+        return [SlotSet("contact_name", NO_NAME), SlotSet("failed_attempts", 0.0)]
+    return [
+        *cleared((*CONTACT_STEPS, "contact_phone", "contact_email")),
+        SlotSet("contact_choice", ANONYMOUS),
+        SlotSet("failed_attempts", 0.0),
+    ]
+
+
+def contact_back(tracker: Tracker, step: str) -> list[EventType]:
+    """Going back from the summary or a contact step to the contact step before it.
+
+    Empty when the step before is not a contact step (the contact question goes back to the
+    photo or the place).
+    """
+    if step == "confirm_submission" and tracker.get_slot("contact_choice") == CONTACT:
+        return [SlotSet("contact_name", None)]
+    if step == "confirm_submission":
+        return [SlotSet("contact_choice", None)]
+    if step == "contact_name":
+        return cleared(("contact_details", "contact_phone", "contact_email"))
+    if step == "contact_details":
+        return [SlotSet("contact_choice", None)]
+    return []
+
+
+def contact_summary(tracker: Tracker) -> str | None:
+    """The contact details as the summary shows them (the citizen's own words), or None."""
+    fields, _ = contact_of(tracker)
+    if not fields:
+        return None
+    name = " ".join(part for part in (fields["first_name"], fields["last_name"]) if part)
+    return ", ".join(part for part in (name, fields["phone"], fields["email"]) if part)
+
+
 def _chosen_service(value: str | None, candidates: list[tuple[str, str]], page: int) -> str | None:
     if value is None:
         return None
@@ -595,6 +842,61 @@ def _chosen_service(value: str | None, candidates: list[tuple[str, str]], page: 
         return shown[int(value) - 1][0]
     # A button from a "see others" page names a catalogue code; it is checked below.
     return value if re.fullmatch(r"[a-z0-9_]{2,64}", value) else None
+
+
+async def _catalogue_groups() -> dict[str, list[tuple[str, str]]]:
+    """The catalogue's groups (Open311 ``group``), each with its services by name.
+
+    Raises:
+        BackOfficeUnavailable: the services list could not be read.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for service in await get_open311_client().list_services():
+        if service.group:
+            groups.setdefault(service.group, []).append(
+                (service.service_code, service.service_name)
+            )
+    return {
+        group: sorted(services, key=lambda pair: pair[1].casefold())
+        for group, services in sorted(groups.items(), key=lambda item: item[0].casefold())
+    }
+
+
+def _picked(value: str, options: list[str]) -> str | None:
+    """One of ``options`` named by ``value``: itself, its number in the list, or its name."""
+    if value.isdigit() and 1 <= int(value) <= len(options):
+        return options[int(value) - 1]
+    return next((o for o in options if o.casefold() == value.casefold()), None)
+
+
+async def _browsed(
+    value: str | None, browse: str | None, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any] | None:
+    """Slot values for an answer while browsing by topic, or None when it picks no topic.
+
+    "Browse by topic" opens the list of groups; a group (button, number or name) opens its
+    services; a service of the open group (number or name) is chosen. A service code from a
+    button is left to the usual choice.
+    """
+    if value is None:
+        return None
+    try:
+        groups = await _catalogue_groups()
+    except BackOfficeUnavailable:
+        dispatcher.utter_message(response="utter_backoffice_unavailable")
+        return {"service_code": None, "service_browse": None}
+    if value == BROWSE_TOPICS:
+        return {"service_code": None, "service_browse": BROWSE_TOPICS, "failed_attempts": 0.0}
+    names = list(groups)
+    if value.startswith(GROUP_PREFIX) or browse == BROWSE_TOPICS:
+        group = _picked(value.removeprefix(GROUP_PREFIX), names)
+        if group is None:
+            return None
+        return {"service_code": None, "service_browse": GROUP_PREFIX + group}
+    services = groups.get(str(browse).removeprefix(GROUP_PREFIX), [])
+    by_name = {name: code for code, name in services}
+    name = _picked(value, list(by_name))
+    return await choose_service(by_name[name], dispatcher, tracker) if name else None
 
 
 async def choose_service(
@@ -622,6 +924,7 @@ async def choose_service(
         "service_questions": questions,
         "service_attributes": {},
         "service_needs_photo": needs_photo,
+        "service_browse": None,
         "failed_attempts": 0.0,
     }
 
@@ -635,11 +938,14 @@ def _cleared_for_change(what: str) -> dict[str, Any]:
             "service_attributes": {},
             "service_needs_photo": None,
             "service_page": 0.0,
+            "service_browse": None,
         }
     if what == "service_attributes":
         return {"service_attributes": {}}
     if what == "issue_location":
         return {"issue_location": None, "issue_coordinates": None}
+    if what == "contact_choice":
+        return {slot: None for slot in (*CONTACT_STEPS, "contact_phone", "contact_email")}
     return {what: None}
 
 
@@ -667,6 +973,9 @@ class ActionAskServiceCode(_AskStep, Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         self.simpler_first(dispatcher, tracker)
+        browse = tracker.get_slot("service_browse")
+        if isinstance(browse, str) and await self._ask_browsing(dispatcher, tracker, browse):
+            return []
         candidates = candidates_of(tracker)
         page = int(tracker.get_slot("service_page") or 0)
         shown = candidates[page * SERVICES_PER_PAGE : (page + 1) * SERVICES_PER_PAGE]
@@ -677,6 +986,40 @@ class ActionAskServiceCode(_AskStep, Action):
         dispatcher.utter_message(response=response, buttons=buttons, **self.step(tracker))
         dispatcher.utter_message(response="utter_service_code_other_options")
         return []
+
+    async def _ask_browsing(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, browse: str
+    ) -> bool:
+        """Asks for a topic (the catalogue's groups) or one of the open topic's services.
+
+        False when the catalogue cannot be read: the best matches are asked instead.
+        """
+        try:
+            groups = await _catalogue_groups()
+        except BackOfficeUnavailable:
+            return False
+        if browse == BROWSE_TOPICS:
+            buttons = [
+                {"title": group, "payload": choice_payload(GROUP_PREFIX + group)}
+                for group in groups
+            ]
+            dispatcher.utter_message(
+                response="utter_ask_service_group", buttons=buttons, **self.step(tracker)
+            )
+            dispatcher.utter_message(response="utter_service_group_other_options")
+            return True
+        group = browse.removeprefix(GROUP_PREFIX)
+        if group not in groups:
+            return False
+        buttons = [{"title": name, "payload": choice_payload(code)} for code, name in groups[group]]
+        dispatcher.utter_message(
+            response="utter_ask_service_in_group",
+            group=group,
+            buttons=buttons,
+            **self.step(tracker),
+        )
+        dispatcher.utter_message(response="utter_service_in_group_other_options")
+        return True
 
 
 async def _catalogue_page(candidates: list[tuple[str, str]], page: int) -> list[tuple[str, str]]:
@@ -730,6 +1073,30 @@ class ActionAskIssuePhoto(_AskStep, Action):
     response = "utter_ask_issue_photo"
 
 
+class ActionAskContactChoice(_AskStep, Action):
+    slot = "contact_choice"
+    response = "utter_ask_contact_choice"
+
+
+class ActionAskContactDetails(_AskStep, Action):
+    slot = "contact_details"
+    response = "utter_ask_contact_details"
+
+
+class ActionAskContactName(_AskStep, Action):
+    slot = "contact_name"
+    response = "utter_ask_contact_name"
+
+
+# The summary, by (a photo is attached, the citizen may be contacted).
+_SUMMARY = {
+    (False, False): "utter_ask_confirm_submission",
+    (True, False): "utter_ask_confirm_submission_with_photo",
+    (False, True): "utter_ask_confirm_submission_with_contact",
+    (True, True): "utter_ask_confirm_submission_with_photo_and_contact",
+}
+
+
 class ActionAskConfirmSubmission(_AskStep, Action):
     slot = "confirm_submission"
 
@@ -744,10 +1111,10 @@ class ActionAskConfirmSubmission(_AskStep, Action):
             if q["code"] in answers
         )
         photo, _ = checked_photo(tracker.get_slot("issue_photo"))
+        contact = contact_summary(tracker)
         dispatcher.utter_message(
-            response="utter_ask_confirm_submission_with_photo"
-            if photo
-            else "utter_ask_confirm_submission",
+            response=_SUMMARY[bool(photo), bool(contact)],
+            contact=contact or "",
             service_name=tracker.get_slot("service_name") or "",
             issue_description=tracker.get_slot("issue_description") or "",
             issue_location=tracker.get_slot("issue_location") or "",
@@ -824,6 +1191,14 @@ def problem_events(problem: str | None, tracker: Tracker) -> list[EventType]:
         ]
     if problem == "utter_answer_not_a_choice":
         return [SlotSet("service_attributes", {})]
+    if problem == "utter_contact_choice_not_understood":
+        return [*cleared((*CONTACT_STEPS, "contact_phone", "contact_email", "confirm_submission"))]
+    if problem == "utter_contact_details_invalid":
+        return [
+            *cleared(("contact_details", "contact_phone", "contact_email", "confirm_submission"))
+        ]
+    if problem == "utter_contact_name_invalid":
+        return [*cleared(("contact_name", "confirm_submission"))]
     return [SlotSet("confirm_submission", None)]
 
 
@@ -845,6 +1220,9 @@ async def _checked_request(tracker: Tracker) -> tuple[NewServiceRequest | None, 
         return None, "utter_photo_not_usable"
     if tracker.get_slot("confirm_submission") != SUBMIT:
         return None, None
+    contact, problem = contact_of(tracker)
+    if contact is None:
+        return None, problem
     code = tracker.get_slot("service_code")
     if not isinstance(code, str) or not code:
         return None, "utter_service_not_recognised"
@@ -863,6 +1241,11 @@ async def _checked_request(tracker: Tracker) -> tuple[NewServiceRequest | None, 
             media_url=photo,
             # Links the ticket to this chat, for "my tickets" and comments.
             account_id=citizen_identity(tracker),
+            # Only staff handling the ticket see these; Open311's public reads never show them.
+            first_name=contact.get("first_name"),
+            last_name=contact.get("last_name"),
+            phone=contact.get("phone"),
+            email=contact.get("email"),
         ),
         None,
     )
@@ -912,6 +1295,9 @@ class ActionCancelComplaint(CancelForm, Action):
 __all__ = [
     "ActionAskAttributeAnswer",
     "ActionAskConfirmSubmission",
+    "ActionAskContactChoice",
+    "ActionAskContactDetails",
+    "ActionAskContactName",
     "ActionAskIssueDescription",
     "ActionAskIssueLocation",
     "ActionAskIssuePhoto",

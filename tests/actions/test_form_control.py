@@ -51,6 +51,9 @@ async def run(action: Any, slots: dict[str, Any]) -> tuple[list[Any], Collecting
         ("issue_location", "utter_why_issue_location"),
         ("attribute_answer", "utter_why_attribute_answer"),
         ("issue_photo", "utter_why_issue_photo"),
+        ("contact_choice", "utter_why_contact_choice"),
+        ("contact_details", "utter_why_contact_details"),
+        ("contact_name", "utter_why_contact_name"),
         (None, "utter_why_general"),
     ],
 )
@@ -75,6 +78,26 @@ async def test_the_photo_step_can_be_skipped(catalogue: FakeOpen311) -> None:
     assert responses(dispatcher) == ["utter_step_skipped"]
 
 
+@pytest.mark.parametrize("step", ["contact_choice", "contact_details"])
+async def test_skipping_the_contact_steps_means_replies_in_this_chat_only(step: str) -> None:
+    events, dispatcher = await run(
+        ActionSkipStep(),
+        {"requested_slot": step, "contact_choice": "contact", "contact_phone": "0612345678"},
+    )
+
+    values = slot_values(events)
+    assert values["contact_choice"] == "anonymous"
+    assert values["contact_phone"] is None
+    assert responses(dispatcher) == ["utter_step_skipped"]
+
+
+async def test_the_name_can_be_skipped() -> None:
+    events, dispatcher = await run(ActionSkipStep(), {"requested_slot": "contact_name"})
+
+    assert slot_values(events) == {"contact_name": "no_name", "failed_attempts": 0.0}
+    assert responses(dispatcher) == ["utter_step_skipped"]
+
+
 async def test_required_steps_cannot_be_skipped(catalogue: FakeOpen311) -> None:
     events, dispatcher = await run(ActionSkipStep(), {"requested_slot": "issue_location"})
 
@@ -86,15 +109,25 @@ async def test_required_steps_cannot_be_skipped(catalogue: FakeOpen311) -> None:
     ("slots", "expected"),
     [
         ({"requested_slot": "service_code"}, {"issue_description": None}),
-        ({"requested_slot": "confirm_submission"}, {"issue_location": None}),
+        ({"requested_slot": "contact_choice"}, {"issue_location": None}),
         (
             {"requested_slot": "issue_photo", "service_needs_photo": True},
             {"issue_location": None, "issue_coordinates": None},
         ),
         (
-            {"requested_slot": "confirm_submission", "service_needs_photo": True},
+            {"requested_slot": "contact_choice", "service_needs_photo": True},
             {"issue_photo": None},
         ),
+        ({"requested_slot": "confirm_submission"}, {"contact_choice": None}),
+        (
+            {"requested_slot": "confirm_submission", "contact_choice": "contact"},
+            {"contact_name": None},
+        ),
+        (
+            {"requested_slot": "contact_name", "contact_choice": "contact"},
+            {"contact_details": None, "contact_phone": None, "contact_email": None},
+        ),
+        ({"requested_slot": "contact_details"}, {"contact_choice": None}),
         (
             {
                 "requested_slot": "issue_location",

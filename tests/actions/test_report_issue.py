@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -15,6 +16,9 @@ from actions.outbox import Outbox
 from actions.report_issue import (
     ActionAskAttributeAnswer,
     ActionAskConfirmSubmission,
+    ActionAskContactChoice,
+    ActionAskContactDetails,
+    ActionAskContactName,
     ActionAskIssueDescription,
     ActionAskIssueLocation,
     ActionAskIssuePhoto,
@@ -23,6 +27,7 @@ from actions.report_issue import (
     ActionStartIntake,
     ActionSubmitComplaint,
     ValidateIntakeForm,
+    contact_in,
     location_in,
     says_what_is_wrong,
 )
@@ -259,7 +264,7 @@ async def test_a_number_picks_from_the_buttons_shown(catalogue: FakeOpen311) -> 
 async def test_see_others_turns_the_page(catalogue: FakeOpen311) -> None:
     result, dispatcher = await validate("service_code", "more", {"service_page": 0.0})
 
-    assert result == {"service_code": None, "service_page": 1.0}
+    assert result == {"service_code": None, "service_page": 1.0, "service_browse": None}
     assert dispatcher.messages == []
 
 
@@ -297,6 +302,7 @@ async def test_required_slots_ask_attributes_only_while_some_are_open(
         "issue_description",
         "service_code",
         "issue_location",
+        "contact_choice",
         "confirm_submission",
     ]
 
@@ -374,7 +380,7 @@ async def test_service_question_offers_the_best_matches_as_buttons(catalogue: Fa
 
     first = dispatcher.messages[0]
     assert first["response"] == "utter_ask_service_code"
-    assert (first["step"], first["total"]) == (2, 4)
+    assert (first["step"], first["total"]) == (2, 5)
     assert [b["title"] for b in first["buttons"]] == ["Service 0", "Service 1", "Service 2"]
     assert first["buttons"][0]["payload"] == '/choose_option{"choice": "s0"}'
     assert responses(dispatcher)[1] == "utter_service_code_other_options"
@@ -388,7 +394,7 @@ async def test_attribute_question_counts_steps_and_offers_choices(catalogue: Fak
 
     [message] = dispatcher.messages
     assert message["question"] == "How many depth?"
-    assert (message["step"], message["total"]) == (4, 6)
+    assert (message["step"], message["total"]) == (4, 7)
     assert message["buttons"] == []
 
 
@@ -428,7 +434,7 @@ async def test_summary_shows_every_answer(catalogue: FakeOpen311) -> None:
     [message] = dispatcher.messages
     assert message["response"] == "utter_ask_confirm_submission"
     assert message["details"] == " Which position? Road option. How many depth? 5."
-    assert (message["step"], message["total"]) == (6, 6)
+    assert (message["step"], message["total"]) == (7, 7)
 
 
 # --- filing ----------------------------------------------------------------------------------
@@ -440,6 +446,7 @@ COMPLETE = {
     "service_name": "Street light out",
     "service_questions": [],
     "service_attributes": {},
+    "contact_choice": "anonymous",
     "confirm_submission": "submit",
 }
 
@@ -612,8 +619,8 @@ async def test_a_shared_location_answers_the_location_step(catalogue: FakeOpen31
     values = slot_values(events)
     assert values["issue_coordinates"] == [32.0603, 118.7969]
     assert values["issue_location"] == "32.060300, 118.796900"
-    assert values["requested_slot"] == "confirm_submission"
-    assert dispatcher.messages == [], "the summary follows at once"
+    assert values["requested_slot"] == "contact_choice"
+    assert dispatcher.messages == [], "the next step follows at once"
 
 
 @pytest.mark.parametrize(
@@ -708,6 +715,7 @@ async def test_the_photo_step_is_asked_only_where_the_catalogue_wants_one(
         "service_code",
         "issue_location",
         "issue_photo",
+        "contact_choice",
         "confirm_submission",
     ]
     assert "issue_photo" not in await form.required_slots([], dispatcher, has_one, {})
@@ -719,8 +727,8 @@ async def test_the_photo_step_counts_and_offers_skip(catalogue: FakeOpen311) -> 
 
     [message] = dispatcher.messages
     assert message["response"] == "utter_ask_issue_photo"
-    assert (message["step"], message["total"]) == (4, 5)
-    assert (summary.messages[0]["step"], summary.messages[0]["total"]) == (5, 5)
+    assert (message["step"], message["total"]) == (4, 6)
+    assert (summary.messages[0]["step"], summary.messages[0]["total"]) == (6, 6)
 
 
 async def test_at_the_photo_step_text_asks_for_a_photo_and_no_skips(
@@ -831,3 +839,296 @@ async def test_an_unusable_photo_or_place_at_the_start_is_said_plainly(
 
     assert slot_values(events)["issue_photo"] is None
     assert responses(dispatcher) == ["utter_photo_not_usable"]
+
+
+# --- contact details or replies in this chat only ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "phone", "email"),
+    [
+        ("+86 138 0013 8000", "+86 138 0013 8000", None),
+        ("call me on (0612) 345-678", "(0612) 345-678", None),
+        ("jo.lin@example.com", None, "jo.lin@example.com"),
+        ("0612345678 or jo@example.org", "0612345678", "jo@example.org"),
+    ],
+)
+def test_a_phone_number_and_an_email_are_read_from_what_is_typed(
+    text: str, phone: str | None, email: str | None
+) -> None:
+    assert contact_in(text) == (phone, email, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345",  # too short for a phone number
+        "1234567890123456",  # longer than E.164 allows
+        "jo@example",  # no domain ending
+        "jo..lin@example.com",
+        "jo@example.com and ann@example.com",  # which one?
+        "call me tomorrow",
+        '/inform{"phone": "0612345678"}',
+        "",
+    ],
+)
+def test_what_is_not_a_phone_number_or_an_email_is_refused(text: str) -> None:
+    assert contact_in(text) == (None, None, False)
+
+
+async def test_replies_in_this_chat_only_files_no_personal_field(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate(
+        "contact_choice", "anonymous", {"contact_phone": "0612345678"}
+    )
+
+    assert result["contact_choice"] == "anonymous"
+    assert result["contact_phone"] is None
+    assert result["contact_details"] is None
+    assert dispatcher.messages == []
+
+
+async def test_choosing_contact_asks_the_details_and_the_name(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("contact_choice", "contact")
+    tracker = make_tracker({"contact_choice": "contact"})
+
+    assert result == {"contact_choice": "contact", "failed_attempts": 0.0}
+    required = await ValidateIntakeForm().required_slots([], CollectingDispatcher(), tracker, {})
+    assert required[-4:] == [
+        "contact_choice",
+        "contact_details",
+        "contact_name",
+        "confirm_submission",
+    ]
+
+
+async def test_an_email_typed_at_the_contact_question_answers_the_details_too(
+    catalogue: FakeOpen311,
+) -> None:
+    result, _ = await validate("contact_choice", "jo@example.com")
+
+    assert result["contact_choice"] == "contact"
+    assert (result["contact_email"], result["contact_phone"]) == ("jo@example.com", None)
+    assert result["contact_details"] == "jo@example.com"
+
+
+async def test_no_at_the_contact_question_means_replies_here(catalogue: FakeOpen311) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"contact_choice": "no"}, text="no", intent="deny")
+
+    result = await ValidateIntakeForm().validate_contact_choice("no", dispatcher, tracker, DOMAIN)
+
+    assert result["contact_choice"] == "anonymous"
+
+
+async def test_an_unclear_contact_answer_is_asked_again(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate("contact_choice", "maybe later")
+
+    assert result == {"contact_choice": None, "failed_attempts": 1.0}
+    assert responses(dispatcher) == ["utter_contact_choice_not_understood"]
+
+
+async def test_bad_contact_details_are_asked_again_in_plain_words(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate("contact_details", "jo at example dot com")
+
+    assert result["contact_details"] is None
+    assert result["failed_attempts"] == 1.0
+    assert result["contact_phone"] is None
+    assert result["contact_email"] is None
+    assert responses(dispatcher) == ["utter_contact_details_invalid"]
+
+
+async def test_good_contact_details_are_kept_as_typed(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate("contact_details", " 0612 345 678 ")
+
+    assert result == {
+        "contact_details": "0612 345 678",
+        "contact_phone": "0612 345 678",
+        "contact_email": None,
+        "failed_attempts": 0.0,
+    }
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("Lin Mei", "Lin Mei"), ("Anne-Marie O'Neil", "Anne-Marie O'Neil"), ("no_name", "no_name")],
+)
+async def test_a_name_is_optional_and_checked(
+    catalogue: FakeOpen311, typed: str, kept: str
+) -> None:
+    result, dispatcher = await validate("contact_name", typed)
+
+    assert result == {"contact_name": kept, "failed_attempts": 0.0}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("typed", ["0612345678", "/choose_option", "x" * 101])
+async def test_what_is_not_a_name_is_asked_again(catalogue: FakeOpen311, typed: str) -> None:
+    result, dispatcher = await validate("contact_name", typed)
+
+    assert result["contact_name"] is None
+    assert responses(dispatcher) == ["utter_contact_name_invalid"]
+
+
+async def test_the_contact_steps_count_and_say_who_sees_the_details(catalogue: FakeOpen311) -> None:
+    choice = await ask(ActionAskContactChoice(), {})
+    details = await ask(ActionAskContactDetails(), {"contact_choice": "contact"})
+    name = await ask(ActionAskContactName(), {"contact_choice": "contact"})
+
+    [asked] = choice.messages
+    assert asked["response"] == "utter_ask_contact_choice"
+    assert (asked["step"], asked["total"]) == (4, 5)
+    assert (details.messages[0]["step"], details.messages[0]["total"]) == (5, 7)
+    assert (name.messages[0]["step"], name.messages[0]["total"]) == (6, 7)
+    question = DOMAIN_FILE["responses"]["utter_ask_contact_choice"][0]
+    assert "never published" in question["text"]
+    assert [b["title"] for b in question["buttons"]][:2] == [
+        "Reply in this chat only",
+        "Give a phone number or email",
+    ]
+
+
+CONTACT = {
+    "contact_choice": "contact",
+    "contact_details": "0612 345 678, jo@example.com",
+    "contact_phone": "0612 345 678",
+    "contact_email": "jo@example.com",
+    "contact_name": "Lin Mei Hua",
+}
+
+
+async def test_the_summary_shows_the_contact_details(catalogue: FakeOpen311) -> None:
+    dispatcher = await ask(ActionAskConfirmSubmission(), {**COMPLETE, **CONTACT})
+    anonymous = await ask(ActionAskConfirmSubmission(), COMPLETE)
+
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_confirm_submission_with_contact"
+    assert message["contact"] == "Lin Mei Hua, 0612 345 678, jo@example.com"
+    assert responses(anonymous) == ["utter_ask_confirm_submission"]
+
+
+async def test_contact_details_are_filed_as_open311_personal_fields(
+    catalogue: FakeOpen311, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    await submit({**COMPLETE, **CONTACT})
+
+    [filed] = catalogue.filed
+    assert (filed.phone, filed.email) == ("0612 345 678", "jo@example.com")
+    assert (filed.first_name, filed.last_name) == ("Lin", "Mei Hua")
+    assert "345 678" not in caplog.text
+    assert "jo@example.com" not in caplog.text
+    assert "Lin" not in caplog.text
+
+
+async def test_replies_here_only_files_no_personal_field_even_if_slots_were_injected(
+    catalogue: FakeOpen311,
+) -> None:
+    await submit({**COMPLETE, **CONTACT, "contact_choice": "anonymous"})
+
+    [filed] = catalogue.filed
+    assert (filed.phone, filed.email, filed.first_name, filed.last_name) == (None,) * 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem", "emptied"),
+    [
+        ({"contact_phone": "not a number"}, "utter_contact_details_invalid", "contact_phone"),
+        ({"contact_email": "jo@"}, "utter_contact_details_invalid", "contact_email"),
+        (
+            {"contact_phone": None, "contact_email": None},
+            "utter_contact_details_invalid",
+            "contact_details",
+        ),
+        ({"contact_name": "<script>"}, "utter_contact_name_invalid", "contact_name"),
+        ({"contact_choice": "everyone"}, "utter_contact_choice_not_understood", "contact_choice"),
+        ({"contact_choice": None}, "utter_contact_choice_not_understood", "contact_choice"),
+    ],
+)
+async def test_submission_rechecks_the_contact_details(
+    catalogue: FakeOpen311, changes: dict[str, Any], problem: str, emptied: str
+) -> None:
+    events, dispatcher = await submit({**COMPLETE, **CONTACT, **changes})
+
+    assert catalogue.filed == []
+    assert responses(dispatcher) == [problem]
+    values = slot_values(events)
+    assert values[emptied] is None
+    assert values["confirm_submission"] is None
+    assert events[-1] == FollowupAction("intake_form")
+
+
+async def test_change_reaches_the_contact_step(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("confirm_submission", "change_contact_choice", CONTACT)
+
+    assert result["confirm_submission"] is None
+    assert all(result[slot] is None for slot in CONTACT)
+    buttons = DOMAIN_FILE["responses"]["utter_ask_what_to_change"][0]["buttons"]
+    assert '/choose_option{"choice": "change_contact_choice"}' in [b["payload"] for b in buttons]
+
+
+# --- browsing the catalogue by topic ---------------------------------------------------------
+
+
+async def test_browse_by_topic_is_offered_with_the_best_matches() -> None:
+    buttons = DOMAIN_FILE["responses"]["utter_service_code_other_options"][0]["buttons"]
+
+    assert {"title": "Browse by topic", "payload": '/choose_option{"choice": "topics"}'} in buttons
+
+
+async def test_the_topics_are_the_catalogues_groups(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("service_code", "topics")
+    dispatcher = await ask(ActionAskServiceCode(), {"service_browse": "topics"})
+
+    assert result["service_code"] is None
+    assert result["service_browse"] == "topics"
+    first = dispatcher.messages[0]
+    assert first["response"] == "utter_ask_service_group"
+    assert [(b["title"], b["payload"]) for b in first["buttons"]] == [
+        ("general", '/choose_option{"choice": "group:general"}'),
+        ("streets", '/choose_option{"choice": "group:streets"}'),
+    ]
+    assert responses(dispatcher)[1] == "utter_service_group_other_options"
+
+
+async def test_a_topic_lists_its_services_with_a_way_back(catalogue: FakeOpen311) -> None:
+    by_button, _ = await validate("service_code", "group:streets", {"service_browse": "topics"})
+    by_number, _ = await validate("service_code", "2", {"service_browse": "topics"})
+    dispatcher = await ask(ActionAskServiceCode(), {"service_browse": "group:streets"})
+
+    assert by_button["service_browse"] == by_number["service_browse"] == "group:streets"
+    first = dispatcher.messages[0]
+    assert (first["response"], first["group"]) == ("utter_ask_service_in_group", "streets")
+    assert [b["payload"] for b in first["buttons"]] == [
+        '/choose_option{"choice": "pothole"}',
+        '/choose_option{"choice": "street_light"}',
+    ]
+    assert responses(dispatcher)[1] == "utter_service_in_group_other_options"
+    back = DOMAIN_FILE["responses"]["utter_service_in_group_other_options"][0]["buttons"]
+    assert back[0]["payload"] == '/choose_option{"choice": "topics"}'
+
+
+async def test_a_service_is_chosen_from_a_topic(catalogue: FakeOpen311) -> None:
+    by_button, _ = await validate(
+        "service_code", "street_light", {"service_browse": "group:streets"}
+    )
+    by_number, _ = await validate("service_code", "1", {"service_browse": "group:streets"})
+
+    assert by_button["service_code"] == "street_light"
+    assert by_button["service_browse"] is None
+    assert by_number["service_code"] == "pothole"
+
+
+async def test_an_unknown_topic_is_asked_again(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate("service_code", "group:parks", {"service_browse": "topics"})
+
+    assert result["service_code"] is None
+    assert result["failed_attempts"] == 1.0
+    assert responses(dispatcher) == ["utter_service_group_not_recognised"]
+
+
+async def test_back_to_the_best_matches(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("service_code", "matches", {"service_browse": "group:streets"})
+
+    assert result == {"service_code": None, "service_page": 0.0, "service_browse": None}

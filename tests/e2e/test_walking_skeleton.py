@@ -82,7 +82,9 @@ def test_citizen_files_a_complaint_and_gets_its_reference(stack: Stack) -> None:
     assert street_light in payloads, "the best matches are offered as buttons"
     [ask_location] = say(stack, "citizen-42", street_light)
     assert template_pattern("utter_ask_issue_location").match(ask_location), ask_location
-    [summary] = say(stack, "citizen-42", location)
+    [ask_contact] = say(stack, "citizen-42", location)
+    assert template_pattern("utter_ask_contact_choice").match(ask_contact), ask_contact
+    [summary] = say(stack, "citizen-42", ANONYMOUS)
     assert template_pattern("utter_ask_confirm_submission").match(summary), summary
     replies = say(stack, "citizen-42", '/choose_option{"choice": "submit"}')
 
@@ -112,6 +114,72 @@ def test_citizen_files_a_complaint_and_gets_its_reference(stack: Stack) -> None:
             (reference,),
         ).fetchall()
     assert rows == [("street_light", description)]
+
+
+ANONYMOUS = '/choose_option{"choice": "anonymous"}'
+
+
+def test_a_service_found_by_topic_and_contact_details_only_staff_see(stack: Stack) -> None:
+    assert stack.credentials is not None
+    sender = "citizen-47"
+    phone, email = "+86 138 0013 8000", "lin.mei@example.com"
+
+    say(stack, sender, "I want to report a problem")
+    say(stack, sender, "The lamp at the school gate flickers all night")
+    # Browse by topic: the topics are the back office's groups, then the group's services.
+    services = httpx.get(f"{stack.config.backoffice_url}/open311/v2/services.json").json()
+    groups = sorted({s["group"] for s in services if s["group"]}, key=str.casefold)
+    [topics, _] = say_full(stack, sender, '/choose_option{"choice": "topics"}')
+    assert template_pattern("utter_ask_service_group").match(topics["text"]), topics
+    assert [b["title"] for b in topics["buttons"]] == groups
+    [in_group, way_back] = say_full(stack, sender, '/choose_option{"choice": "group:streets"}')
+    assert template_pattern("utter_ask_service_in_group").match(in_group["text"]), in_group
+    streets = {s["service_code"] for s in services if s["group"] == "streets"}
+    offered = {b["payload"] for b in in_group["buttons"]}
+    assert offered == {f'/choose_option{{"choice": "{code}"}}' for code in streets}
+    assert way_back["buttons"][0]["payload"] == '/choose_option{"choice": "topics"}'
+    [ask_location] = say(stack, sender, '/choose_option{"choice": "street_light"}')
+    assert template_pattern("utter_ask_issue_location").match(ask_location), ask_location
+
+    [ask_contact] = say(stack, sender, "5 Zhongshan Road")
+    assert template_pattern("utter_ask_contact_choice").match(ask_contact), ask_contact
+    [ask_details] = say(stack, sender, '/choose_option{"choice": "contact"}')
+    assert template_pattern("utter_ask_contact_details").match(ask_details), ask_details
+    # A broken address is asked again in plain words, then the details are taken.
+    refused = say(stack, sender, "lin.mei at example")
+    assert refused[0] == response_text("utter_contact_details_invalid"), refused
+    [ask_name] = say(stack, sender, f"{phone} or {email}")
+    assert template_pattern("utter_ask_contact_name").match(ask_name), ask_name
+    [summary] = say(stack, sender, "Lin Mei")
+    shown = template_pattern("utter_ask_confirm_submission_with_contact").match(summary)
+    assert shown, summary
+    assert shown["contact"] == f"Lin Mei, {phone}, {email}"
+    replies = say(stack, sender, '/choose_option{"choice": "submit"}')
+    filed = template_pattern("utter_complaint_filed").match(replies[0])
+    assert filed, replies
+    reference = filed["service_request_id"]
+
+    # Staff handling the ticket see the details...
+    auth = (stack.credentials.staff_username, stack.credentials.staff_password)
+    staff = httpx.get(f"{stack.config.backoffice_url}/api/v1/staff/tickets/{reference}", auth=auth)
+    assert staff.status_code == 200, staff.text
+    citizen = staff.json()["ticket"]["citizen"]
+    assert (citizen["phone"], citizen["email"]) == (phone, email)
+    assert (citizen["first_name"], citizen["last_name"]) == ("Lin", "Mei")
+    # ...the public Open311 reads never show them.
+    for fmt in ("json", "xml"):
+        public = httpx.get(f"{stack.config.backoffice_url}/open311/v2/requests/{reference}.{fmt}")
+        assert public.status_code == 200
+        assert reference in public.text
+        for personal in ("138 0013 8000", email, "Lin", "Mei"):
+            assert personal not in public.text, (fmt, personal)
+    listed = httpx.get(
+        f"{stack.config.backoffice_url}/open311/v2/requests.json",
+        params={"service_request_id": reference},
+    )
+    assert listed.status_code == 200
+    assert reference in listed.text
+    assert email not in listed.text
 
 
 def post_request(stack: Stack, fmt: str, **form: Any) -> httpx.Response:
@@ -217,7 +285,9 @@ def test_a_shared_photo_and_location_are_filed_on_the_ticket(stack: Stack) -> No
     assert refused[0] == response_text("utter_shared_location_invalid"), refused
     assert template_pattern("utter_ask_issue_location").match(refused[-1]), refused
     location = {"location": {"latitude": latitude, "longitude": longitude}}
-    [summary] = say(stack, sender, "/share_location", metadata=location)
+    [ask_contact] = say(stack, sender, "/share_location", metadata=location)
+    assert template_pattern("utter_ask_contact_choice").match(ask_contact), ask_contact
+    [summary] = say(stack, sender, ANONYMOUS)
     assert template_pattern("utter_ask_confirm_submission_with_photo").match(summary), summary
     assert f"Where: {latitude:.6f}, {longitude:.6f}." in summary
     replies = say(stack, sender, '/choose_option{"choice": "submit"}')
