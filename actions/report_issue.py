@@ -614,13 +614,17 @@ class ValidateIntakeForm(FormValidationAction):
         if value == BEST_MATCHES:
             return {"service_code": None, "service_page": 0.0, "service_browse": None}
         browse = tracker.get_slot("service_browse")
-        if value == BROWSE_TOPICS or (
-            isinstance(browse, str) and value is not None and value != NO_SERVICE_FITS
+        # A topic's button is taken whenever it is pressed, as a service's is.
+        topic = value is not None and value.startswith(GROUP_PREFIX)
+        if (
+            value == BROWSE_TOPICS
+            or topic
+            or (isinstance(browse, str) and value != NO_SERVICE_FITS)
         ):
             browsed = await _browsed(value, browse, dispatcher, tracker)
             if browsed is not None:
                 return browsed
-            if value == BROWSE_TOPICS or browse == BROWSE_TOPICS:
+            if value == BROWSE_TOPICS or topic or browse == BROWSE_TOPICS:
                 dispatcher.utter_message(response="utter_service_group_not_recognised")
                 return failed(tracker, "service_code")
         code = _chosen_service(value, candidates_of(tracker), page)

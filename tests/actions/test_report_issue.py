@@ -1120,6 +1120,13 @@ async def test_a_service_is_chosen_from_a_topic(catalogue: FakeOpen311) -> None:
     assert by_number["service_code"] == "pothole"
 
 
+async def test_a_topic_button_pressed_later_still_opens_the_topic(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("service_code", "group:general")
+
+    assert result["service_browse"] == "group:general"
+    assert result["service_code"] is None
+
+
 async def test_an_unknown_topic_is_asked_again(catalogue: FakeOpen311) -> None:
     result, dispatcher = await validate("service_code", "group:parks", {"service_browse": "topics"})
 
