@@ -206,8 +206,8 @@ class Stack:
                 "--port",
                 str(config.rasa_port),
                 "--enable-api",
-                "--auth-token",
-                self.rasa_token,
+                # One argument: a token may start with "-", which argparse would take for a flag.
+                f"--auth-token={self.rasa_token}",
             ],
             rasa_env,
             cwd=ROOT,

@@ -146,8 +146,8 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledOut]:
                         "--port",
                         str(port),
                         "--enable-api",
-                        "--auth-token",
-                        setup.token,
+                        # One argument: a token may start with "-" (see devstack).
+                        f"--auth-token={setup.token}",
                     ],
                     cwd=work,
                     env=env,
