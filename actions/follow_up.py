@@ -103,6 +103,10 @@ class ActionFollowUpTicket(Action):
         remembered = reference_in(tracker.get_slot("ticket_reference"))
         client = get_open311_client()
 
+        pending = check_media_url(tracker.get_slot("follow_up_photo"), allowed_media_bases())
+        if pending is not None and said is not None and _asked_which_ticket(tracker):
+            # The answer to "which ticket is this photo for?", typed instead of picked.
+            return await attach_photo(dispatcher, tracker, said, pending)
         if intent == "check_status" and said is None:
             return await self._list_tickets(dispatcher, tracker, client)
         reference = said or remembered
@@ -263,6 +267,48 @@ class ActionAnnounceKeptPhotos(Action):
         return []
 
 
+async def attach_photo(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reference: str, photo: str
+) -> list[EventType]:
+    """Put ``photo`` (a checked ``media_url``) on ``reference`` and say how it went.
+
+    Back office down: kept in the outbox, its outcome told once it is sent.
+    """
+    events: list[EventType] = [
+        SlotSet("follow_up_photo", None),
+        SlotSet("ticket_reference", reference),
+    ]
+    media_id = media_id_of(photo)
+    identity = citizen_identity(tracker)
+    if media_id is None or identity is None:
+        dispatcher.utter_message(
+            response="utter_follow_up_not_supported", service_request_id=reference
+        )
+        return events
+    try:
+        await get_open311_client().add_photo(identity, reference, media_id)
+    except TicketNotFound:
+        dispatcher.utter_message(
+            response="utter_ticket_not_from_this_chat", service_request_id=reference
+        )
+        return [SlotSet("follow_up_photo", None)]
+    except ExtensionUnavailable:
+        dispatcher.utter_message(
+            response="utter_follow_up_not_supported", service_request_id=reference
+        )
+    except RequestRejected:
+        dispatcher.utter_message(response="utter_photo_refused", service_request_id=reference)
+    except BackOfficeUnavailable:
+        # Nothing the citizen sent is lost: the relay sends it and the outcome is told.
+        get_outbox().enqueue_move(
+            tracker.sender_id, identity, "photo", reference, {"media_id": media_id}
+        )
+        dispatcher.utter_message(response="utter_photo_queued", service_request_id=reference)
+    else:
+        dispatcher.utter_message(response="utter_photo_added", service_request_id=reference)
+    return events
+
+
 class ActionAddPhoto(Action):
     """Puts a photo sent outside the intake on the ticket the conversation is about.
 
@@ -295,7 +341,11 @@ class ActionAddPhoto(Action):
         if photo is None:
             # A ticket picked or named, but the photo is still to come.
             if picked is None:
-                dispatcher.utter_message(response="utter_ask_photo")
+                # Words the NLU could not place, after a photo was dealt with: as anywhere.
+                unclear = latest_intent(tracker) == "nlu_fallback"
+                dispatcher.utter_message(
+                    response="utter_please_rephrase" if unclear else "utter_ask_photo"
+                )
                 return []
             dispatcher.utter_message(
                 response="utter_ask_photo_for_ticket", service_request_id=picked
@@ -304,39 +354,7 @@ class ActionAddPhoto(Action):
         if reference is None:
             await self._ask_ticket(dispatcher, tracker)
             return [SlotSet("follow_up_photo", photo)]
-        events: list[EventType] = [
-            SlotSet("follow_up_photo", None),
-            SlotSet("ticket_reference", reference),
-        ]
-        media_id = media_id_of(photo)
-        identity = citizen_identity(tracker)
-        if media_id is None or identity is None:
-            dispatcher.utter_message(
-                response="utter_follow_up_not_supported", service_request_id=reference
-            )
-            return events
-        try:
-            await get_open311_client().add_photo(identity, reference, media_id)
-        except TicketNotFound:
-            dispatcher.utter_message(
-                response="utter_ticket_not_from_this_chat", service_request_id=reference
-            )
-            return [SlotSet("follow_up_photo", None)]
-        except ExtensionUnavailable:
-            dispatcher.utter_message(
-                response="utter_follow_up_not_supported", service_request_id=reference
-            )
-        except RequestRejected:
-            dispatcher.utter_message(response="utter_photo_refused", service_request_id=reference)
-        except BackOfficeUnavailable:
-            # Nothing the citizen sent is lost: the relay sends it and the outcome is told.
-            get_outbox().enqueue_move(
-                tracker.sender_id, identity, "photo", reference, {"media_id": media_id}
-            )
-            dispatcher.utter_message(response="utter_photo_queued", service_request_id=reference)
-        else:
-            dispatcher.utter_message(response="utter_photo_added", service_request_id=reference)
-        return events
+        return await attach_photo(dispatcher, tracker, reference, photo)
 
     @staticmethod
     def _picked_reference(tracker: Tracker) -> str | None:
@@ -371,3 +389,18 @@ class ActionAddPhoto(Action):
             response="utter_ask_photo_ticket_pick" if buttons else "utter_ask_photo_ticket",
             buttons=buttons,
         )
+
+
+def _asked_which_ticket(tracker: Tracker) -> bool:
+    """Whether the bot's last action before this message was ``action_add_photo``."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_message:
+                return False
+            seen_message = True
+        elif seen_message and event.get("event") == "action":
+            name = event.get("name")
+            if name not in ("action_listen", None):
+                return bool(name == "action_add_photo")
+    return False

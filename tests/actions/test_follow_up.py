@@ -384,3 +384,55 @@ async def test_a_ticket_picked_before_the_photo_waits_for_it(catalogue: FakeOpen
     assert responses(dispatcher) == ["utter_ask_photo_for_ticket"]
     assert events == [SlotSet("ticket_reference", reference)]
     assert catalogue.follow_ups == []
+
+
+@pytest.mark.parametrize("asked_before", [True, False])
+async def test_a_typed_reference_answers_which_ticket_the_kept_photo_is_for(
+    catalogue: FakeOpen311, asked_before: bool
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+    tracker = make_tracker(
+        {"follow_up_photo": PHOTO["media_url"]},
+        text=f"it is {reference}",
+        intent="check_status",
+        input_channel="telegram",
+    )
+    last_action = "action_add_photo" if asked_before else "action_follow_up_ticket"
+    tracker.events[:0] = [
+        {"event": "action", "name": last_action},
+        {"event": "action", "name": "action_listen"},
+    ]
+    dispatcher = CollectingDispatcher()
+
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    if asked_before:
+        assert responses(dispatcher) == ["utter_photo_added"]
+        assert catalogue.follow_ups == [("photo", reference, MEDIA_ID)]
+        assert SlotSet("follow_up_photo", None) in events
+    else:  # a later status question: only the status, the old photo is not sent on a guess
+        assert responses(dispatcher) == ["utter_ticket_status_open"]
+        assert catalogue.follow_ups == []
+
+
+async def test_a_bare_typed_reference_answers_which_ticket(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+
+    events, dispatcher = await add_photo(
+        {"follow_up_photo": PHOTO["media_url"]}, intent="nlu_fallback", text=reference, photo=None
+    )
+
+    assert SlotSet("follow_up_photo", None) in events
+    assert responses(dispatcher) == ["utter_photo_added"]
+    assert catalogue.follow_ups == [("photo", reference, MEDIA_ID)]
+
+
+async def test_unclear_words_after_a_photo_are_met_as_anywhere(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+
+    events, dispatcher = await add_photo(intent="nlu_fallback", text="blorp", photo=None)
+
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+    assert events == []

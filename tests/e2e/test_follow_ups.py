@@ -278,7 +278,14 @@ def test_photos_go_on_the_ticket_being_talked_about(stack: Stack) -> None:
     assert payloads == [f'/choose_option{{"choice": "{reference}"}}']
     assert say(stack, sender, payloads[0]) == [expected]
 
-    photos = [first["media_id"], second["media_id"]]
+    # Or the reference typed, as the question says.
+    third = upload_photo(stack)
+    say(stack, sender, "restart")
+    say(stack, sender, "i want to add something to my report")
+    say(stack, sender, "/share_photo", metadata={"photo": third})
+    assert say(stack, sender, reference.lower()) == [expected]
+
+    photos = [first["media_id"], second["media_id"], third["media_id"]]
     assert [m["media_id"] for m in citizen_ticket(stack, sender, reference)["media"]] == photos
     shown = staff(stack, "GET", f"/tickets/{reference}")
     assert shown.status_code == 200, shown.text
