@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -436,3 +437,25 @@ async def test_unclear_words_after_a_photo_are_met_as_anywhere(catalogue: FakeOp
 
     assert responses(dispatcher) == ["utter_please_rephrase"]
     assert events == []
+
+
+async def test_a_kept_photo_survives_a_restart_and_a_refusal_is_told(
+    catalogue: FakeOpen311, outbox: Outbox, tmp_path: Path
+) -> None:
+    catalogue.with_extensions = True
+    first, second = await file_one(catalogue), await file_one(catalogue)
+    await add_photo({"ticket_reference": first})  # the photo is on the first ticket
+    catalogue.unavailable = True
+    _, dispatcher = await add_photo({"ticket_reference": second})
+    assert responses(dispatcher) == ["utter_photo_queued"]
+
+    catalogue.unavailable = False
+    reopened = Outbox(tmp_path / "outbox.sqlite3")  # the action server started again
+    [kept] = await reopened.deliver_due_moves(catalogue)
+
+    assert (kept.move, kept.outcome, kept.state) == ("photo", "refused", "rejected")
+    assert catalogue.follow_ups == [("photo", first, MEDIA_ID)]
+    dispatcher = CollectingDispatcher()
+    await ActionAnnounceKeptPhotos().run(dispatcher, make_tracker({}), {})
+    assert responses(dispatcher) == ["utter_photo_refused"]
+    assert dispatcher.messages[0]["service_request_id"] == second
