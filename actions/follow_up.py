@@ -9,9 +9,13 @@ Withdrawing, reopening and rating go through ``follow_up_form`` (actions/follow_
 A photo sent outside the intake while the conversation is about a ticket goes on that ticket
 (``action_add_photo``): channels have uploaded it already, so only its ``media_id`` is sent.
 
-Slots read: ``ticket_reference``, ``follow_up_photo``. Slots set: ``ticket_reference`` (only
-to a reference the back office confirmed exists, or the citizen picked or typed for a photo),
-``follow_up_photo`` (a photo waiting for the citizen to say which ticket it is for).
+Information added with no ticket known is kept in ``follow_up_comment`` while the citizen is
+asked which ticket (this chat's latest as buttons, or typed); the answer posts it.
+
+Slots read: ``ticket_reference``, ``follow_up_photo``, ``follow_up_comment``. Slots set:
+``ticket_reference`` (only to a reference the back office confirmed exists, or the citizen
+picked or typed for a photo), ``follow_up_photo`` (a photo waiting for the citizen to say which
+ticket it is for), ``follow_up_comment`` (information waiting for the same answer).
 """
 
 from __future__ import annotations
@@ -97,22 +101,80 @@ class ActionFollowUpTicket(Action):
     ) -> list[EventType]:
         await announce_delivered(dispatcher, tracker)
         announce_kept_photos(dispatcher, tracker)
+        events = await self._answer(dispatcher, tracker)
+        keeps_comment = any(
+            event.get("event") == "slot" and event.get("name") == "follow_up_comment"
+            for event in events
+        )
+        if tracker.get_slot("follow_up_comment") is not None and not keeps_comment:
+            # Posted, or the citizen moved on to a different request.
+            events.append(SlotSet("follow_up_comment", None))
+        return events
+
+    async def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         intent = latest_intent(tracker)
         text = clean_text(tracker.latest_message.get("text")) or ""
-        said = reference_in(text) or reference_entity(tracker)
+        said = picked_reference(tracker) or reference_entity(tracker)
         remembered = reference_in(tracker.get_slot("ticket_reference"))
         client = get_open311_client()
+        asked = _last_action_was(tracker, "action_follow_up_ticket")
+        # Only right after "which ticket?" is the kept information this message's business.
+        kept = clean_text(tracker.get_slot("follow_up_comment")) if asked else None
 
         pending = check_media_url(tracker.get_slot("follow_up_photo"), allowed_media_bases())
-        if pending is not None and said is not None and _asked_which_ticket(tracker):
+        if (
+            pending is not None
+            and said is not None
+            and _last_action_was(tracker, "action_add_photo")
+        ):
             # The answer to "which ticket is this photo for?", typed instead of picked.
             return await attach_photo(dispatcher, tracker, said, pending)
+        if kept is not None:
+            if said is not None:
+                return await self._add_comment(dispatcher, tracker, said, kept, kept=True)
+            if intent == "add_information":
+                # More words before the ticket is named: keep them all.
+                return await self._ask_ticket_for(dispatcher, tracker, f"{kept}\n{text}")
+            if intent == "check_status":
+                # "Which ones are mine?": the list, then the question still stands.
+                events = await self._list_tickets(dispatcher, tracker, client)
+                return [*events, SlotSet("follow_up_comment", kept)]
+        if intent in ("nlu_fallback", "choose_option") and said is None:
+            # Words after a status or "which ticket?" that name no ticket: as anywhere.
+            dispatcher.utter_message(response="utter_please_rephrase")
+            return [SlotSet("follow_up_comment", kept)] if kept is not None else []
         if intent == "check_status" and said is None:
             return await self._list_tickets(dispatcher, tracker, client)
         reference = said or remembered
         if reference is None:
+            if (
+                intent == "add_information"
+                and text
+                and not shared_photo(tracker, allowed_media_bases())[0]
+            ):
+                return await self._ask_ticket_for(dispatcher, tracker, text)
             dispatcher.utter_message(response="utter_ask_reference")
             return []
+        if intent == "add_information":
+            return await self._add_comment(dispatcher, tracker, reference, text)
+        return await self._tell_status(dispatcher, reference, remembered)
+
+    @staticmethod
+    async def _ask_ticket_for(
+        dispatcher: CollectingDispatcher, tracker: Tracker, comment: str
+    ) -> list[EventType]:
+        """Keep ``comment`` and ask which ticket it is for."""
+        buttons = await ticket_buttons(tracker)
+        dispatcher.utter_message(
+            response="utter_ask_comment_ticket_pick" if buttons else "utter_ask_comment_ticket",
+            buttons=buttons,
+        )
+        return [SlotSet("follow_up_comment", comment)]
+
+    async def _tell_status(
+        self, dispatcher: CollectingDispatcher, reference: str, remembered: str | None
+    ) -> list[EventType]:
+        client = get_open311_client()
         try:
             ticket = await client.get_request(reference)
         except TicketNotFound:
@@ -123,16 +185,43 @@ class ActionFollowUpTicket(Action):
         except (BackOfficeUnavailable, RequestRejected):
             dispatcher.utter_message(response="utter_backoffice_unavailable")
             return []
-        events: list[EventType] = [SlotSet("ticket_reference", reference)]
+        dispatcher.utter_message(
+            response=STATUS_RESPONSES[ticket.status],
+            service_request_id=reference,
+            service_name=ticket.service_name,
+            status_notes=ticket.status_notes or "",
+        )
+        return [SlotSet("ticket_reference", reference)]
 
-        if intent != "add_information":
+    async def _add_comment(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        reference: str,
+        text: str,
+        *,
+        kept: bool = False,
+    ) -> list[EventType]:
+        """Put ``text`` (with the latest message's photo, if any) on ``reference``.
+
+        ``kept``: ``text`` is the information kept while asking which ticket; if it cannot go on
+        ``reference`` it stays kept, so another reference typed next still posts it.
+        """
+        client = get_open311_client()
+        remembered = reference_in(tracker.get_slot("ticket_reference"))
+        still_kept: list[EventType] = [SlotSet("follow_up_comment", text)] if kept else []
+        try:
+            await client.get_request(reference)
+        except TicketNotFound:
             dispatcher.utter_message(
-                response=STATUS_RESPONSES[ticket.status],
-                service_request_id=reference,
-                service_name=ticket.service_name,
-                status_notes=ticket.status_notes or "",
+                response="utter_ticket_not_found", service_request_id=reference
             )
-            return events
+            forget = [SlotSet("ticket_reference", None)] if reference == remembered else []
+            return [*forget, *still_kept]
+        except (BackOfficeUnavailable, RequestRejected):
+            dispatcher.utter_message(response="utter_backoffice_unavailable")
+            return still_kept
+        events: list[EventType] = [SlotSet("ticket_reference", reference)]
         try:
             identity = citizen_identity(tracker)
             if identity is None:
@@ -149,7 +238,7 @@ class ActionFollowUpTicket(Action):
             dispatcher.utter_message(
                 response="utter_ticket_not_from_this_chat", service_request_id=reference
             )
-            return events
+            return [*events, *still_kept]
         except (ExtensionUnavailable, RequestRejected):
             dispatcher.utter_message(
                 response="utter_follow_up_not_supported", service_request_id=reference
@@ -157,7 +246,7 @@ class ActionFollowUpTicket(Action):
             return events
         except BackOfficeUnavailable:
             dispatcher.utter_message(response="utter_backoffice_unavailable")
-            return events
+            return [*events, *still_kept]
         dispatcher.utter_message(response="utter_follow_up_done", service_request_id=reference)
         return events
 
@@ -336,7 +425,7 @@ class ActionAddPhoto(Action):
             return []
         if photo is None:
             photo = check_media_url(tracker.get_slot("follow_up_photo"), bases)
-        picked = self._picked_reference(tracker)
+        picked = picked_reference(tracker)
         reference = picked or reference_in(tracker.get_slot("ticket_reference"))
         if photo is None:
             # A ticket picked or named, but the photo is still to come.
@@ -357,42 +446,45 @@ class ActionAddPhoto(Action):
         return await attach_photo(dispatcher, tracker, reference, photo)
 
     @staticmethod
-    def _picked_reference(tracker: Tracker) -> str | None:
-        """A ticket chosen with a button, or typed, in the latest message."""
-        for entity in tracker.latest_message.get("entities") or []:
-            if entity.get("entity") == "choice":
-                return reference_in(entity.get("value"))
-        return reference_in(clean_text(tracker.latest_message.get("text"))) or reference_entity(
-            tracker
-        )
-
-    @staticmethod
     async def _ask_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        tickets: list[CitizenTicket] = []
-        identity = citizen_identity(tracker)
-        if identity is not None:
-            try:
-                tickets = await get_open311_client().list_citizen_tickets(
-                    identity, limit=PHOTO_TICKET_BUTTONS
-                )
-            except (BackOfficeUnavailable, ExtensionUnavailable, RequestRejected):
-                tickets = []  # the question still works typed
-        buttons = [
-            {
-                "title": f"{ticket.service_request_id} {ticket.service_name}",
-                "payload": choice_payload(ticket.service_request_id),
-            }
-            for ticket in tickets
-            if reference_in(ticket.service_request_id)
-        ][:PHOTO_TICKET_BUTTONS]
+        buttons = await ticket_buttons(tracker)
         dispatcher.utter_message(
             response="utter_ask_photo_ticket_pick" if buttons else "utter_ask_photo_ticket",
             buttons=buttons,
         )
 
 
-def _asked_which_ticket(tracker: Tracker) -> bool:
-    """Whether the bot's last action before this message was ``action_add_photo``."""
+def picked_reference(tracker: Tracker) -> str | None:
+    """A ticket chosen with a button, or typed, in the latest message."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "choice":
+            return reference_in(entity.get("value"))
+    return reference_in(clean_text(tracker.latest_message.get("text"))) or reference_entity(tracker)
+
+
+async def ticket_buttons(tracker: Tracker) -> list[dict[str, str]]:
+    """This chat's latest tickets as buttons; none when the back office cannot list them."""
+    tickets: list[CitizenTicket] = []
+    identity = citizen_identity(tracker)
+    if identity is not None:
+        try:
+            tickets = await get_open311_client().list_citizen_tickets(
+                identity, limit=PHOTO_TICKET_BUTTONS
+            )
+        except (BackOfficeUnavailable, ExtensionUnavailable, RequestRejected):
+            tickets = []  # the question still works typed
+    return [
+        {
+            "title": f"{ticket.service_request_id} {ticket.service_name}",
+            "payload": choice_payload(ticket.service_request_id),
+        }
+        for ticket in tickets
+        if reference_in(ticket.service_request_id)
+    ][:PHOTO_TICKET_BUTTONS]
+
+
+def _last_action_was(tracker: Tracker, action: str) -> bool:
+    """Whether the bot's last action before this message was ``action``."""
     seen_message = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
@@ -402,5 +494,5 @@ def _asked_which_ticket(tracker: Tracker) -> bool:
         elif seen_message and event.get("event") == "action":
             name = event.get("name")
             if name not in ("action_listen", None):
-                return bool(name == "action_add_photo")
+                return bool(name == action)
     return False

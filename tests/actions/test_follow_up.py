@@ -183,10 +183,160 @@ async def test_information_degrades_politely_on_plain_open311(catalogue: FakeOpe
     assert responses(dispatcher) == ["utter_follow_up_not_supported"]
 
 
-async def test_no_reference_anywhere_asks_for_it(catalogue: FakeOpen311) -> None:
-    _, dispatcher = await follow_up("add_information", "add that it buzzes")
+async def test_information_with_no_ticket_known_is_kept_and_the_ticket_asked(
+    catalogue: FakeOpen311,
+) -> None:
+    events, dispatcher = await follow_up("add_information", "add that it buzzes")
 
-    assert responses(dispatcher) == ["utter_ask_reference"]
+    assert responses(dispatcher) == ["utter_ask_comment_ticket"]
+    assert not dispatcher.messages[0]["buttons"]
+    assert events == [SlotSet("follow_up_comment", "add that it buzzes")]
+    assert catalogue.follow_ups == []
+
+
+def answering_which_ticket(
+    kept: str, *, text: str, intent: str, entities: list[dict[str, Any]] | None = None
+) -> Any:
+    """A tracker whose latest message answers the "which ticket?" action_follow_up_ticket asked."""
+    tracker = make_tracker(
+        {"follow_up_comment": kept},
+        text=text,
+        intent=intent,
+        entities=entities,
+        input_channel="telegram",
+    )
+    tracker.events[:0] = [
+        {"event": "action", "name": "action_follow_up_ticket"},
+        {"event": "slot", "name": "follow_up_comment", "value": kept},
+        {"event": "action", "name": "action_listen"},
+    ]
+    return tracker
+
+
+@pytest.mark.parametrize(
+    ("intent", "answer"),
+    [("check_status", "it is {ref}"), ("nlu_fallback", "{ref}"), ("check_status", "{lower}")],
+)
+async def test_kept_information_goes_on_the_ticket_typed_next(
+    catalogue: FakeOpen311, intent: str, answer: str
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+    kept = "the lamp post is also leaning"
+    text = answer.format(ref=reference, lower=reference.lower())
+
+    dispatcher = CollectingDispatcher()
+    tracker = answering_which_ticket(kept, text=text, intent=intent)
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_follow_up_done"]
+    assert catalogue.follow_ups == [("comment", reference, kept)]
+    assert SlotSet("ticket_reference", reference) in events
+    assert SlotSet("follow_up_comment", None) in events
+
+
+async def test_kept_information_goes_on_the_ticket_picked_with_a_button(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    older, newer = await file_one(catalogue), await file_one(catalogue)
+    said = "it now floods the whole crossing"
+
+    events, dispatcher = await follow_up("add_information", said)
+
+    assert responses(dispatcher) == ["utter_ask_comment_ticket_pick"]
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["payload"] for b in buttons] == [
+        f'/choose_option{{"choice": "{newer}"}}',
+        f'/choose_option{{"choice": "{older}"}}',
+    ]
+    assert events == [SlotSet("follow_up_comment", said)]
+
+    dispatcher = CollectingDispatcher()
+    tracker = answering_which_ticket(
+        said,
+        text=buttons[1]["payload"],
+        intent="choose_option",
+        entities=[{"entity": "choice", "value": older}],
+    )
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_follow_up_done"]
+    assert catalogue.follow_ups == [("comment", older, said)]
+    assert SlotSet("follow_up_comment", None) in events
+
+
+async def test_more_information_before_the_ticket_is_kept_with_the_first(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+
+    dispatcher = CollectingDispatcher()
+    tracker = answering_which_ticket(
+        "it buzzes", text="and it flickers at night", intent="add_information"
+    )
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ask_comment_ticket_pick"]
+    both = "it buzzes\nand it flickers at night"
+    assert events == [SlotSet("follow_up_comment", both)]
+
+    dispatcher = CollectingDispatcher()
+    tracker = answering_which_ticket(both, text=reference, intent="check_status")
+    await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert catalogue.follow_ups == [("comment", reference, both)]
+
+
+async def test_a_wrong_reference_keeps_the_information_for_the_next_try(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+
+    dispatcher = CollectingDispatcher()
+    tracker = answering_which_ticket("it buzzes", text="CD-ZZZZZZ", intent="check_status")
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ticket_not_found"]
+    assert events == [SlotSet("follow_up_comment", "it buzzes")]
+    assert catalogue.follow_ups == []
+
+
+async def test_unclear_words_after_which_ticket_keep_the_information(
+    catalogue: FakeOpen311,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = answering_which_ticket("it buzzes", text="hmm not sure", intent="nlu_fallback")
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+    assert events == [SlotSet("follow_up_comment", "it buzzes")]
+
+
+async def test_a_later_different_request_clears_the_kept_information(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+    # Something else happened between the question and this status check.
+    tracker = make_tracker(
+        {"follow_up_comment": "it buzzes"},
+        text=f"status of {reference}",
+        intent="check_status",
+        input_channel="telegram",
+    )
+    tracker.events[:0] = [
+        {"event": "action", "name": "utter_you_are_welcome"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    dispatcher = CollectingDispatcher()
+
+    events = await ActionFollowUpTicket().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ticket_status_open"]
+    assert catalogue.follow_ups == [], "old information is never posted on a guess"
+    assert SlotSet("follow_up_comment", None) in events
 
 
 async def test_outage_is_said_plainly(catalogue: FakeOpen311) -> None:
