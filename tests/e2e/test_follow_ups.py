@@ -290,3 +290,24 @@ def test_photos_go_on_the_ticket_being_talked_about(stack: Stack) -> None:
     shown = staff(stack, "GET", f"/tickets/{reference}")
     assert shown.status_code == 200, shown.text
     assert [m["media_id"] for m in shown.json()["ticket"]["media"]] == photos
+
+
+def test_information_given_before_the_ticket_is_named_goes_on_it(stack: Stack) -> None:
+    sender = "citizen-68"
+    reference = file_complaint(stack, sender)
+    say(stack, sender, "restart")  # forget the remembered ticket: the citizen has to name it
+
+    information = "I forgot to mention that the lamp post is also leaning"
+    asked = say_full(stack, sender, information)
+    assert asked[-1]["text"] == response_text("utter_ask_comment_ticket_pick"), asked
+    assert [b["payload"] for b in asked[-1]["buttons"]] == [
+        f'/choose_option{{"choice": "{reference}"}}'
+    ]
+    assert citizen_ticket(stack, sender, reference)["comments"] == [], "nothing before the ticket"
+
+    # The reference typed, as the question says, instead of the button.
+    done = say(stack, sender, reference)
+
+    assert done == [response_text("utter_follow_up_done").format(service_request_id=reference)]
+    comments = citizen_ticket(stack, sender, reference)["comments"]
+    assert [(c["author"], c["body"]) for c in comments] == [("citizen", information)]
