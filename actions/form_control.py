@@ -82,8 +82,8 @@ class ActionSkipStep(Action):
     """Skips the open step where it may be skipped.
 
     The service choice can be skipped (the configured catch-all service is used), and so can
-    the photo and the contact steps (replies in this chat only; no name); the other steps are required by the city's system, so the citizen is told and
-    offered a person.
+    the photo and the contact steps (replies in this chat only; no name); the other steps are
+    required by the city's system, so the citizen is told and offered a person.
     """
 
     def name(self) -> str:
