@@ -448,7 +448,10 @@ class Outbox:
                 )
         except (RequestRejected, ExtensionUnavailable, ValueError) as error:
             # Kept, not deleted: staff can still read it from this file.
-            logger.error("back office refused a kept request for a person: %s", error)
+            # The kind only: an error's text may quote what the citizen wrote.
+            logger.error(
+                "back office refused a kept request for a person: %s", type(error).__name__
+            )
             self._finish_handoff(key, "rejected", None, keep_message=True)
         else:
             self._finish_handoff(key, "delivered", handoff, keep_message=False)
