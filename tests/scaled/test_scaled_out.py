@@ -105,6 +105,8 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledOut]:
     credentials.write_text("rest:\n")
     env: dict[str, str] = {
         **os.environ,
+        # Rasa runs in a scratch directory; the project's modules (bot.lock_store) load from ROOT.
+        "PYTHONPATH": str(ROOT),
         "CIVICDESK_ACTION_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}/webhook",
         "CIVICDESK_ACTION_TOKEN": "unused-here",
         "CIVICDESK_TRACKER_DB_HOST": PG["host"],
@@ -270,7 +272,9 @@ def test_concurrent_messages_for_one_conversation_are_serialised_by_the_redis_lo
     ]
     first_user = kinds.index("user")
     turns = kinds[first_user:]
-    assert turns == ["user", "action_listen"] * len(messages), turns
+    assert turns == ["user", "action_listen"] * len(messages), [
+        (event["event"], event.get("name") or event.get("text")) for event in events
+    ]
     # The lock lived in Redis under this set-up's prefix while the burst ran.
     assert any(key.startswith(scaled.redis_prefix) for key in seen_prefixes), seen_prefixes
 
