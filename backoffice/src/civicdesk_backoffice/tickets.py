@@ -527,32 +527,14 @@ async def find_public_request(connection: AsyncConnection, reference: str) -> Se
     if canonical is None:
         return None
     row = (await connection.execute(_PUBLIC_LOOKUP, {"reference": canonical})).first()
-    return None if row is None else _public_from_row(row)
+    return None if row is None else to_public(row, row.service_name)
 
 
-def _public_from_row(row: Row[Any]) -> ServiceRequest:
-    return ServiceRequest(
-        service_request_id=row.service_request_id,
-        status=TicketStatus(row.status).open311,
-        service_code=row.service_code,
-        service_name=row.service_name,
-        requested_datetime=row.requested_at,
-        updated_datetime=row.updated_at,
-        description=row.description,
-        status_notes=row.status_notes,
-        agency_responsible=row.department,
-        service_notice=service_notice(row.department, row.expected_at),
-        expected_datetime=row.expected_at,
-        address=row.address_string,
-        address_id=row.address_id,
-        lat=row.lat,
-        long=row.long,
-        media_url=row.media_url,
-    )
+def to_public(ticket: Ticket | Row[Any], service_name: str) -> ServiceRequest:
+    """The public Open311 view of a ticket: no names, contact details or device/account ids.
 
-
-def to_public(ticket: Ticket, service_name: str) -> ServiceRequest:
-    """The public Open311 view of a ticket: no names, contact details or device/account ids."""
+    ``ticket`` is an ORM ticket or a Core row with the same columns (the lookup hot path).
+    """
     return ServiceRequest(
         service_request_id=ticket.service_request_id,
         status=TicketStatus(ticket.status).open311,
