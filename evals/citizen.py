@@ -1,0 +1,177 @@
+"""The simulated citizen: answers each question from what their scenario says they know.
+
+Two modes. A *tapping* citizen presses the button that means what they know whenever there is
+one, and types only what no button can say (a place, a phone number). A *typing* citizen
+never presses a button: they answer every question in their own words, as the scenario
+writes them, and fall back on the number of an option only when the bot has shown a
+numbered list after not understanding them.
+
+The citizen knows the catalogue as a reader of the city's website would: the questions of
+their service and which group it is listed under (to browse by topic when tapping).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from evals.bot_messages import Button, Reply
+from evals.scenarios import Scenario
+
+Mode = Literal["tap", "type"]
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What a citizen can read about the services: groups, and each question's attribute."""
+
+    groups: dict[str, str]  # service code -> group
+    # (service code, question text) -> attribute code
+    questions: dict[tuple[str, str], str]
+
+
+@dataclass
+class Citizen:
+    scenario: Scenario
+    mode: Mode
+    catalogue: Catalogue
+    asked: dict[str, int] = field(default_factory=dict)
+    pages_seen: int = 0
+
+    @property
+    def service(self) -> str:
+        return self.scenario.expect.service_code
+
+    def answer(self, reply: Reply) -> str:
+        """The next message to send after ``reply`` (a button payload when tapping)."""
+        step = reply.step or "unknown"
+        key = f"{step}:{reply.question}"
+        self.asked[key] = self.asked.get(key, 0) + 1
+        again = self.asked[key] > 1
+        handler = getattr(self, f"_{step}", self._unknown)
+        return str(handler(reply, again))
+
+    # Each step's answer; ``again`` when the same question was asked before.
+
+    def _description(self, reply: Reply, again: bool) -> str:
+        return self.scenario.description
+
+    def _service(self, reply: Reply, again: bool) -> str:
+        offered = [b for b in reply.buttons if b.choice == self.service]
+        group = self.catalogue.groups.get(self.service, "")
+        if self.mode == "tap":
+            if offered:
+                return offered[0].payload
+            for wanted in (f"group:{group}", "topics" if self.pages_seen >= 1 else "more"):
+                found = _button(reply.buttons, wanted)
+                if found is not None:
+                    self.pages_seen += 1
+                    return found.payload
+            found = _button(reply.buttons, "topics") or _button(reply.buttons, "none")
+            return found.payload if found else self.scenario.description
+        services = [b for b in reply.buttons if b.choice and b.choice not in _SERVICE_MOVES]
+        if offered:
+            if self.scenario.service_says and not again:
+                return self.scenario.service_says
+            position = services.index(offered[0])
+            return f"the {_ORDINALS[position]} one" if position < len(_ORDINALS) else "more"
+        self.pages_seen += 1
+        if self.pages_seen == 1:
+            return "none of those, show me other ones"
+        if self.pages_seen == 2 and group:
+            return group
+        return self.scenario.description
+
+    def _attribute(self, reply: Reply, again: bool) -> str:
+        code = self._attribute_code(reply)
+        answer = self.scenario.answers.get(code) if code else None
+        if answer is None:
+            # Not a question the scenario foresaw: a citizen would say they do not know.
+            return "/skip" if self.mode == "tap" else "i don't know"
+        if answer.keys:
+            by_key = [b for b in reply.buttons if b.choice in answer.keys]
+            if self.mode == "tap" and by_key:
+                return by_key[0].payload
+            if again and by_key:
+                numbered = _numbered(reply)
+                if answer.keys[0] in numbered:
+                    return str(numbered.index(answer.keys[0]) + 1)
+        return answer.say
+
+    def _attribute_code(self, reply: Reply) -> str | None:
+        found = self.catalogue.questions.get((self.service, reply.question.strip()))
+        if found is not None:
+            return found
+        # The question may carry a hint after it; match on its start.
+        for (service, question), code in self.catalogue.questions.items():
+            if service == self.service and reply.question.startswith(question):
+                return code
+        # Otherwise: the only attribute whose keys are among the buttons.
+        choices = {b.choice for b in reply.buttons}
+        for code, answer in self.scenario.answers.items():
+            if answer.keys and set(answer.keys) & choices:
+                return code
+        return None
+
+    def _place(self, reply: Reply, again: bool) -> str:
+        return self.scenario.place or "I am not sure"
+
+    def _photo(self, reply: Reply, again: bool) -> str:
+        if self.mode == "tap":
+            found = next((b for b in reply.buttons if b.payload == "/skip"), None)
+            if found is not None:
+                return found.payload
+        return "i don't have a photo, sorry"
+
+    def _contact_choice(self, reply: Reply, again: bool) -> str:
+        contact = self.scenario.contact
+        if self.mode == "tap":
+            wanted = "anonymous" if contact.says is None else "contact"
+            found = _button(reply.buttons, wanted)
+            if found is not None:
+                return found.payload
+        if contact.says is None:
+            return contact.decline or "no thanks"
+        return contact.says
+
+    def _contact_details(self, reply: Reply, again: bool) -> str:
+        return self.scenario.contact.says or self.scenario.contact.decline or "no"
+
+    def _contact_name(self, reply: Reply, again: bool) -> str:
+        if self.scenario.contact.name:
+            return self.scenario.contact.name
+        if self.mode == "tap":
+            found = _button(reply.buttons, "no_name")
+            if found is not None:
+                return found.payload
+        return "I'd rather not give my name"
+
+    def _confirm(self, reply: Reply, again: bool) -> str:
+        if self.mode == "tap":
+            found = _button(reply.buttons, "submit")
+            if found is not None:
+                return found.payload
+        return "yes that's right, please send it"
+
+    def _unknown(self, reply: Reply, again: bool) -> str:
+        # A reply with no question the citizen recognises: they say what they came for again.
+        return self.scenario.description
+
+
+_SERVICE_MOVES = frozenset({"more", "topics", "none", "matches"})
+_NUMBERED = re.compile(r"^\s*(\d+)[.)]\s+(.+?)\s*$", re.MULTILINE)
+
+
+def _button(buttons: tuple[Button, ...], choice: str) -> Button | None:
+    return next((b for b in buttons if b.choice == choice), None)
+
+
+def _numbered(reply: Reply) -> list[str | None]:
+    """The choices of the buttons, in the order of a numbered list the bot wrote out."""
+    titles = {b.title.casefold(): b.choice for b in reply.buttons}
+    listed = [
+        titles.get(title.casefold()) for text in reply.texts for _, title in _NUMBERED.findall(text)
+    ]
+    return listed or [b.choice for b in reply.buttons]
