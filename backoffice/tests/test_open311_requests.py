@@ -94,12 +94,63 @@ async def test_post_accepts_an_address_instead_of_coordinates(client: Client, ap
     assert response.status == 201
 
 
-async def test_post_without_location_is_400(client: Client, api_key: str) -> None:
+LOCATION_REQUIRED = (
+    "a location is required for this service: lat and long, address_string or address_id"
+)
+
+
+async def test_post_without_location_is_400_where_the_service_needs_one(
+    client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     form = street_light_form(api_key, lat="", long="")
     response = await client.post("/open311/v2/requests.json", data=form)
     assert response.status == 400
+    assert await response.json() == [{"code": 400, "description": LOCATION_REQUIRED}]
+    async with sessionmaker() as session:
+        assert (await session.scalars(select(Ticket))).all() == []
+
+
+async def test_post_without_location_is_400_xml_where_the_service_needs_one(
+    client: Client, api_key: str
+) -> None:
+    form = street_light_form(api_key, lat="", long="", address_string=" ")
+    response = await client.post("/open311/v2/requests.xml", data=form)
+    assert response.status == 400
+    assert response.content_type == "text/xml"
+    root = parse_open311_xml(await response.text())
+    assert root.tag == "errors"
+    assert root.findtext("error/code") == "400"
+    assert root.findtext("error/description") == LOCATION_REQUIRED
+
+
+async def test_post_without_location_tells_the_other_problems_too(
+    client: Client, api_key: str
+) -> None:
+    form = street_light_form(api_key, lat="", long="", **{"attribute[fault]": "melted"})
+    response = await client.post("/open311/v2/requests.json", data=form)
+    assert response.status == 400
     descriptions = [error["description"] for error in await response.json()]
-    assert any("location is required" in text for text in descriptions)
+    assert LOCATION_REQUIRED in descriptions
+    assert any("attribute[fault]" in text for text in descriptions)
+
+
+async def test_post_without_location_is_filed_where_the_service_needs_none(
+    client: Client, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    form = {
+        "api_key": api_key,
+        "service_code": "licence_renewal",
+        "attribute[licence_number]": "B-1234567",
+        "account_id": "telegram:12345",
+    }
+    for fmt in ("json", "xml"):
+        response = await client.post(f"/open311/v2/requests.{fmt}", data=form)
+        assert response.status == 201, await response.text()
+
+    async with sessionmaker() as session:
+        stored = (await session.scalars(select(Ticket))).all()
+    assert [ticket.service_code for ticket in stored] == ["licence_renewal"] * 2
+    assert all(ticket.lat is None and ticket.address_string is None for ticket in stored)
 
 
 async def test_post_without_service_code_is_400(client: Client, api_key: str) -> None:

@@ -36,7 +36,7 @@ async def test_service_list_json_has_every_active_service(client: Client) -> Non
     response = await client.get("/open311/v2/services.json")
     assert response.status == 200
     services = {service["service_code"]: service for service in await response.json()}
-    assert set(services) == {"street_light", "graffiti", "bulky_waste"}
+    assert set(services) == {"street_light", "graffiti", "bulky_waste", "licence_renewal"}
     light = services["street_light"]
     assert light["service_name"] == "Street light not working"
     assert light["metadata"] is True
@@ -53,7 +53,7 @@ async def test_service_list_xml_mirrors_the_json(client: Client) -> None:
     root = parse_open311_xml(await response.text())
     assert root.tag == "services"
     codes = {service.findtext("service_code") for service in root.findall("service")}
-    assert codes == {"street_light", "graffiti", "bulky_waste"}
+    assert codes == {"street_light", "graffiti", "bulky_waste", "licence_renewal"}
     light = next(s for s in root.findall("service") if s.findtext("service_code") == "street_light")
     assert light.findtext("metadata") == "true"
 

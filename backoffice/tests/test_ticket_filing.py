@@ -83,6 +83,7 @@ async def test_a_refused_request_leaves_the_rest_of_its_batch_filed(
         tickets.Filing(_new(service_code="no_such_service"), api_key=api_key),
         tickets.Filing(_new(**{"attribute[fault]": "melted"}), api_key=api_key),
         tickets.Filing(_new(), api_key="cd_" + "z" * 32),
+        tickets.Filing(_new(lat="", long=""), api_key=api_key),
         tickets.Filing(_new(description="last"), api_key=api_key),
     ]
     outcomes = await tickets.file_batch(sessionmaker, filings)
@@ -91,8 +92,12 @@ async def test_a_refused_request_leaves_the_rest_of_its_batch_filed(
         tickets.UnknownServiceError,
         SchemaError,
         idempotency.InvalidApiKeyError,
+        SchemaError,
         tickets.FiledTicket,
     ]
+    no_place = outcomes[4]
+    assert isinstance(no_place, SchemaError)
+    assert no_place.problems == [tickets.LOCATION_REQUIRED]
     filed = [outcome for outcome in outcomes if isinstance(outcome, tickets.FiledTicket)]
     assert await _stored(sessionmaker) == {ticket.service_request_id for ticket in filed}
 

@@ -34,12 +34,46 @@ def test_form_round_trip_keeps_every_field() -> None:
     assert parsed == request
 
 
-def test_form_needs_service_code_and_a_location() -> None:
+def test_form_needs_a_service_code_but_no_location() -> None:
     with pytest.raises(SchemaError) as caught:
         NewServiceRequest.from_form([("description", "broken")])
 
-    assert "service_code is required" in caught.value.problems
-    assert any("location is required" in problem for problem in caught.value.problems)
+    assert caught.value.problems == ["service_code is required"]
+
+
+def test_a_request_without_a_location_parses_and_says_so() -> None:
+    # Applications such as a licence renewal have no place; the server decides per service.
+    parsed = NewServiceRequest.from_form(
+        [("service_code", "driving_licence_renewal"), ("attribute[licence_number]", "B123")]
+    )
+
+    assert parsed.has_location is False
+    assert parsed.lat is None
+    assert parsed.address_string is None
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("lat", "31.23"), ("long", "121.47")],
+        [("address_string", "12 Jiefang Road")],
+        [("address_id", "A-17")],
+        [("lat", "0"), ("long", "0")],
+    ],
+)
+def test_has_location_with_coordinates_or_an_address(pairs: list[tuple[str, str]]) -> None:
+    parsed = NewServiceRequest.from_form([("service_code", "s"), *pairs])
+
+    assert parsed.has_location is True
+
+
+def test_blank_location_fields_are_no_location() -> None:
+    parsed = NewServiceRequest.from_form(
+        [("service_code", "s"), ("lat", ""), ("long", " "), ("address_string", "")]
+    )
+
+    assert parsed.has_location is False
+    assert NewServiceRequest("s", lat=1.0).has_location is False
 
 
 @pytest.mark.parametrize(
@@ -49,6 +83,9 @@ def test_form_needs_service_code_and_a_location() -> None:
         ([("lat", "91"), ("long", "1")], "lat must be between -90 and 90"),
         ([("lat", "1"), ("long", "nan")], "long must be between -180 and 180"),
         ([("lat", "1")], "lat and long must be sent together"),
+        ([("long", "1")], "lat and long must be sent together"),
+        ([("address_string", "x" * 501)], "address_string is longer than 500"),
+        ([("address_id", "x" * 256)], "address_id is longer than 255"),
         ([("address_string", "x"), ("colour", "red")], "unknown field 'colour'"),
         ([("address_string", "x"), ("description", "d" * 4001)], "description is longer"),
         ([("address_string", "x"), ("attribute[]", "v")], "attribute[] needs a code"),

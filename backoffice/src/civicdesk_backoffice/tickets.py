@@ -35,6 +35,11 @@ MAX_SEARCH_RESULTS = 1000
 MAX_SEARCH_SPAN = timedelta(days=90)
 """Longest date range one search may cover, and the default range."""
 
+LOCATION_REQUIRED = (
+    "a location is required for this service: lat and long, address_string or address_id"
+)
+"""The problem told when a service that needs a place is filed without one."""
+
 _REFERENCE_ATTEMPTS = 8
 _TYPED_REFERENCE = re.compile(r"CD-?([0-9A-Z]{6})")
 # What people type for letters Crockford's alphabet leaves out.
@@ -137,7 +142,8 @@ async def file_request(
 
     Raises:
         UnknownServiceError: the service code is unknown or inactive.
-        SchemaError: the attribute answers do not fit the service definition.
+        SchemaError: the attribute answers do not fit the service definition, or the
+            service needs a location and the request has none.
     """
     (outcome,) = await file_batch(sessionmaker, [Filing(new, on_stored=on_stored)])
     if isinstance(outcome, BaseException):
@@ -254,7 +260,8 @@ class TicketFiler:
         Raises:
             InvalidApiKeyError: ``filing.api_key`` is unknown or revoked.
             UnknownServiceError: the service code is unknown or inactive.
-            SchemaError: the attribute answers do not fit the service definition.
+            SchemaError: the attribute answers do not fit the service definition, or the
+                service needs a location and the request has none.
         """
         return await self.tickets.submit(filing)
 
@@ -306,10 +313,17 @@ async def _store_batch_once(
             if service is None:
                 outcomes[index] = UnknownServiceError(filing.new.service_code)
                 continue
+            # Open311 asks every request for a location; here only services that need a
+            # place do (a licence renewal has none). Told together with the answers' problems.
+            problems: list[str] = []
+            if service.needs_location and not filing.new.has_location:
+                problems.append(LOCATION_REQUIRED)
             try:
                 answers = check_attributes(_definitions(service), filing.new.attributes)
             except SchemaError as error:
-                outcomes[index] = error
+                problems += error.problems
+            if problems:
+                outcomes[index] = SchemaError(problems)
                 continue
             # References distinct within the batch, so each returned one names one request.
             rows[index] = _new_ticket(filing.new, service, answers, now, _fresh_reference(taken))
@@ -342,7 +356,11 @@ async def _verified_keys(connection: AsyncConnection, presented: set[str]) -> di
 
 
 _FILING_SERVICES = select(
-    ServiceEntry.code, ServiceEntry.department, ServiceEntry.sla_hours, ServiceEntry.attributes
+    ServiceEntry.code,
+    ServiceEntry.department,
+    ServiceEntry.sla_hours,
+    ServiceEntry.needs_location,
+    ServiceEntry.attributes,
 ).where(ServiceEntry.code.in_(bindparam("codes", expanding=True)), ServiceEntry.active.is_(True))
 
 

@@ -80,6 +80,17 @@ class NewServiceRequest:
     phone: str | None = None
     media_url: str | None = None
 
+    @property
+    def has_location(self) -> bool:
+        """Whether the request says where: coordinates, an address or an address id.
+
+        The specification requires one of them, but applications such as a licence renewal
+        have no place; the server decides per service whether a location is required.
+        """
+        return (self.lat is not None and self.long is not None) or bool(
+            self.address_string or self.address_id
+        )
+
     def to_form(self) -> list[tuple[str, str]]:
         """Encode as the ``application/x-www-form-urlencoded`` pairs the spec prescribes."""
         pairs: list[tuple[str, str]] = [("service_code", self.service_code)]
@@ -102,6 +113,8 @@ class NewServiceRequest:
 
         Empty values count as absent ("optional" in the spec). Unknown keys other than
         ``api_key`` and ``jurisdiction_id`` are rejected so typos do not vanish silently.
+        A location is not required here (unlike the specification): whether a service
+        needs one is the server's catalogue's call, see :attr:`has_location`.
 
         Raises:
             SchemaError: listing every problem found, not only the first.
@@ -141,11 +154,6 @@ class NewServiceRequest:
         long = _parse_coordinate(single.get("long"), "long", 180.0, problems)
         if ("lat" in single) != ("long" in single):
             problems.append("lat and long must be sent together")
-        has_location = (lat is not None and long is not None) or any(
-            single.get(name) for name in ("address_string", "address_id")
-        )
-        if not has_location and not any(p.startswith(("lat", "long")) for p in problems):
-            problems.append("a location is required: lat and long, address_string or address_id")
         _check_length(single, "description", MAX_DESCRIPTION_CHARS, problems)
         _check_length(single, "address_string", MAX_ADDRESS_CHARS, problems)
         for name in ("address_id", *_SHORT_FIELDS):
