@@ -111,6 +111,43 @@ def test_every_packaged_entry_has_several_keywords_and_answers_a_question(
     assert unasked == []
 
 
+def test_every_application_asking_for_a_place_or_photo_words_the_question(
+    packaged: Catalogue,
+) -> None:
+    applications = [entry for entry in packaged.services if entry.type == "application"]
+    unworded_place = [e.code for e in applications if e.needs_location and not e.location_question]
+    unworded_photo = [e.code for e in applications if e.needs_photo and not e.photo_question]
+
+    assert unworded_place == []
+    assert unworded_photo == []
+    # Complaints may keep the bot's generic "Where is it?"; some read better in their words.
+    assert any(e.location_question for e in packaged.services if e.type == "complaint")
+
+
+def test_question_wording_is_published_with_the_other_columns(tmp_path: Path) -> None:
+    entry = _entry("alpha") + "    location_question: Where will the event take place?\n"
+    _write_split(tmp_path, {"part.yml": entry})
+
+    (parsed,) = read_catalogue(tmp_path).services
+
+    values = parsed.column_values()
+    assert values["location_question"] == "Where will the event take place?"
+    assert values["photo_question"] is None
+
+
+@pytest.mark.parametrize("field", ["location_question", "photo_question"])
+def test_wording_for_a_question_never_asked_is_an_error(tmp_path: Path, field: str) -> None:
+    entry = _entry("alpha").replace("needs_location: true", "needs_location: false")
+    _write_split(tmp_path, {"part.yml": entry + f"    {field}: Where?\n"})
+
+    with pytest.raises(CatalogueError) as caught:
+        read_catalogue(tmp_path)
+
+    (problem,) = caught.value.problems
+    assert problem.startswith("part.yml: service #1 (alpha)")
+    assert f"{field} is set but needs_" in problem
+
+
 def test_split_catalogue_reads_every_file_in_name_order_with_the_index_version(
     tmp_path: Path,
 ) -> None:

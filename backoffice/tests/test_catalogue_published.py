@@ -104,8 +104,15 @@ async def test_service_list_publishes_every_entry_with_its_synonyms(
     for entry in packaged.services:
         assert listed[entry.code]["needs_photo"] is entry.needs_photo, entry.code
         assert listed[entry.code]["needs_location"] is entry.needs_location, entry.code
+        assert listed[entry.code]["location_question"] == entry.location_question, entry.code
+        assert listed[entry.code]["photo_question"] == entry.photo_question, entry.code
     assert any(entry.needs_photo for entry in packaged.services)
     assert not all(entry.needs_photo for entry in packaged.services)
+    event = listed["event_permit"]
+    assert event["location_question"] == "Where will the event take place?"
+    renewal = listed["driving_licence_renewal"]
+    assert renewal["photo_question"] == "Please send a photo of your current licence."
+    assert renewal["location_question"] is None
 
 
 async def test_service_list_renders_as_xml(full_client: Client, packaged: Catalogue) -> None:

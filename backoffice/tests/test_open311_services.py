@@ -46,6 +46,34 @@ async def test_service_list_json_has_every_active_service(client: Client) -> Non
     assert services["graffiti"]["metadata"] is False
 
 
+async def test_service_list_publishes_the_place_and_photo_extensions(client: Client) -> None:
+    response = await client.get("/open311/v2/services.json")
+    services = {service["service_code"]: service for service in await response.json()}
+    light, bulky, renewal = (
+        services[code] for code in ("street_light", "bulky_waste", "licence_renewal")
+    )
+    assert (light["needs_location"], light["needs_photo"]) == (True, False)
+    assert (renewal["needs_location"], renewal["needs_photo"]) == (False, True)
+    # No wording of its own: null, and the bot asks its generic question.
+    assert light["location_question"] is None
+    assert light["photo_question"] is None
+    assert bulky["location_question"] == "Where should we collect the items from?"
+    assert bulky["photo_question"] is None
+    assert renewal["location_question"] is None
+    assert renewal["photo_question"] == "Please send a photo of your current licence."
+
+
+async def test_service_list_xml_carries_the_question_wording(client: Client) -> None:
+    response = await client.get("/open311/v2/services.xml")
+    root = parse_open311_xml(await response.text())
+    by_code = {service.findtext("service_code"): service for service in root.findall("service")}
+    assert by_code["licence_renewal"].findtext("needs_location") == "false"
+    assert by_code["licence_renewal"].findtext("photo_question") == (
+        "Please send a photo of your current licence."
+    )
+    assert by_code["street_light"].findtext("location_question") in ("", None)
+
+
 async def test_service_list_xml_mirrors_the_json(client: Client) -> None:
     response = await client.get("/open311/v2/services.xml")
     assert response.status == 200

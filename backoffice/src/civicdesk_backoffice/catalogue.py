@@ -115,8 +115,19 @@ class CatalogueEntry(_Strict):
     department: _Label
     needs_location: bool
     needs_photo: bool
+    location_question: _Text | None = None
+    photo_question: _Text | None = None
     sla_hours: Annotated[int, Field(ge=1, le=24 * 366)]
     attributes: list[ServiceAttribute] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _questions_are_asked(self) -> CatalogueEntry:
+        # Wording for a question the bot never asks would be dead data; refuse it.
+        if self.location_question is not None and not self.needs_location:
+            raise ValueError("location_question is set but needs_location is false")
+        if self.photo_question is not None and not self.needs_photo:
+            raise ValueError("photo_question is set but needs_photo is false")
+        return self
 
     @model_validator(mode="after")
     def _attributes_are_distinct(self) -> CatalogueEntry:
@@ -140,6 +151,8 @@ class CatalogueEntry(_Strict):
             "department": self.department,
             "needs_location": self.needs_location,
             "needs_photo": self.needs_photo,
+            "location_question": self.location_question,
+            "photo_question": self.photo_question,
             "sla_hours": self.sla_hours,
             "attributes": [attribute.model_dump(mode="json") for attribute in self.attributes],
         }

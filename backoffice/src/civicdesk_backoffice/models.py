@@ -167,6 +167,8 @@ class ServiceEntry(Base):
     department: Mapped[str] = mapped_column(String(100))
     needs_location: Mapped[bool] = mapped_column(Boolean)
     needs_photo: Mapped[bool] = mapped_column(Boolean)
+    location_question: Mapped[str | None] = mapped_column(String(500))
+    photo_question: Mapped[str | None] = mapped_column(String(500))
     sla_hours: Mapped[int] = mapped_column(Integer)
     attributes: Mapped[list[Any]] = mapped_column(default=list)
     catalogue_version: Mapped[int] = mapped_column(Integer)

@@ -87,9 +87,12 @@ async def service_list(request: web.Request) -> web.Response:
                 group=service.group,
             ).to_json(),
             # CivicDesk extensions beyond GeoReport v2 (docs/backoffice-api.md): the bot asks
-            # for a map pin or a photo only where the service needs one.
+            # for a map pin or a photo only where the service needs one, in the service's
+            # own words where the catalogue has them (null: the bot's generic question).
             "needs_location": service.needs_location,
             "needs_photo": service.needs_photo,
+            "location_question": service.location_question,
+            "photo_question": service.photo_question,
         }
         for service in services
     ]
