@@ -30,6 +30,17 @@ WALKING_SKELETON_CODES = {
 }
 
 
+SLOT_BOOKING_CODES = {
+    "doctor_appointment",
+    "vaccination",
+    "driving_test",
+    "vehicle_inspection",
+    "document_collection",
+    "sports_facility_booking",
+}
+"""Services that book an appointment or a slot, so ask when it would suit the citizen."""
+
+
 def _entry(code: str, datatype: str = "string", *, omit: str | None = None) -> str:
     """One catalogue entry as YAML, optionally without one of its fields."""
     fields = {
@@ -146,6 +157,37 @@ def test_wording_for_a_question_never_asked_is_an_error(tmp_path: Path, field: s
     (problem,) = caught.value.problems
     assert problem.startswith("part.yml: service #1 (alpha)")
     assert f"{field} is set but needs_" in problem
+
+
+def test_services_that_book_a_slot_ask_for_a_preferred_time_second(packaged: Catalogue) -> None:
+    by_code = {entry.code: entry for entry in packaged.services}
+    for code in sorted(SLOT_BOOKING_CODES):
+        ordered = sorted(by_code[code].attributes, key=lambda attribute: attribute.order)
+        asked = ordered[1]
+        assert asked.code == "preferred_time", code
+        assert asked.required, code
+        # Free text: "next Tuesday morning" is an answer, not a datatype error.
+        assert asked.datatype == "string", code
+        assert asked.description == "When would suit you best?", code
+        assert (asked.datatype_description or "").startswith("A day and time, e.g."), code
+    elsewhere = [
+        entry.code
+        for entry in packaged.services
+        if entry.code not in SLOT_BOOKING_CODES
+        and any(attribute.code == "preferred_time" for attribute in entry.attributes)
+    ]
+    assert elsewhere == []
+
+
+def test_train_tickets_ask_for_the_journey_and_the_day_and_no_place(packaged: Catalogue) -> None:
+    (train,) = [entry for entry in packaged.services if entry.code == "train_ticket"]
+    required = {attribute.code: attribute for attribute in train.attributes if attribute.required}
+
+    assert (train.type, train.needs_location, train.needs_photo) == ("application", False, False)
+    assert set(required) == {"journey", "travel_date"}
+    assert required["journey"].datatype == required["travel_date"].datatype == "string"
+    assert required["journey"].description == "From where to where are you travelling?"
+    assert required["travel_date"].description == "On which day do you want to travel?"
 
 
 def test_split_catalogue_reads_every_file_in_name_order_with_the_index_version(
