@@ -13,6 +13,7 @@ from civicdesk_backoffice.search import (
     index_of_entries,
     stem,
     terms,
+    tokens,
 )
 from civicdesk_backoffice.settings import DEFAULT_CATALOGUE_PATH
 
@@ -176,6 +177,20 @@ def test_short_unknown_words_are_not_guessed() -> None:
 
     assert index.search("bim") == []
     assert _top(index, "bin") == ["bin"]
+
+
+def test_text_speak_is_read_as_the_word_it_stands_for() -> None:
+    # "lite" is too short for typo correction and three edits from "light".
+    assert tokens("brokn lite thru the nite") == ["brokn", "light", "through", "night"]
+    index = CatalogueIndex([_document("lamp", "Street light out", "street light")])
+
+    assert _top(index, "street lite") == ["lamp"]
+
+
+def test_out_keeps_its_sense_and_filler_adverbs_are_dropped() -> None:
+    assert "out work" in terms("out of work")
+    # Filler would otherwise be "corrected" to a catalogue word (nearly -> yearly).
+    assert tokens("it nearly always almost broke") == ["broke"]
 
 
 def test_an_empty_index_finds_nothing() -> None:

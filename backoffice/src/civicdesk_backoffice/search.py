@@ -72,18 +72,24 @@ _MAX_CORRECTED_WORDS = 16
 """Unknown words corrected per query; the rest are ignored, bounding the cost of long junk."""
 
 _STOPWORD_TEXT = """
-    a about across after again ago all along also am an and any anyone are around as at be
-    because been before behind being beside between but by can cant could day days did do does
-    doesnt done dont for from get gets getting got had has have having he hello her here hey hi
-    him his how i ill im in inside into is isnt it its ive just keep keeps last like lot lots me
-    mine month months more my near need needs next no not now number of on once one opposite or
-    our out outside over please really she since so some someone something still than that the
-    their them then there these they this those to today too under up us very want wants was
-    wasnt we week weeks were what when where which while who why will with would yesterday yet
-    you your yours
+    a about across actually after again ago all almost along already also always am an and any
+    anyone are around as at basically be because been before behind being beside between but by
+    can cant completely could day days did do does doesnt done dont even ever every for from get
+    gets getting got had has have having he hello her here hey hi him his how i ill im in inside
+    into is isnt it its ive just keep keeps last like literally lot lots me mine month months
+    more my near nearly need needs next no not now number of often on once one opposite or our
+    outside over please quite really she since so some someone something sometimes still than
+    that the their them then there these they this those to today too totally under up us very
+    want wants was wasnt we week weeks were what when where which while who why will with would
+    yesterday yet you your yours
 """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-"""Words that say nothing about which service is meant."""
+"""Words that say nothing about which service is meant.
+
+"out" is not one: "out of work", "light out" and "out of order" lose their sense without it.
+Adverbs such as "nearly" or "always" are, because otherwise they would be corrected to some
+catalogue word ("nearly" to "yearly") and pull unrelated services up.
+"""
 
 _SPELLING = {
     "license": "licence",
@@ -98,8 +104,25 @@ _SPELLING = {
     "curbs": "kerbs",
     "tire": "tyre",
     "tires": "tyres",
+    # Text-speak respellings: too short or too far from the word for typo correction.
+    "lite": "light",
+    "lites": "lights",
+    "nite": "night",
+    "nites": "nights",
+    "thru": "through",
+    "pls": "please",
+    "plz": "please",
+    "ppl": "people",
+    "u": "you",
+    "ur": "your",
+    "cuz": "because",
+    "coz": "because",
+    "govt": "government",
+    "appt": "appointment",
+    "info": "information",
 }
-"""American spellings folded into the British ones the catalogue is written in."""
+"""American spellings folded into the British ones the catalogue is written in, and the
+text-speak respellings of chat messages folded into the words they stand for."""
 
 _WORD = re.compile(r"[a-z0-9]+")
 _APOSTROPHES = re.compile(r"['\u2019`]")
