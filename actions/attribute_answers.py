@@ -1,16 +1,20 @@
 """Checking a citizen's answer to one Open311 attribute question, by its datatype.
 
+A list question's answer is matched to its options by ``actions/answer_matching.py``.
+
 The questions come from the chosen service's Open311 definition and travel in the
 ``service_questions`` slot as plain dictionaries (see :func:`question_from_attribute`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from actions.answer_matching import match_option
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceAttribute, format_datetime
 
 MAX_STRING_CHARS = 255
@@ -92,7 +96,7 @@ def parse_answer(
         key = _match_choice(text, choices(question))
         return ((key,), None) if key is not None else (None, "utter_answer_not_a_choice")
     if datatype == "multivaluelist":
-        keys = [_match_choice(part, choices(question)) for part in _SEPARATORS.split(text)]
+        keys = _list_parts(text, choices(question))
         if not keys or any(key is None for key in keys):
             return None, "utter_answer_not_a_choice"
         return tuple(dict.fromkeys(key for key in keys if key is not None)), None
@@ -125,24 +129,39 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_TODAY = re.compile(r"\b(now|right now|just now|today|this (morning|afternoon|evening)|tonight)\b")
+_YESTERDAY = re.compile(r"\b(yesterday|last night)\b")
+_LAST_WEEK = re.compile(r"\b(last week|a week ago)\b")
+_WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b")
+
+
 def _parse_datetime(text: str, now: datetime) -> str | None:
+    """A past moment from "today", "yesterday", "3 days ago", "last week", "on monday",
+    "12/11/2026" or ISO 8601; None for anything else or more than a day ahead."""
     lowered = text.casefold()
-    if lowered in ("now", "right now", "just now", "today"):
-        return format_datetime(now)
-    if lowered in ("yesterday", "last night"):
-        return format_datetime(now - timedelta(days=1))
     ago = _AGO.search(lowered)
     if ago:
         amount_text, unit = ago.groups()
         amount = int(amount_text) if amount_text.isdigit() else _NUMBER_WORDS.get(amount_text, 1)
         return format_datetime(now - timedelta(**{f"{unit}s": amount}))
-    day_month_year = _DAY_MONTH_YEAR.fullmatch(lowered)
+    if _YESTERDAY.search(lowered):
+        return format_datetime(now - timedelta(days=1))
+    if _LAST_WEEK.search(lowered):
+        return format_datetime(now - timedelta(days=7))
+    if _TODAY.search(lowered):
+        return format_datetime(now)
+    weekday = _WEEKDAY.search(lowered)
+    if weekday:
+        back = (now.weekday() - _WEEKDAYS.index(weekday.group(1))) % 7 or 7
+        return format_datetime(now - timedelta(days=back))
+    day_month_year = _DAY_MONTH_YEAR.search(lowered)
     try:
         if day_month_year:
             day, month, year = (int(part) for part in day_month_year.groups())
             moment = datetime(year, month, day, tzinfo=now.tzinfo)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=now.tzinfo)
     except ValueError:
@@ -153,13 +172,55 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
 
 
 def _match_choice(text: str, options: list[tuple[str, str]]) -> str | None:
-    wanted = text.strip().casefold()
-    if not wanted:
-        return None
-    for key, name in options:
-        if wanted in (key.casefold(), name.casefold()):
-            return key
-    if wanted.isdigit() and 1 <= int(wanted) <= len(options):
-        return options[int(wanted) - 1][0]
-    partial = [key for key, name in options if wanted in name.casefold()]
-    return partial[0] if len(partial) == 1 else None
+    return match_option(text, options).key
+
+
+def _list_parts(text: str, options: list[tuple[str, str]]) -> list[str | None]:
+    """The options a multi-value answer names, one per part ("glass, paper and food")."""
+    return [_match_choice(part, options) for part in _SEPARATORS.split(text) if part.strip()]
+
+
+def not_a_choice(question: Question, raw: Any) -> tuple[str, dict[str, Any]]:
+    """Why a typed answer picked no option, as a response key and its values.
+
+    Two options fit equally: "did you mean ... or ...?" with those two as buttons. None fits:
+    which of the words typed it did not understand.
+    """
+    text = raw if isinstance(raw, str) else ""
+    options = choices(question)
+    parts = _SEPARATORS.split(text) if question.get("datatype") == "multivaluelist" else [text]
+    for part in parts:
+        found = match_option(part, options)
+        if found.key is not None:
+            continue
+        names = dict(options)
+        if found.tied:
+            return "utter_answer_tied", {
+                "options": " or ".join(f'"{names[key]}"' for key in found.tied),
+                "buttons": [{"title": names[key], "payload": _payload(key)} for key in found.tied],
+            }
+        if found.unknown_words:
+            return "utter_answer_words_not_understood", {"words": " ".join(found.unknown_words)}
+    return "utter_answer_not_a_choice", {}
+
+
+def _payload(key: str) -> str:
+    return "/choose_option" + json.dumps({"choice": key})
+
+
+def answers_in(text: str, questions: list[Question]) -> dict[str, list[str]]:
+    """Answers to list questions that a sentence said for another purpose already gives.
+
+    "The bin is overflowing and smells", said to describe the problem, answers "What is the
+    problem?" with "A public bin is full or overflowing". Only an option chosen by its words
+    with a wide margin counts (:attr:`OptionMatch.clear`); positions ("the second one") never
+    do, as they belonged to another list.
+    """
+    found: dict[str, list[str]] = {}
+    for question in questions:
+        if question.get("datatype") != "singlevaluelist":
+            continue
+        match = match_option(text, choices(question), by_position=False)
+        if match.clear and match.key is not None:
+            found[question["code"]] = [match.key]
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actions.open311_client import CitizenTicket, Open311Client, ServiceMatch
+from actions.open311_client import CitizenTicket, Open311Client, ServiceMatch, ServiceNeeds
 from actions.outbox import Filer, HandoffFiler, MoveSender, Outbox
 from actions.settings import ActionSettings
 from open311_schema import Service, ServiceDefinition
@@ -22,7 +22,7 @@ class Open311Api(Filer, HandoffFiler, MoveSender, Protocol):
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition: ...
 
-    async def needs_photo(self, service_code: str) -> bool: ...
+    async def service_needs(self, service_code: str) -> ServiceNeeds: ...
 
     # CivicDesk extensions: each raises ExtensionUnavailable where the server lacks it.
     async def search_services(self, query: str, *, limit: int = 8) -> list[ServiceMatch]: ...

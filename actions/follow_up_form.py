@@ -21,6 +21,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answer_matching import match_option
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox
 from actions.follow_up import rating_in, reference_entity, reference_in
@@ -32,6 +33,7 @@ from actions.form_steps import (
     cleared,
     failed,
     latest_intent,
+    tell_problem,
 )
 from actions.open311_client import (
     MAX_REASON_CHARS,
@@ -179,7 +181,7 @@ class ValidateFollowUpForm(FormValidationAction):
     ) -> dict[str, Any]:
         reference = reference_in(slot_value)
         if reference is None:
-            dispatcher.utter_message(response="utter_reference_not_understood")
+            tell_problem(dispatcher, tracker, "utter_reference_not_understood")
             return failed(tracker, "follow_up_reference")
         try:
             ticket = await get_open311_client().get_request(reference)
@@ -217,9 +219,12 @@ class ValidateFollowUpForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        if slot_value in (YES, NO):
-            return {"follow_up_confirm": slot_value, "failed_attempts": 0.0}
-        dispatcher.utter_message(response="utter_withdraw_confirm_not_understood")
+        value = slot_value
+        if isinstance(value, str) and value not in (YES, NO):
+            value = match_option(value, _CONFIRM_OPTIONS).key
+        if value in (YES, NO):
+            return {"follow_up_confirm": value, "failed_attempts": 0.0}
+        tell_problem(dispatcher, tracker, "utter_withdraw_confirm_not_understood")
         return failed(tracker, "follow_up_confirm")
 
     async def validate_follow_up_reason(
@@ -233,7 +238,7 @@ class ValidateFollowUpForm(FormValidationAction):
         # A bare "yes"/"no" or a button payload says nothing about what is wrong.
         bare = latest_intent(tracker) in ("affirm", "deny")
         if bare or text is None or len(text) < MIN_REASON_CHARS or text.startswith("/"):
-            dispatcher.utter_message(response="utter_reopen_reason_too_short")
+            tell_problem(dispatcher, tracker, "utter_reopen_reason_too_short")
             return failed(tracker, "follow_up_reason")
         return {"follow_up_reason": text[:MAX_REASON_CHARS], "failed_attempts": 0.0}
 
@@ -246,7 +251,7 @@ class ValidateFollowUpForm(FormValidationAction):
     ) -> dict[str, Any]:
         rating = rating_in(str(slot_value)) if slot_value is not None else None
         if rating is None:
-            dispatcher.utter_message(response="utter_rating_not_understood")
+            tell_problem(dispatcher, tracker, "utter_rating_not_understood")
             return failed(tracker, "follow_up_rating")
         return {"follow_up_rating": str(rating), "failed_attempts": 0.0}
 
@@ -273,14 +278,13 @@ class ActionAskFollowUpReference(_AskFollowUp, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        buttons = [
-            {
-                "title": f"{ticket.service_request_id} {ticket.service_name}",
-                "payload": choice_payload(ticket.service_request_id),
-            }
+        options = [
+            (ticket.service_request_id, f"{ticket.service_request_id} {ticket.service_name}")
             for ticket in await _own_tickets(tracker)
         ]
+        if self.ask_again(dispatcher, tracker, options):
+            return []
+        buttons = [{"title": title, "payload": choice_payload(key)} for key, title in options]
         dispatcher.utter_message(
             response="utter_ask_follow_up_reference_pick"
             if buttons
@@ -305,6 +309,13 @@ async def _own_tickets(tracker: Tracker) -> list[CitizenTicket]:
 class ActionAskFollowUpConfirm(_AskFollowUp, Action):
     slot = "follow_up_confirm"
     response = "utter_ask_follow_up_confirm"
+
+    def options(self, tracker: Tracker) -> list[tuple[str, str]]:
+        return [(YES, "Yes, withdraw it"), (NO, "No, keep it")]
+
+
+# The withdrawal's options, with the words that mean them when typed.
+_CONFIRM_OPTIONS = [(YES, "Yes, withdraw it stop cancel"), (NO, "No, keep it open")]
 
 
 class ActionAskFollowUpReason(_AskFollowUp, Action):

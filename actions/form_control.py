@@ -30,15 +30,15 @@ from actions.open311_client import (
     TicketNotFound,
 )
 from actions.outbox import file_handoff
-from actions.report_issue import (
+from actions.report_issue.contact_step import contact_back, contact_skipped
+from actions.report_issue.service_step import choose_service
+from actions.report_issue.state import (
     CONTACT_STEPS,
     PHOTO_SKIPPED,
     SKIPPABLE_STEPS,
     answers_of,
-    choose_service,
-    contact_back,
-    contact_skipped,
-    photo_step,
+    needs_location,
+    needs_photo,
     questions_of,
 )
 
@@ -120,24 +120,33 @@ class ActionGoBack(Action):
         answers = answers_of(tracker)
         answered = [q["code"] for q in questions_of(tracker) if q["code"] in answers]
         events: list[EventType] = contact_back(tracker, str(step))
+        # The steps that come after the service's questions go back to them when the
+        # service asks for no place (or, from the contact step, no photo either).
+        after_questions: tuple[str, ...] = ("attribute_answer", "issue_location")
+        if not needs_location(tracker):
+            after_questions += ("issue_photo",)
+            if not needs_photo(tracker):
+                after_questions += ("contact_choice",)
         if events:
             pass  # the step before a contact step or the summary
-        elif step in ("attribute_answer", "issue_location") and answered:
+        elif step in after_questions and answered:
             del answers[answered[-1]]
             events = [SlotSet("service_attributes", answers)]
-        elif step in ("attribute_answer", "issue_location"):
+        elif step in after_questions:
             events = [
                 SlotSet("service_code", None),
                 SlotSet("service_name", None),
                 SlotSet("service_questions", []),
                 SlotSet("service_attributes", {}),
                 SlotSet("service_needs_photo", None),
+                SlotSet("service_needs_location", None),
+                SlotSet("service_prompts", None),
             ]
         elif step == "service_code":
             events = [SlotSet("issue_description", None)]
         elif step in ("follow_up_confirm", "follow_up_reason", "follow_up_rating"):
             events = [SlotSet("follow_up_reference", None)]
-        elif step == "contact_choice" and photo_step(tracker):
+        elif step == "contact_choice" and needs_photo(tracker):
             events = [SlotSet("issue_photo", None)]
         elif step in ("contact_choice", "issue_photo"):
             events = [SlotSet("issue_location", None), SlotSet("issue_coordinates", None)]

@@ -5,8 +5,8 @@
 its own: its slots, its questions (response keys) and its step numbers.
 
 Slots read and set: ``failed_attempts`` (a rejected answer counts one more; after
-``FAILURES_BEFORE_SIMPLER`` the question is asked in a simpler way) and ``requested_slot``
-(emptied when a form is cancelled).
+``FAILURES_BEFORE_SIMPLER`` the question is asked another way, see :class:`AskStep`) and
+``requested_slot`` (emptied when a form is cancelled).
 """
 
 from __future__ import annotations
@@ -61,11 +61,42 @@ def cleared(slots: Iterable[str]) -> list[EventType]:
     return [SlotSet(slot, None) for slot in slots]
 
 
-class AskStep:
-    """The shared part of a form's ``action_ask_<slot>`` actions.
+def tell_problem(
+    dispatcher: CollectingDispatcher, tracker: Tracker, response: str, **values: Any
+) -> None:
+    """Say what was wrong with an answer, unless the re-ask that follows says it anyway.
 
-    By itself it asks ``response`` with the step numbers and ``details``, after the simpler
-    re-ask when the last answers failed; an ask action with more to it overrides ``run``.
+    From the ``FAILURES_BEFORE_SIMPLER``-th failed answer on, the step is asked another way
+    (see :class:`AskStep`), so saying the same problem again would only repeat it.
+    """
+    if failures(tracker) < FAILURES_BEFORE_SIMPLER:
+        dispatcher.utter_message(response=response, **values)
+
+
+def retrying(tracker: Tracker) -> bool:
+    """Whether the open step is asked the other way this time.
+
+    After two failed answers, and every second one after that: the plain question and the
+    other way take turns, so no question is sent three times in a row.
+    """
+    count = failures(tracker)
+    return count >= FAILURES_BEFORE_SIMPLER and count % 2 == 0
+
+
+def numbered(options: Iterable[tuple[str, str]]) -> str:
+    """Options as a short numbered list, one per line: what a citizen can answer by number."""
+    return "\n".join(f"{index}. {title}" for index, (_, title) in enumerate(options, 1))
+
+
+class AskStep:
+    """The form engine's ``action_ask_<slot>``: asks a step, or asks it another way.
+
+    By itself it asks ``response`` with the step numbers and ``details``. After
+    ``FAILURES_BEFORE_SIMPLER`` failed answers (and every second failure after that) it asks
+    the other way: first the ways out (``simpler_response``: a person, going back, skipping
+    where the step may be skipped), then the step's ``options`` as a numbered list to answer
+    by number, or for a step without options its ``<response>_again`` wording. An ask action
+    with more to it overrides ``run`` and calls :meth:`ask_again` first.
     Not an ``Action`` itself, so the action server does not register it: a concrete ask
     action is ``class ActionAskSomething(<form's AskStep>, Action)``.
     """
@@ -81,24 +112,53 @@ class AskStep:
         raise NotImplementedError
 
     def simpler_response(self) -> str:
-        """What is said before asking again after ``FAILURES_BEFORE_SIMPLER`` failed answers."""
+        """The ways out said before the step is asked another way."""
         raise NotImplementedError
 
     def details(self, tracker: Tracker) -> dict[str, Any]:
         """More values for the question (its buttons, what it fills in); none by default."""
         return {}
 
-    def simpler_first(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        if failures(tracker) >= FAILURES_BEFORE_SIMPLER:
-            dispatcher.utter_message(response=self.simpler_response())
+    def options(self, tracker: Tracker) -> list[tuple[str, str]]:
+        """The step's choices as ``(payload value, title)``, for the numbered re-ask."""
+        return []
+
+    def ask_again(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        options: list[tuple[str, str]] | None = None,
+    ) -> bool:
+        """Ask the other way when it is time to (see :func:`retrying`); True if it did.
+
+        ``options`` stands in for :meth:`options` where the caller has already read them.
+        """
+        if not retrying(tracker):
+            return False
+        dispatcher.utter_message(response=self.simpler_response())
+        options = self.options(tracker) if options is None else options
+        if options:
+            dispatcher.utter_message(
+                response="utter_ask_numbered",
+                numbered=numbered(options),
+                buttons=[{"title": t, "payload": choice_payload(v)} for v, t in options],
+                **self.step(tracker),
+            )
+        else:
+            dispatcher.utter_message(
+                response=f"{self.response}_again",
+                **self.details(tracker),
+                **self.step(tracker),
+            )
+        return True
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        self.simpler_first(dispatcher, tracker)
-        dispatcher.utter_message(
-            response=self.response, **self.details(tracker), **self.step(tracker)
-        )
+        if not self.ask_again(dispatcher, tracker):
+            dispatcher.utter_message(
+                response=self.response, **self.details(tracker), **self.step(tracker)
+            )
         return []
 
 

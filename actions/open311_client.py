@@ -79,6 +79,20 @@ class ServiceMatch:
     score: float
 
 
+@dataclass(frozen=True)
+class ServiceNeeds:
+    """Whether a service asks for a place and a photo, and in its own words if it has them."""
+
+    location: bool = True
+    photo: bool = False
+    location_question: str | None = None
+    photo_question: str | None = None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 class BackOfficeError(Exception):
     """Base of every error the client raises."""
 
@@ -180,20 +194,26 @@ class Open311Client:
         body = await self._get_json("/services.json")
         return _parse_list(body, Service.from_json)
 
-    async def needs_photo(self, service_code: str) -> bool:
-        """Whether the catalogue asks for a photo with this service.
+    async def service_needs(self, service_code: str) -> ServiceNeeds:
+        """What the catalogue asks with this service besides its attributes: a place, a photo.
 
-        Read from the entry's ``needs_photo`` in ``GET services.json``, a field beyond the
-        Open311 standard that a server may add; a server without it never asks for photos.
+        Read from the entry's ``needs_location``, ``needs_photo``, ``location_question`` and
+        ``photo_question`` in ``GET services.json``, fields beyond the Open311 standard that a
+        server may add (docs/backoffice-api.md). A server without them gets what GeoReport v2
+        itself implies: a location with every request, never a photo, the general wording.
         """
         body = await self._get_json("/services.json")
         if not isinstance(body, list):
             raise BackOfficeUnavailable("the back office sent a reply of an unexpected shape")
-        return any(
-            isinstance(entry, dict)
-            and entry.get("service_code") == service_code
-            and entry.get("needs_photo") is True
-            for entry in body
+        entry = next(
+            (e for e in body if isinstance(e, dict) and e.get("service_code") == service_code),
+            {},
+        )
+        return ServiceNeeds(
+            location=entry.get("needs_location") is not False,
+            photo=entry.get("needs_photo") is True,
+            location_question=_text_or_none(entry.get("location_question")),
+            photo_question=_text_or_none(entry.get("photo_question")),
         )
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition:

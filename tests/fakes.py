@@ -15,6 +15,7 @@ from actions.open311_client import (
     Handoff,
     RequestRejected,
     ServiceMatch,
+    ServiceNeeds,
     TicketNotFound,
     TransitionRefused,
 )
@@ -86,6 +87,10 @@ class FakeOpen311:
     idempotency_keys: dict[str, str] = field(default_factory=dict)
     fail_after_filing: bool = False
     photo_services: set[str] = field(default_factory=set)
+    # Services that ask for no place (applications), and services' own wording.
+    placeless_services: set[str] = field(default_factory=set)
+    location_questions: dict[str, str] = field(default_factory=dict)
+    photo_questions: dict[str, str] = field(default_factory=dict)
     owners: dict[str, str | None] = field(default_factory=dict)
     lifecycle: dict[str, str] = field(default_factory=dict)
     handoffs: list[tuple[str, str, str | None]] = field(default_factory=list)
@@ -94,9 +99,14 @@ class FakeOpen311:
         self._maybe_fail()
         return list(self.services)
 
-    async def needs_photo(self, service_code: str) -> bool:
+    async def service_needs(self, service_code: str) -> ServiceNeeds:
         self._maybe_fail()
-        return service_code in self.photo_services
+        return ServiceNeeds(
+            location=service_code not in self.placeless_services,
+            photo=service_code in self.photo_services,
+            location_question=self.location_questions.get(service_code),
+            photo_question=self.photo_questions.get(service_code),
+        )
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition:
         self._maybe_fail()

@@ -141,6 +141,23 @@ async def test_my_tickets_come_from_the_back_office_for_this_chat(
     assert SlotSet("ticket_reference", newer) in events
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["what is the status of my complaint", "any news on my request?", "show me my tickets"],
+)
+async def test_a_status_question_without_a_reference_lists_the_tickets(
+    catalogue: FakeOpen311, text: str
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+
+    events, dispatcher = await follow_up("check_status", text)
+
+    assert responses(dispatcher) == ["utter_my_tickets_header", "utter_ticket_status_open"]
+    assert dispatcher.messages[1]["service_request_id"] == reference
+    assert not any(event.get("event") == "followup" for event in events)
+
+
 async def test_my_tickets_without_an_identity_use_the_outbox(
     catalogue: FakeOpen311, outbox: Outbox
 ) -> None:

@@ -30,6 +30,7 @@ from open311_schema import NewServiceRequest
 from tests.actions.test_reference_push import RecordingPusher
 from tests.conftest import make_tracker
 from tests.fakes import FakeOpen311
+from tests.test_domain import DOMAIN as DOMAIN_FILE
 
 IDENTITY = "telegram:citizen-1"
 
@@ -221,14 +222,23 @@ async def test_ratings_are_checked(given: str, expected: str | None) -> None:
     assert responses(dispatcher) == ([] if expected else ["utter_rating_not_understood"])
 
 
-async def test_the_rating_step_shows_five_buttons_and_its_progress() -> None:
+@pytest.mark.parametrize(
+    ("failed_attempts", "expected"),
+    [
+        (0.0, ["utter_ask_follow_up_rating"]),
+        (2.0, ["utter_ask_simpler_follow_up", "utter_ask_follow_up_rating_again"]),
+    ],
+)
+async def test_the_rating_step_shows_five_buttons_and_its_progress(
+    failed_attempts: float, expected: list[str]
+) -> None:
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker({"follow_up_reference": "CD-7K2M9Q", "failed_attempts": 2.0})
+    tracker = make_tracker({"follow_up_reference": "CD-7K2M9Q", "failed_attempts": failed_attempts})
 
     await ActionAskFollowUpRating().run(dispatcher, tracker, {})
 
-    assert responses(dispatcher) == ["utter_ask_simpler_follow_up", "utter_ask_follow_up_rating"]
-    asked = dispatcher.messages[1]
+    assert responses(dispatcher) == expected
+    asked = dispatcher.messages[-1]
     assert (asked["step"], asked["total"]) == (2, 2)
     assert [b["payload"] for b in asked["buttons"]] == [
         f'/choose_option{{"choice": "{n}"}}' for n in range(1, 6)
@@ -238,13 +248,12 @@ async def test_the_rating_step_shows_five_buttons_and_its_progress() -> None:
 @pytest.mark.parametrize(
     ("action", "question"),
     [
-        (ActionAskFollowUpConfirm(), "utter_ask_follow_up_confirm"),
         (ActionAskFollowUpReason(), "utter_ask_follow_up_reason"),
         (ActionAskFollowUpRating(), "utter_ask_follow_up_rating"),
     ],
 )
-@pytest.mark.parametrize("failed_attempts", [0.0, 1.0, 2.0])
-async def test_the_second_step_names_the_ticket_and_is_simpler_after_two_failures(
+@pytest.mark.parametrize("failed_attempts", [0.0, 1.0, 2.0, 3.0, 4.0])
+async def test_the_second_step_names_the_ticket_and_is_asked_another_way_every_second_failure(
     action: Any, question: str, failed_attempts: float
 ) -> None:
     dispatcher = CollectingDispatcher()
@@ -252,12 +261,36 @@ async def test_the_second_step_names_the_ticket_and_is_simpler_after_two_failure
 
     await action.run(dispatcher, tracker, {})
 
-    simpler = ["utter_ask_simpler_follow_up"] if failed_attempts >= 2 else []
-    assert responses(dispatcher) == [*simpler, question]
+    other_way = failed_attempts in (2.0, 4.0)
+    expected = ["utter_ask_simpler_follow_up", f"{question}_again"] if other_way else [question]
+    assert responses(dispatcher) == expected
+    assert expected[-1] in DOMAIN_FILE["responses"]
     asked = dispatcher.messages[-1]
     assert asked["service_request_id"] == "CD-7K2M9Q"
     assert (asked["step"], asked["total"]) == (2, 2)
     assert action.name() == f"action_ask_{action.slot}"
+
+
+@pytest.mark.parametrize("failed_attempts", [0.0, 1.0, 2.0, 3.0, 4.0])
+async def test_the_withdrawal_question_is_asked_by_number_every_second_failure(
+    failed_attempts: float,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"follow_up_reference": "CD-7K2M9Q", "failed_attempts": failed_attempts})
+
+    await ActionAskFollowUpConfirm().run(dispatcher, tracker, {})
+
+    asked = dispatcher.messages[-1]
+    assert (asked["step"], asked["total"]) == (2, 2)
+    if failed_attempts in (2.0, 4.0):
+        assert responses(dispatcher) == ["utter_ask_simpler_follow_up", "utter_ask_numbered"]
+        assert asked["numbered"] == "1. Yes, withdraw it\n2. No, keep it"
+        assert [b["payload"] for b in asked["buttons"]] == [
+            f'/choose_option{{"choice": "{key}"}}' for key in ("yes", "no")
+        ]
+    else:
+        assert responses(dispatcher) == ["utter_ask_follow_up_confirm"]
+        assert asked["service_request_id"] == "CD-7K2M9Q"
 
 
 async def test_withdrawing_needs_a_yes(catalogue: FakeOpen311) -> None:

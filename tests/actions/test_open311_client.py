@@ -16,6 +16,7 @@ from actions.open311_client import (
     ExtensionUnavailable,
     Open311Client,
     RequestRejected,
+    ServiceNeeds,
     TicketNotFound,
     TransitionRefused,
 )
@@ -340,21 +341,31 @@ async def test_a_server_without_citizen_tickets_is_told_apart_from_an_outage() -
             await api.list_citizen_tickets("telegram:12345")
 
 
-async def test_a_service_asks_for_a_photo_only_where_the_catalogue_says_so() -> None:
+async def test_a_service_asks_for_a_place_and_a_photo_only_where_the_catalogue_says_so() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/open311/v2/services.json"
         return httpx.Response(
             200,
             json=[
-                {**SERVICES[0], "needs_photo": True},
-                {**SERVICES[1], "needs_photo": "yes"},
+                {
+                    **SERVICES[0],
+                    "needs_photo": True,
+                    "needs_location": False,
+                    "location_question": "  ",
+                    "photo_question": "A photo of your licence, please.",
+                },
+                {**SERVICES[1], "needs_photo": "yes", "location_question": "Which road?"},
             ],
         )
 
     async with client(handler) as api:
-        assert await api.needs_photo("street_light") is True
-        assert await api.needs_photo("road_damage") is False
-        assert await api.needs_photo("unknown") is False
+        first = await api.service_needs("street_light")
+        second = await api.service_needs("road_damage")
+        unknown = await api.service_needs("unknown")
+    assert first == ServiceNeeds(False, True, None, "A photo of your licence, please.")
+    # Without the extension fields a service is what plain Open311 implies: a place, no photo.
+    assert second == ServiceNeeds(True, False, "Which road?", None)
+    assert unknown == ServiceNeeds(True, False, None, None)
 
 
 async def test_a_refusal_is_still_a_refusal() -> None:

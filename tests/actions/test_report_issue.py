@@ -11,6 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dependencies
 from actions.attribute_answers import question_from_attribute
+from actions.contact_details import ContactDetails, read_contact
+from actions.form_steps import choice_payload
 from actions.open311_client import ServiceMatch
 from actions.outbox import Outbox
 from actions.report_issue import (
@@ -27,13 +29,18 @@ from actions.report_issue import (
     ActionStartIntake,
     ActionSubmitComplaint,
     ValidateIntakeForm,
-    contact_in,
     location_in,
     says_what_is_wrong,
 )
-from open311_schema import MAX_DESCRIPTION_CHARS, ServiceDefinition
+from actions.report_issue.steps import step_number, total_steps
+from open311_schema import (
+    MAX_DESCRIPTION_CHARS,
+    AttributeValue,
+    ServiceAttribute,
+    ServiceDefinition,
+)
 from tests.conftest import make_tracker
-from tests.fakes import FakeOpen311, list_attribute, number_attribute
+from tests.fakes import FakeOpen311, list_attribute, number_attribute, service
 from tests.test_domain import DOMAIN as DOMAIN_FILE
 
 DOMAIN: dict[str, Any] = {}
@@ -183,11 +190,32 @@ async def test_a_crafted_payload_is_never_taken_as_the_description(catalogue: Fa
 
 
 async def validate(
-    slot: str, value: Any, slots: dict[str, Any] | None = None
+    slot: str,
+    value: Any,
+    slots: dict[str, Any] | None = None,
+    *,
+    intent: str = "report_issue",
+) -> tuple[dict[str, Any], CollectingDispatcher]:
+    """Validates ``value`` as the citizen typed it (the message's text is the value)."""
+    text = value if isinstance(value, str) else ""
+    return await _validate(slot, value, slots, text=text, intent=intent)
+
+
+async def press(
+    slot: str, value: str, slots: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], CollectingDispatcher]:
+    """Validates ``value`` as a button press: the message is the button's payload."""
+    return await _validate(slot, value, slots, text=choice_payload(value), intent="choose_option")
+
+
+async def _validate(
+    slot: str, value: Any, slots: dict[str, Any] | None, *, text: str, intent: str
 ) -> tuple[dict[str, Any], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
     method = getattr(ValidateIntakeForm(), f"validate_{slot}")
-    tracker = make_tracker({slot: value, **(slots or {})}, active_loop="intake_form")
+    tracker = make_tracker(
+        {slot: value, **(slots or {})}, text=text, intent=intent, active_loop="intake_form"
+    )
     return await method(value, dispatcher, tracker, DOMAIN), dispatcher
 
 
@@ -245,12 +273,14 @@ async def test_choosing_a_service_loads_its_required_questions(
         "pothole", (POSITION, DEPTH, optional)
     )
 
-    result, _ = await validate("service_code", "pothole")
+    result, _ = await press("service_code", "pothole")
 
     assert result["service_code"] == "pothole"
     assert result["service_name"] == "Pothole or road damage"
     assert [q["code"] for q in result["service_questions"]] == ["position", "depth"]
     assert result["service_attributes"] == {}
+    assert result["service_needs_location"] is True
+    assert result["service_prompts"] == {"issue_location": None, "issue_photo": None}
 
 
 async def test_a_number_picks_from_the_buttons_shown(catalogue: FakeOpen311) -> None:
@@ -262,14 +292,14 @@ async def test_a_number_picks_from_the_buttons_shown(catalogue: FakeOpen311) -> 
 
 
 async def test_see_others_turns_the_page(catalogue: FakeOpen311) -> None:
-    result, dispatcher = await validate("service_code", "more", {"service_page": 0.0})
+    result, dispatcher = await press("service_code", "more", {"service_page": 0.0})
 
     assert result == {"service_code": None, "service_page": 1.0, "service_browse": None}
     assert dispatcher.messages == []
 
 
 async def test_none_of_these_files_under_the_fallback(catalogue: FakeOpen311) -> None:
-    result, _ = await validate("service_code", "none")
+    result, _ = await press("service_code", "none")
 
     assert result["service_code"] == "other_problem"
 
@@ -278,7 +308,7 @@ async def test_none_of_these_files_under_the_fallback(catalogue: FakeOpen311) ->
 async def test_a_service_outside_the_catalogue_is_refused(
     catalogue: FakeOpen311, value: str
 ) -> None:
-    result, dispatcher = await validate("service_code", value)
+    result, dispatcher = await press("service_code", value)
 
     assert result["service_code"] is None
     assert responses(dispatcher) == ["utter_service_not_recognised"]
@@ -344,11 +374,11 @@ async def test_location_bounds(catalogue: FakeOpen311) -> None:
 
 
 async def test_confirmation_submit_change_and_what_to_change(catalogue: FakeOpen311) -> None:
-    submit, _ = await validate("confirm_submission", "submit")
-    change, change_dispatcher = await validate("confirm_submission", "change")
-    location, _ = await validate("confirm_submission", "change_issue_location")
-    service, _ = await validate("confirm_submission", "change_service_code")
-    odd, odd_dispatcher = await validate("confirm_submission", "change_service_request_id")
+    submit, _ = await press("confirm_submission", "submit")
+    change, change_dispatcher = await press("confirm_submission", "change")
+    location, _ = await press("confirm_submission", "change_issue_location")
+    service, _ = await press("confirm_submission", "change_service_code")
+    odd, odd_dispatcher = await press("confirm_submission", "change_service_request_id")
 
     assert submit["confirm_submission"] == "submit"
     assert change == {"confirm_submission": None}
@@ -383,7 +413,13 @@ async def test_service_question_offers_the_best_matches_as_buttons(catalogue: Fa
     assert (first["step"], first["total"]) == (2, 5)
     assert [b["title"] for b in first["buttons"]] == ["Service 0", "Service 1", "Service 2"]
     assert first["buttons"][0]["payload"] == '/choose_option{"choice": "s0"}'
-    assert responses(dispatcher)[1] == "utter_service_code_other_options"
+    moves = dispatcher.messages[1]
+    assert moves["response"] == "utter_service_step_moves"
+    assert [b["payload"] for b in moves["buttons"]] == [
+        '/choose_option{"choice": "more"}',
+        '/choose_option{"choice": "topics"}',
+        '/choose_option{"choice": "none"}',
+    ]
 
 
 async def test_attribute_question_counts_steps_and_offers_choices(catalogue: FakeOpen311) -> None:
@@ -398,25 +434,85 @@ async def test_attribute_question_counts_steps_and_offers_choices(catalogue: Fak
     assert message["buttons"] == []
 
 
+OPEN_POSITION = {"service_questions": POTHOLE_QUESTIONS}
+OPEN_DEPTH = {**OPEN_POSITION, "service_attributes": {"position": ["road"]}}
+
+
 @pytest.mark.parametrize(
-    ("action", "simpler"),
+    ("action", "slots", "simpler", "other_way"),
     [
-        (ActionAskIssueDescription(), "utter_ask_simpler_required"),
-        (ActionAskServiceCode(), "utter_ask_simpler"),
-        (ActionAskIssueLocation(), "utter_ask_simpler_required"),
-        (ActionAskIssuePhoto(), "utter_ask_simpler"),
-        (ActionAskConfirmSubmission(), "utter_ask_simpler_required"),
+        (ActionAskIssueDescription(), {}, "utter_ask_simpler_required", "_again"),
+        (ActionAskServiceCode(), {}, "utter_ask_simpler", "numbered"),
+        (ActionAskAttributeAnswer(), OPEN_POSITION, "utter_ask_simpler_required", "numbered"),
+        (ActionAskAttributeAnswer(), OPEN_DEPTH, "utter_ask_simpler_required", "_again"),
+        (ActionAskIssueLocation(), {}, "utter_ask_simpler_required", "_again"),
+        (ActionAskIssuePhoto(), {}, "utter_ask_simpler", "_again"),
+        (ActionAskContactChoice(), {}, "utter_ask_simpler", "numbered"),
+        (ActionAskContactDetails(), {"contact_choice": "contact"}, "utter_ask_simpler", "_again"),
+        (ActionAskContactName(), {"contact_choice": "contact"}, "utter_ask_simpler", "_again"),
+        (ActionAskConfirmSubmission(), {}, "utter_ask_simpler_required", "numbered"),
     ],
 )
-async def test_after_two_failed_answers_every_step_is_asked_more_simply(
-    catalogue: FakeOpen311, action: Any, simpler: str
+async def test_after_two_failed_answers_every_step_is_asked_the_other_way(
+    catalogue: FakeOpen311, action: Any, slots: dict[str, Any], simpler: str, other_way: str
 ) -> None:
-    dispatcher = await ask(action, {"failed_attempts": 2.0})
+    dispatcher = await ask(action, {**slots, "failed_attempts": 2.0})
 
-    assert responses(dispatcher)[0] == simpler, "skip is offered only where it works"
+    first, second = dispatcher.messages
+    assert first["response"] == simpler, "skip is offered only where it works"
     buttons = [b["payload"] for b in DOMAIN_FILE["responses"][simpler][0]["buttons"]]
     assert ("/skip" in buttons) is (simpler == "utter_ask_simpler")
-    assert responses(dispatcher)[1] == f"utter_ask_{action.slot}"
+    # A step with options lists them by number; one without says its question more plainly.
+    expected = f"utter_ask_{action.slot}_again" if other_way == "_again" else "utter_ask_numbered"
+    assert second["response"] == expected
+    assert expected in DOMAIN_FILE["responses"]
+    assert (second["step"], second["total"]) == (
+        step_number(make_tracker(slots), action.slot),
+        total_steps(make_tracker(slots)),
+    )
+    if expected == "utter_ask_numbered":
+        lines = second["numbered"].split("\n")
+        assert len(lines) == len(second["buttons"]) >= 2
+        assert lines[0] == f"1. {second['buttons'][0]['title']}"
+
+
+async def test_the_numbered_re_ask_lists_the_open_questions_options(
+    catalogue: FakeOpen311,
+) -> None:
+    dispatcher = await ask(ActionAskAttributeAnswer(), {**OPEN_POSITION, "failed_attempts": 2.0})
+
+    numbered = dispatcher.messages[1]
+    assert numbered["numbered"] == "1. Road option\n2. Pavement option"
+    assert [b["payload"] for b in numbered["buttons"]] == [
+        '/choose_option{"choice": "road"}',
+        '/choose_option{"choice": "pavement"}',
+    ]
+    assert (numbered["step"], numbered["total"]) == (3, 7)
+
+
+async def test_the_third_failure_asks_plainly_and_the_fourth_the_other_way_again(
+    catalogue: FakeOpen311,
+) -> None:
+    third = await ask(ActionAskIssueLocation(), {"failed_attempts": 3.0})
+    fourth = await ask(ActionAskIssueLocation(), {"failed_attempts": 4.0})
+
+    assert responses(third) == ["utter_ask_issue_location"]
+    assert responses(fourth) == ["utter_ask_simpler_required", "utter_ask_issue_location_again"]
+
+
+async def test_the_service_step_is_asked_the_other_way_even_when_the_topics_are_unreadable(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.unavailable = True
+    candidates = [["pothole", "Pothole or road damage"], ["street_light", "Street light out"]]
+
+    dispatcher = await ask(
+        ActionAskServiceCode(),
+        {"service_browse": "topics", "service_candidates": candidates, "failed_attempts": 2.0},
+    )
+
+    assert all(r in DOMAIN_FILE["responses"] for r in responses(dispatcher))
+    assert responses(dispatcher) == ["utter_ask_simpler", "utter_ask_numbered"]
 
 
 async def test_summary_shows_every_answer(catalogue: FakeOpen311) -> None:
@@ -703,8 +799,8 @@ async def test_the_photo_step_is_asked_only_where_the_catalogue_wants_one(
     form = ValidateIntakeForm()
     dispatcher = CollectingDispatcher()
 
-    chosen, _ = await validate("service_code", "pothole")
-    other, _ = await validate("service_code", "street_light")
+    chosen, _ = await press("service_code", "pothole")
+    other, _ = await press("service_code", "street_light")
     wants = make_tracker({"service_needs_photo": True})
     has_one = make_tracker({"service_needs_photo": True, "issue_photo": photo_url()})
 
@@ -747,7 +843,9 @@ async def test_at_the_photo_step_text_asks_for_a_photo_and_no_skips(
 
 
 async def test_the_summary_says_a_photo_is_attached(catalogue: FakeOpen311) -> None:
-    dispatcher = await ask(ActionAskConfirmSubmission(), {"issue_photo": photo_url()})
+    dispatcher = await ask(
+        ActionAskConfirmSubmission(), {"issue_photo": photo_url(), "issue_location": "Main St 1"}
+    )
 
     assert responses(dispatcher) == ["utter_ask_confirm_submission_with_photo"]
 
@@ -856,7 +954,7 @@ async def test_an_unusable_photo_or_place_at_the_start_is_said_plainly(
 def test_a_phone_number_and_an_email_are_read_from_what_is_typed(
     text: str, phone: str | None, email: str | None
 ) -> None:
-    assert contact_in(text) == (phone, email, True)
+    assert read_contact(text) == ContactDetails(phone=phone, email=email, name=None)
 
 
 @pytest.mark.parametrize(
@@ -867,13 +965,19 @@ def test_a_phone_number_and_an_email_are_read_from_what_is_typed(
         "jo@example",  # no domain ending
         "jo..lin@example.com",
         "jo@example.com and ann@example.com",  # which one?
-        "call me tomorrow",
         '/inform{"phone": "0612345678"}',
         "",
     ],
 )
 def test_what_is_not_a_phone_number_or_an_email_is_refused(text: str) -> None:
-    assert contact_in(text) == (None, None, False)
+    assert read_contact(text) is None
+
+
+def test_words_without_details_give_no_way_to_reach_the_citizen() -> None:
+    details = read_contact("call me tomorrow")
+
+    assert details is not None
+    assert not details.usable
 
 
 async def test_replies_in_this_chat_only_files_no_personal_field(catalogue: FakeOpen311) -> None:
@@ -941,6 +1045,7 @@ async def test_good_contact_details_are_kept_as_typed(catalogue: FakeOpen311) ->
     result, dispatcher = await validate("contact_details", " 0612 345 678 ")
 
     assert result == {
+        "contact_choice": "contact",
         "contact_details": "0612 345 678",
         "contact_phone": "0612 345 678",
         "contact_email": None,
@@ -977,9 +1082,10 @@ async def test_the_contact_steps_count_and_say_who_sees_the_details(catalogue: F
 
     [asked] = choice.messages
     assert asked["response"] == "utter_ask_contact_choice"
+    # Contact is one step, however many messages it takes.
     assert (asked["step"], asked["total"]) == (4, 5)
-    assert (details.messages[0]["step"], details.messages[0]["total"]) == (5, 7)
-    assert (name.messages[0]["step"], name.messages[0]["total"]) == (6, 7)
+    assert (details.messages[0]["step"], details.messages[0]["total"]) == (4, 5)
+    assert (name.messages[0]["step"], name.messages[0]["total"]) == (4, 5)
     question = DOMAIN_FILE["responses"]["utter_ask_contact_choice"][0]
     assert "never published" in question["text"]
     assert [b["title"] for b in question["buttons"]][:2] == [
@@ -1060,7 +1166,7 @@ async def test_submission_rechecks_the_contact_details(
 
 
 async def test_change_reaches_the_contact_step(catalogue: FakeOpen311) -> None:
-    result, _ = await validate("confirm_submission", "change_contact_choice", CONTACT)
+    result, _ = await press("confirm_submission", "change_contact_choice", CONTACT)
 
     assert result["confirm_submission"] is None
     assert all(result[slot] is None for slot in CONTACT)
@@ -1071,14 +1177,27 @@ async def test_change_reaches_the_contact_step(catalogue: FakeOpen311) -> None:
 # --- browsing the catalogue by topic ---------------------------------------------------------
 
 
-async def test_browse_by_topic_is_offered_with_the_best_matches() -> None:
-    buttons = DOMAIN_FILE["responses"]["utter_service_code_other_options"][0]["buttons"]
+async def test_browse_by_topic_is_offered_with_the_best_matches(catalogue: FakeOpen311) -> None:
+    candidates = [["pothole", "Pothole or road damage"]]
 
-    assert {"title": "Browse by topic", "payload": '/choose_option{"choice": "topics"}'} in buttons
+    dispatcher = await ask(ActionAskServiceCode(), {"service_candidates": candidates})
+
+    moves = dispatcher.messages[1]
+    assert moves["response"] == "utter_service_step_moves"
+    assert {"title": "Browse by topic", "payload": '/choose_option{"choice": "topics"}'} in moves[
+        "buttons"
+    ]
+    assert "utter_service_step_moves" in DOMAIN_FILE["responses"]
+    for gone in (
+        "utter_service_code_other_options",
+        "utter_service_group_other_options",
+        "utter_service_in_group_other_options",
+    ):
+        assert gone not in DOMAIN_FILE["responses"]
 
 
 async def test_the_topics_are_the_catalogues_groups(catalogue: FakeOpen311) -> None:
-    result, _ = await validate("service_code", "topics")
+    result, _ = await press("service_code", "topics")
     dispatcher = await ask(ActionAskServiceCode(), {"service_browse": "topics"})
 
     assert result["service_code"] is None
@@ -1089,11 +1208,13 @@ async def test_the_topics_are_the_catalogues_groups(catalogue: FakeOpen311) -> N
         ("general", '/choose_option{"choice": "group:general"}'),
         ("streets", '/choose_option{"choice": "group:streets"}'),
     ]
-    assert responses(dispatcher)[1] == "utter_service_group_other_options"
+    moves = dispatcher.messages[1]
+    assert moves["response"] == "utter_service_step_moves"
+    assert [b["payload"] for b in moves["buttons"]] == ['/choose_option{"choice": "matches"}']
 
 
 async def test_a_topic_lists_its_services_with_a_way_back(catalogue: FakeOpen311) -> None:
-    by_button, _ = await validate("service_code", "group:streets", {"service_browse": "topics"})
+    by_button, _ = await press("service_code", "group:streets", {"service_browse": "topics"})
     by_number, _ = await validate("service_code", "2", {"service_browse": "topics"})
     dispatcher = await ask(ActionAskServiceCode(), {"service_browse": "group:streets"})
 
@@ -1104,15 +1225,16 @@ async def test_a_topic_lists_its_services_with_a_way_back(catalogue: FakeOpen311
         '/choose_option{"choice": "pothole"}',
         '/choose_option{"choice": "street_light"}',
     ]
-    assert responses(dispatcher)[1] == "utter_service_in_group_other_options"
-    back = DOMAIN_FILE["responses"]["utter_service_in_group_other_options"][0]["buttons"]
-    assert back[0]["payload"] == '/choose_option{"choice": "topics"}'
+    moves = dispatcher.messages[1]
+    assert moves["response"] == "utter_service_step_moves"
+    assert [b["payload"] for b in moves["buttons"]] == [
+        '/choose_option{"choice": "topics"}',
+        '/choose_option{"choice": "none"}',
+    ]
 
 
 async def test_a_service_is_chosen_from_a_topic(catalogue: FakeOpen311) -> None:
-    by_button, _ = await validate(
-        "service_code", "street_light", {"service_browse": "group:streets"}
-    )
+    by_button, _ = await press("service_code", "street_light", {"service_browse": "group:streets"})
     by_number, _ = await validate("service_code", "1", {"service_browse": "group:streets"})
 
     assert by_button["service_code"] == "street_light"
@@ -1121,14 +1243,14 @@ async def test_a_service_is_chosen_from_a_topic(catalogue: FakeOpen311) -> None:
 
 
 async def test_a_topic_button_pressed_later_still_opens_the_topic(catalogue: FakeOpen311) -> None:
-    result, _ = await validate("service_code", "group:general")
+    result, _ = await press("service_code", "group:general")
 
     assert result["service_browse"] == "group:general"
     assert result["service_code"] is None
 
 
 async def test_an_unknown_topic_is_asked_again(catalogue: FakeOpen311) -> None:
-    result, dispatcher = await validate("service_code", "group:parks", {"service_browse": "topics"})
+    result, dispatcher = await press("service_code", "group:parks", {"service_browse": "topics"})
 
     assert result["service_code"] is None
     assert result["failed_attempts"] == 1.0
@@ -1136,6 +1258,509 @@ async def test_an_unknown_topic_is_asked_again(catalogue: FakeOpen311) -> None:
 
 
 async def test_back_to_the_best_matches(catalogue: FakeOpen311) -> None:
-    result, _ = await validate("service_code", "matches", {"service_browse": "group:streets"})
+    result, _ = await press("service_code", "matches", {"service_browse": "group:streets"})
 
     assert result == {"service_code": None, "service_page": 0.0, "service_browse": None}
+
+
+# --- the start hands over to the form ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["pothole on my street", "I want to report a problem"])
+async def test_the_start_runs_the_form_itself(catalogue: FakeOpen311, text: str) -> None:
+    events = await ActionStartIntake().run(CollectingDispatcher(), make_tracker({}, text=text), {})
+
+    assert events[-1] == FollowupAction("intake_form")
+
+
+# --- services without a place, and services' own wording ---------------------------------------
+
+
+@pytest.fixture
+def permit(catalogue: FakeOpen311) -> FakeOpen311:
+    """An application that needs no place, next to the street services."""
+    catalogue.services.append(
+        service("parking_permit", "Resident parking permit", "permit, parking", group="permits")
+    )
+    catalogue.placeless_services = {"parking_permit"}
+    return catalogue
+
+
+PERMIT = {
+    "issue_description": "I need a parking permit for my street",
+    "service_code": "parking_permit",
+    "service_name": "Resident parking permit",
+    "service_questions": [],
+    "service_attributes": {},
+    "service_needs_location": False,
+    "service_needs_photo": False,
+}
+
+
+async def test_a_service_without_a_place_skips_the_place_step(permit: FakeOpen311) -> None:
+    chosen, _ = await press("service_code", "parking_permit")
+    street, _ = await press("service_code", "pothole")
+    required = await ValidateIntakeForm().required_slots(
+        [], CollectingDispatcher(), make_tracker(chosen), {}
+    )
+
+    assert chosen["service_needs_location"] is False
+    assert street["service_needs_location"] is True
+    assert required == [
+        "issue_description",
+        "service_code",
+        "contact_choice",
+        "confirm_submission",
+    ]
+
+
+async def test_the_summary_of_a_service_without_a_place_shows_none(permit: FakeOpen311) -> None:
+    plain = await ask(ActionAskConfirmSubmission(), {**PERMIT, "contact_choice": "anonymous"})
+    with_contact = await ask(ActionAskConfirmSubmission(), {**PERMIT, **CONTACT})
+    choice = await ask(ActionAskContactChoice(), PERMIT)
+
+    [message] = plain.messages
+    assert message["response"] == "utter_ask_confirm_submission_without_place"
+    assert message["response"] in DOMAIN_FILE["responses"]
+    assert "{issue_location}" not in DOMAIN_FILE["responses"][message["response"]][0]["text"]
+    assert (message["step"], message["total"]) == (4, 4)
+    assert responses(with_contact) == ["utter_ask_confirm_submission_with_contact_without_place"]
+    assert (choice.messages[0]["step"], choice.messages[0]["total"]) == (3, 4)
+
+
+async def test_a_service_without_a_place_is_filed_without_one(permit: FakeOpen311) -> None:
+    _, dispatcher = await submit(
+        {**PERMIT, "contact_choice": "anonymous", "confirm_submission": "submit"}
+    )
+
+    [filed] = permit.filed
+    assert (filed.address_string, filed.lat, filed.long) == (None, None, None)
+    assert responses(dispatcher) == ["utter_complaint_filed", "utter_what_happens_next"]
+
+
+async def test_a_service_with_a_place_is_not_filed_without_one(catalogue: FakeOpen311) -> None:
+    events, dispatcher = await submit({**COMPLETE, "issue_location": None})
+
+    assert catalogue.filed == []
+    assert responses(dispatcher) == ["utter_issue_location_too_short"]
+    assert FollowupAction("intake_form") in events
+
+
+async def test_a_service_asks_for_the_place_and_photo_in_its_own_words(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.photo_services = {"pothole"}
+    catalogue.location_questions = {"pothole": "Which road is the hole in?"}
+    catalogue.photo_questions = {"pothole": "Can you send a photo of the hole?"}
+
+    chosen, _ = await press("service_code", "pothole")
+    place = await ask(ActionAskIssueLocation(), chosen)
+    photo = await ask(ActionAskIssuePhoto(), chosen)
+    plain = await ask(ActionAskIssueLocation(), {"service_code": "street_light"})
+
+    assert chosen["service_prompts"] == {
+        "issue_location": "Which road is the hole in?",
+        "issue_photo": "Can you send a photo of the hole?",
+    }
+    [asked] = place.messages
+    assert (asked["response"], asked["question"]) == (
+        "utter_ask_issue_location_own",
+        "Which road is the hole in?",
+    )
+    assert "{question}" in DOMAIN_FILE["responses"]["utter_ask_issue_location_own"][0]["text"]
+    assert (photo.messages[0]["response"], photo.messages[0]["question"]) == (
+        "utter_ask_issue_photo_own",
+        "Can you send a photo of the hole?",
+    )
+    assert responses(plain) == ["utter_ask_issue_location"]
+
+
+@pytest.mark.parametrize("prompts", [{"issue_location": "  "}, {"issue_location": 7}, "Where?"])
+async def test_a_blank_or_odd_own_wording_falls_back_to_the_usual_question(
+    catalogue: FakeOpen311, prompts: Any
+) -> None:
+    dispatcher = await ask(ActionAskIssueLocation(), {"service_prompts": prompts})
+
+    assert responses(dispatcher) == ["utter_ask_issue_location"]
+
+
+# --- "Step n of m" ----------------------------------------------------------------------------
+
+ASK_ACTIONS: dict[str, Any] = {
+    "issue_description": ActionAskIssueDescription(),
+    "service_code": ActionAskServiceCode(),
+    "attribute_answer": ActionAskAttributeAnswer(),
+    "issue_location": ActionAskIssueLocation(),
+    "issue_photo": ActionAskIssuePhoto(),
+    "contact_choice": ActionAskContactChoice(),
+    "contact_details": ActionAskContactDetails(),
+    "contact_name": ActionAskContactName(),
+    "confirm_submission": ActionAskConfirmSubmission(),
+}
+
+
+async def walk(
+    slots: dict[str, Any], answers: dict[str, list[tuple[str, bool]]]
+) -> list[tuple[str, int, int]]:
+    """Goes through the form as Rasa does: asks the first empty required slot, validates the
+    next answer for it (``(value, pressed)``) and keeps the slots it sets. Returns every
+    question asked as ``(slot, step, total)``."""
+    asked: list[tuple[str, int, int]] = []
+    slots = dict(slots)
+    for _ in range(20):
+        required = await ValidateIntakeForm().required_slots(
+            [], CollectingDispatcher(), make_tracker(slots), {}
+        )
+        step = next((slot for slot in required if slots.get(slot) is None), None)
+        if step is None:
+            return asked
+        dispatcher = await ask(ASK_ACTIONS[step], {**slots, "requested_slot": step})
+        [question] = [m for m in dispatcher.messages if "step" in m]
+        asked.append((step, question["step"], question["total"]))
+        value, pressed = answers[step].pop(0)
+        check = press if pressed else validate
+        result, _ = await check(step, value, {**slots, "requested_slot": step})
+        slots.update(result)
+    raise AssertionError(f"the form never ended: {asked}")
+
+
+async def test_the_total_never_changes_once_the_service_is_chosen(
+    pothole_questions: FakeOpen311,
+) -> None:
+    pothole_questions.photo_services = {"pothole"}
+    candidates = [["pothole", "Pothole or road damage"], ["street_light", "Street light out"]]
+
+    asked = await walk(
+        {"issue_description": "there is a hole", "service_candidates": candidates},
+        {
+            "service_code": [("pothole", True)],
+            "attribute_answer": [("road", True), ("about 12", False)],
+            "issue_location": [("12 Jiefang Road", False)],
+            "issue_photo": [("no photo", False)],
+            "contact_choice": [("contact", True)],
+            "contact_details": [("0612 345 678", False)],
+            "contact_name": [("Li Na", False)],
+            "confirm_submission": [("submit", True)],
+        },
+    )
+
+    # Before a service is chosen the count assumes a place and no questions.
+    assert asked[0] == ("service_code", 2, 5)
+    # Service, 2 questions, place, photo, contact (one step), summary: 8 in all.
+    assert asked[1:] == [
+        ("attribute_answer", 3, 8),
+        ("attribute_answer", 4, 8),
+        ("issue_location", 5, 8),
+        ("issue_photo", 6, 8),
+        ("contact_choice", 7, 8),
+        ("contact_details", 7, 8),
+        ("contact_name", 7, 8),
+        ("confirm_submission", 8, 8),
+    ]
+
+
+async def test_the_count_of_a_service_without_place_or_questions(permit: FakeOpen311) -> None:
+    candidates = [["parking_permit", "Resident parking permit"]]
+
+    asked = await walk(
+        {"issue_description": "I need a parking permit", "service_candidates": candidates},
+        {
+            "service_code": [("1", False)],
+            "contact_choice": [("I'd rather not say", False)],
+            "confirm_submission": [("send it", False)],
+        },
+    )
+
+    assert asked == [
+        ("service_code", 2, 5),
+        ("contact_choice", 3, 4),
+        ("confirm_submission", 4, 4),
+    ]
+
+
+async def test_failed_answers_do_not_move_the_count(pothole_questions: FakeOpen311) -> None:
+    chosen, _ = await press("service_code", "pothole")
+
+    asked = await walk(
+        {"issue_description": "there is a hole", **chosen},
+        {
+            "attribute_answer": [("on the moon", False), ("pavement", False), ("7", False)],
+            "issue_location": [("x", False), ("Main St 1", False)],
+            "contact_choice": [("maybe later", False), ("anonymous", True)],
+            "confirm_submission": [("submit", True)],
+        },
+    )
+
+    assert {total for _, _, total in asked} == {7}
+    assert [step for _, step, _ in asked] == [3, 3, 4, 5, 5, 6, 6, 7]
+
+
+# --- answers in words --------------------------------------------------------------------------
+
+BIN_PROBLEM = ServiceAttribute(
+    code="problem",
+    datatype="singlevaluelist",
+    required=True,
+    description="What is the problem?",
+    order=1,
+    values=(
+        AttributeValue("full", "A public bin is full or overflowing"),
+        AttributeValue("damaged", "A bin is damaged"),
+        AttributeValue("graffiti", "Graffiti on a wall"),
+    ),
+)
+BIN_QUESTIONS = [question_from_attribute(BIN_PROBLEM)]
+
+
+@pytest.fixture
+def bins(catalogue: FakeOpen311) -> FakeOpen311:
+    catalogue.services.append(service("public_bin", "Public bin", "bin, litter, rubbish"))
+    catalogue.definitions["public_bin"] = ServiceDefinition("public_bin", (BIN_PROBLEM,))
+    return catalogue
+
+
+async def test_a_typed_answer_picks_the_option_its_words_name(bins: FakeOpen311) -> None:
+    result, dispatcher = await validate(
+        "attribute_answer",
+        "the bin is overflowing and smells",
+        {"service_questions": BIN_QUESTIONS},
+    )
+
+    assert result["service_attributes"] == {"problem": ["full"]}
+    assert dispatcher.messages == []
+
+
+async def test_a_description_that_answers_a_question_answers_it_already(bins: FakeOpen311) -> None:
+    described, _ = await press(
+        "service_code", "public_bin", {"issue_description": "the bin is overflowing and smells"}
+    )
+    vague, _ = await press("service_code", "public_bin", {"issue_description": "the bin"})
+    summary = await ask(
+        ActionAskConfirmSubmission(),
+        {**described, "issue_description": "the bin is overflowing", "issue_location": "Elm St"},
+    )
+
+    assert described["service_attributes"] == {"problem": ["full"]}
+    assert vague["service_attributes"] == {}, "a tie answers nothing"
+    assert summary.messages[0]["details"] == (
+        " What is the problem? A public bin is full or overflowing."
+    )
+
+
+async def test_a_position_in_the_description_answers_no_question(bins: FakeOpen311) -> None:
+    result, _ = await press(
+        "service_code", "public_bin", {"issue_description": "the second one on the left"}
+    )
+
+    assert result["service_attributes"] == {}
+
+
+async def test_a_tie_asks_which_of_the_two_was_meant(bins: FakeOpen311) -> None:
+    result, dispatcher = await validate(
+        "attribute_answer", "the bin", {"service_questions": BIN_QUESTIONS}
+    )
+
+    assert result["attribute_answer"] is None
+    assert result["failed_attempts"] == 1.0
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_answer_tied"
+    assert message["options"] == '"A public bin is full or overflowing" or "A bin is damaged"'
+    assert [(b["title"], b["payload"]) for b in message["buttons"]] == [
+        ("A public bin is full or overflowing", '/choose_option{"choice": "full"}'),
+        ("A bin is damaged", '/choose_option{"choice": "damaged"}'),
+    ]
+    assert "{options}" in DOMAIN_FILE["responses"]["utter_answer_tied"][0]["text"]
+
+
+async def test_words_that_fit_no_option_are_named(bins: FakeOpen311) -> None:
+    result, dispatcher = await validate(
+        "attribute_answer", "purple elephant", {"service_questions": BIN_QUESTIONS}
+    )
+
+    assert result["attribute_answer"] is None
+    [message] = dispatcher.messages
+    assert (message["response"], message["words"]) == (
+        "utter_answer_words_not_understood",
+        "purple elephant",
+    )
+
+
+async def test_after_two_failures_the_problem_is_left_to_the_other_way(bins: FakeOpen311) -> None:
+    result, dispatcher = await validate(
+        "attribute_answer", "the bin", {"service_questions": BIN_QUESTIONS, "failed_attempts": 2.0}
+    )
+
+    assert result["failed_attempts"] == 3.0
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "chosen"),
+    [
+        ("the street light one", "street_light"),
+        ("the hole in the road", "pothole"),
+        ("2", "street_light"),
+        ("the second one", "street_light"),
+        ("Pothole or road damage", "pothole"),
+    ],
+)
+async def test_a_service_is_chosen_in_words(
+    catalogue: FakeOpen311, typed: str, chosen: str
+) -> None:
+    candidates = [["pothole", "Pothole or road damage"], ["street_light", "Street light out"]]
+
+    result, _ = await validate("service_code", typed, {"service_candidates": candidates})
+
+    assert result["service_code"] == chosen
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("show me more", {"service_page": 1.0, "service_browse": None}),
+        ("browse by topic", {"service_browse": "topics"}),
+        ("none of these", {"service_code": "other_problem"}),
+    ],
+)
+async def test_the_service_steps_moves_are_taken_in_words(
+    catalogue: FakeOpen311, typed: str, expected: dict[str, Any]
+) -> None:
+    candidates = [["pothole", "Pothole or road damage"]]
+
+    result, _ = await validate("service_code", typed, {"service_candidates": candidates})
+
+    assert result.items() >= expected.items()
+
+
+async def test_new_words_at_the_service_step_search_again(catalogue: FakeOpen311) -> None:
+    candidates = [["street_light", "Street light out"]]
+
+    result, dispatcher = await validate(
+        "service_code", "there is a hole in the tarmac", {"service_candidates": candidates}
+    )
+
+    assert result["service_code"] is None
+    assert result["service_candidates"][0] == ["pothole", "Pothole or road damage"]
+    assert result["service_page"] == 0.0
+    assert responses(dispatcher) == ["utter_service_searched_again"]
+
+
+async def test_words_that_find_nothing_new_are_said_back(catalogue: FakeOpen311) -> None:
+    candidates = [["street_light", "Street light out"]]
+
+    result, dispatcher = await validate(
+        "service_code", "zzz qqq", {"service_candidates": candidates}
+    )
+
+    assert result == {"service_code": None, "failed_attempts": 1.0}
+    [message] = dispatcher.messages
+    assert (message["response"], message["words"]) == (
+        "utter_service_words_not_understood",
+        "zzz qqq",
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("send it", "submit"), ("yes that's correct", "submit"), ("I need to fix something", None)],
+)
+async def test_the_summary_is_answered_in_words(
+    catalogue: FakeOpen311, typed: str, expected: str | None
+) -> None:
+    result, dispatcher = await validate("confirm_submission", typed)
+
+    assert result["confirm_submission"] == expected
+    if expected is None:
+        assert responses(dispatcher) == ["utter_ask_what_to_change"]
+
+
+# --- the contact step in one message ------------------------------------------------------------
+
+
+async def test_details_typed_at_the_contact_question_answer_the_whole_step(
+    catalogue: FakeOpen311,
+) -> None:
+    result, dispatcher = await validate("contact_choice", "Li Na, 13912345678")
+    required = await ValidateIntakeForm().required_slots(
+        [], CollectingDispatcher(), make_tracker({**COMPLETE, **result}), {}
+    )
+    summary = await ask(ActionAskConfirmSubmission(), {**COMPLETE, **result})
+
+    assert result == {
+        "contact_choice": "contact",
+        "contact_details": "13912345678",
+        "contact_phone": "13912345678",
+        "contact_email": None,
+        "contact_name": "Li Na",
+        "failed_attempts": 0.0,
+    }
+    assert dispatcher.messages == []
+    assert required[-3:] == ["contact_details", "contact_name", "confirm_submission"]
+    assert summary.messages[0]["contact"] == "Li Na, 13912345678"
+
+
+async def test_a_name_given_with_the_details_is_filed(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("contact_details", "email me at jo@example.org, I'm Jo Lin")
+
+    await submit({**COMPLETE, **result, "confirm_submission": "submit"})
+
+    [filed] = catalogue.filed
+    assert (filed.email, filed.phone, filed.first_name, filed.last_name) == (
+        "jo@example.org",
+        None,
+        "Jo",
+        "Lin",
+    )
+
+
+@pytest.mark.parametrize(
+    "typed", ["I'd rather not say", "anonymous please", "no thanks", "just reply here"]
+)
+async def test_declining_in_words_means_replies_here_only(
+    catalogue: FakeOpen311, typed: str
+) -> None:
+    result, dispatcher = await validate("contact_choice", typed, {"contact_phone": "0612345678"})
+
+    assert result["contact_choice"] == "anonymous"
+    assert result["contact_phone"] is None
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("typed", ["yes, you can call me", "please phone me"])
+async def test_agreeing_in_words_asks_for_the_details(catalogue: FakeOpen311, typed: str) -> None:
+    result, _ = await validate("contact_choice", typed)
+
+    assert result == {"contact_choice": "contact", "failed_attempts": 0.0}
+
+
+async def test_i_dont_mind_being_called_is_a_yes(catalogue: FakeOpen311) -> None:
+    result, _ = await validate("contact_choice", "you may call me, I don't mind")
+
+    assert result["contact_choice"] == "contact"
+
+
+async def test_declining_at_the_details_means_replies_here_only(catalogue: FakeOpen311) -> None:
+    result, dispatcher = await validate(
+        "contact_details", "no, I'd rather not after all", {"contact_choice": "contact"}
+    )
+
+    assert result["contact_choice"] == "anonymous"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("li na", "li na"),  # a bare name is kept as typed
+        ("skip", "no_name"),
+        ("I'd rather not", "no_name"),
+        ("my name is Li Na", "Li Na"),
+        ("I'm Jo", "Jo"),
+    ],
+)
+async def test_a_name_is_read_from_a_sentence_or_declined(
+    catalogue: FakeOpen311, typed: str, kept: str
+) -> None:
+    result, _ = await validate("contact_name", typed)
+
+    assert result == {"contact_name": kept, "failed_attempts": 0.0}

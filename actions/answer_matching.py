@@ -1,0 +1,416 @@
+"""How the bot matches what a citizen typed to the options of a question.
+
+Every question with buttons (an attribute's values, the services offered, the summary's
+"send it / change", a follow-up's yes/no) also takes the answer in words. The order of the
+checks:
+
+1. the option itself: its key (a button's payload) or its name, as shown;
+2. its place in the list: "2", "no. 2", "the second one", "2nd", "the last one";
+3. the words: each word typed is compared with the option's words, allowing for plural
+   endings, common synonyms ("rubbish" for "litter", "broken" for "damaged") and typos
+   (one edit in a word of 4 letters or more, two in one of 8 or more). The option with the
+   most words in common wins when it has strictly more than the next one.
+
+When two options fit equally, or none does, the answer is :class:`OptionMatch` with no key,
+the tied options and the words that matched nothing, so the bot can ask "did you mean ...
+or ...?" or say which words it did not understand, instead of only repeating the question.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+Option = tuple[str, str]  # (key, name as shown)
+
+# A word, with an apostrophe inside it kept ("it's", "don't").
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
+_ORDINAL_WORDS = {
+    "first": 1,
+    "1st": 1,
+    "one": 1,
+    "second": 2,
+    "2nd": 2,
+    "two": 2,
+    "third": 3,
+    "3rd": 3,
+    "three": 3,
+    "fourth": 4,
+    "4th": 4,
+    "four": 4,
+    "fifth": 5,
+    "5th": 5,
+    "five": 5,
+    "sixth": 6,
+    "6th": 6,
+    "six": 6,
+    "seventh": 7,
+    "7th": 7,
+    "seven": 7,
+    "eighth": 8,
+    "8th": 8,
+    "eight": 8,
+    "ninth": 9,
+    "9th": 9,
+    "nine": 9,
+    "tenth": 10,
+    "10th": 10,
+    "ten": 10,
+}
+# Words around a position that add nothing: "the second one", "number 2 please", "option b".
+_POSITION_FILLER = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "one",
+        "option",
+        "choice",
+        "number",
+        "no",
+        "nr",
+        "num",
+        "it",
+        "is",
+        "its",
+        "that",
+        "this",
+        "please",
+        "pls",
+        "i",
+        "want",
+        "pick",
+        "choose",
+        "take",
+        "select",
+        "button",
+        "thanks",
+        "thank",
+        "you",
+        "ok",
+        "okay",
+    ]
+)
+_LAST = frozenset({"last", "final", "bottom"})
+
+# Words that say nothing about which option is meant.
+_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "it's",
+        "this",
+        "that",
+        "there",
+        "here",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "so",
+        "my",
+        "our",
+        "your",
+        "i",
+        "i'm",
+        "im",
+        "we",
+        "you",
+        "me",
+        "us",
+        "they",
+        "them",
+        "he",
+        "she",
+        "his",
+        "her",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "just",
+        "really",
+        "very",
+        "quite",
+        "too",
+        "also",
+        "please",
+        "pls",
+        "thanks",
+        "thank",
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "well",
+        "um",
+        "uhm",
+        "er",
+        "hmm",
+        "like",
+        "think",
+        "guess",
+        "maybe",
+        "one",
+        "some",
+        "any",
+        "all",
+        "which",
+        "what",
+        "where",
+        "when",
+        "who",
+        "how",
+        "about",
+        "can",
+        "could",
+        "would",
+        "will",
+        "should",
+        "might",
+        "must",
+        "got",
+        "get",
+        "gets",
+        "getting",
+        "been",
+        "being",
+        "am",
+        "from",
+        "up",
+        "out",
+        "into",
+        "over",
+        "again",
+        "still",
+        "now",
+    ]
+)
+
+# Common words citizens use for the words options are written in (both directions).
+_SYNONYM_GROUPS = (
+    "broken damaged broke damage smashed cracked bust busted ruined wrecked faulty",
+    "full overflowing overflow overfilled overflowed spilling packed",
+    "missing gone stolen lost disappeared removed",
+    "rubbish litter trash garbage waste junk refuse",
+    "dirty filthy messy mess dirt grime",
+    "big large huge massive enormous",
+    "small little tiny minor",
+    "dangerous unsafe hazard hazardous risky",
+    "loud noisy noise",
+    "night nighttime evening overnight dark",
+    "day daytime daylight",
+    "child children kid kids baby babies son daughter",
+    "old elderly senior pensioner retired aged",
+    "car vehicle motor auto automobile",
+    "house home flat apartment",
+    "new first",
+    "renew renewal extend",
+    "replace replacement lost stolen",
+    "doctor gp physician",
+    "dog dogs puppy",
+    "tree trees branch branches",
+    "water flood flooding leak leaking",
+    "street road lane avenue",
+    "book booking appointment reserve",
+    "change cancel move reschedule",
+    "yes yeah yep yup sure correct right ok okay fine send submit confirm",
+    "no nope nah not don't dont",
+    "help support assistance",
+    "money payment paid pay cash",
+)
+_SYNONYMS: dict[str, frozenset[str]] = {}
+for _group in _SYNONYM_GROUPS:
+    _members = frozenset(_group.split())
+    for _word in _members:
+        _SYNONYMS[_word] = _SYNONYMS.get(_word, frozenset()) | _members
+
+
+@dataclass(frozen=True)
+class OptionMatch:
+    """The option an answer names, or why none could be chosen."""
+
+    key: str | None
+    tied: tuple[str, ...] = ()
+    unknown_words: tuple[str, ...] = ()
+    # Share of the typed meaningful words that fit the chosen option (1.0 for a key or place).
+    strength: float = 1.0
+    # The word scores of the best option and of the next one (0 for a key or place).
+    score: float = 0.0
+    runner_up: float = 0.0
+
+    @property
+    def clear(self) -> bool:
+        """Chosen by its words with a wide margin: safe to take from a sentence said for
+        another purpose (the description, the answer to another question)."""
+        return self.key is not None and self.score >= 1.0 and self.score - self.runner_up >= 0.5
+
+
+def fold(text: str) -> str:
+    """Lower case, accents and curly apostrophes folded, for comparing words."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def stem(word: str) -> str:
+    """Plural and common endings folded: "lights" -> "light", "flooding" -> "flood"."""
+    for ending, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(ending) and len(word) - len(ending) >= 3 and not word.endswith("ss"):
+            return word[: len(word) - len(ending)] + keep
+    return word
+
+
+def meaningful_words(text: str) -> list[str]:
+    """The words of ``text`` that can say which option is meant, in order."""
+    return [w for w in _WORD.findall(fold(text)) if w not in _FILLER]
+
+
+def position_in(text: str, count: int) -> int | None:
+    """The 1-based position ``text`` names among ``count`` options ("2", "the second one")."""
+    found = _WORD.findall(fold(text))
+    rest = [w for w in found if w not in _POSITION_FILLER]
+    if not rest and found == ["one"]:
+        rest = found
+    if len(rest) != 1:
+        return None
+    word = rest[0]
+    if word.isdigit():
+        number = int(word)
+    elif word in _ORDINAL_WORDS:
+        number = _ORDINAL_WORDS[word]
+    elif word in _LAST:
+        number = count
+    else:
+        return None
+    return number if 1 <= number <= count else None
+
+
+@lru_cache(maxsize=4096)
+def _edits_within(a: str, b: str, limit: int) -> bool:
+    """Whether ``a`` becomes ``b`` in at most ``limit`` edits (a swap of neighbours is one)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        if min(current) > limit:
+            return False
+        previous2, previous = previous, current
+    return previous[-1] <= limit
+
+
+def _typo_limit(word: str) -> int:
+    return 2 if len(word) >= 8 else 1 if len(word) >= 4 else 0
+
+
+def word_fit(said: str, option_word: str) -> float:
+    """How well one typed word stands for one word of an option, from 1 (the same) to 0.
+
+    The same word or stem 1; a synonym 0.9; a typo of the word, or its start ("pave" for
+    "pavement", four letters at least) 0.8; a typo of a synonym 0.7.
+    """
+    if said == option_word or stem(said) == stem(option_word):
+        return 1.0
+    synonyms = _SYNONYMS.get(option_word) or _SYNONYMS.get(stem(option_word), frozenset())
+    if said in synonyms or stem(said) in {stem(s) for s in synonyms}:
+        return 0.9
+    if _typo_of(said, option_word) or (len(said) >= 4 and option_word.startswith(said)):
+        return 0.8
+    if any(_typo_of(said, synonym) for synonym in synonyms):
+        return 0.7
+    return 0.0
+
+
+def _typo_of(said: str, word: str) -> bool:
+    limit = min(_typo_limit(said), _typo_limit(word))
+    return bool(limit) and said[0] == word[0] and _edits_within(said, word, limit)
+
+
+def _option_words(key: str, name: str) -> set[str]:
+    return set(meaningful_words(name)) | set(meaningful_words(key.replace("_", " ")))
+
+
+def match_option(text: str, options: Sequence[Option], *, by_position: bool = True) -> OptionMatch:
+    """The option ``text`` names: by key or name, by its place in the list, or by its words.
+
+    ``by_position`` False leaves out "2" and "the second one", for reading a sentence that
+    was not an answer to this list.
+    """
+    wanted = fold(text).strip().strip(".!")
+    if not wanted or not options:
+        return OptionMatch(None)
+    for key, name in options:
+        if wanted in (fold(key), fold(name)):
+            return OptionMatch(key)
+    position = position_in(wanted, len(options)) if by_position else None
+    if position is not None:
+        return OptionMatch(options[position - 1][0])
+    said = meaningful_words(wanted)
+    if not said:
+        return OptionMatch(None)
+    scores: list[tuple[float, str]] = []
+    fitting: dict[str, set[str]] = {}
+    for key, name in options:
+        words = _option_words(key, name)
+        score = 0.0
+        for word in said:
+            best = max((word_fit(word, own) for own in words), default=0.0)
+            if best:
+                fitting.setdefault(key, set()).add(word)
+            score += best
+        scores.append((score, key))
+    ranked = sorted(scores, key=lambda item: -item[0])
+    best_score, best_key = ranked[0]
+    unknown = tuple(w for w in said if not any(w in found for found in fitting.values()))
+    if best_score <= 0:
+        return OptionMatch(None, unknown_words=unknown)
+    tied = tuple(key for score, key in ranked if score == best_score)
+    if len(tied) > 1:
+        return OptionMatch(None, tied=tied, unknown_words=unknown)
+    return OptionMatch(
+        best_key,
+        strength=len(fitting[best_key]) / len(said),
+        score=best_score,
+        runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
+    )
+
+
+# Declining in plain words, at a step that may be declined (being contacted, a name).
+_DECLINE = re.compile(
+    r"\b(?:no|nope|nah|not|don'?t|do not|rather not|prefer not|anonymous(?:ly)?|"
+    r"no thanks?|no thank you|skip|none|nothing|never mind|keep it private|private|"
+    r"just (?:reply|answer|write) here|here only|in (?:this|the) chat)\b",
+    re.IGNORECASE,
+)
+
+
+def declines(text: str) -> bool:
+    """True when ``text`` says no ("I'd rather not say", "anonymous please", "no thanks")."""
+    return bool(_DECLINE.search(fold(text)))

@@ -1,0 +1,147 @@
+"""Reading a citizen's contact details from what they typed: phone, email and name.
+
+People give them in one message and in any order ("Li Na, 13912345678", "email me at
+jo@example.org, I'm Jo Lin", "13912345678 li na"), or say they would rather not ("I'd rather
+not say", "anonymous"). :func:`read_contact` takes all three from one message; the checks of
+each field are the ones the submission re-runs on the slots.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from actions.answer_matching import declines
+from actions.form_steps import clean_text
+
+MAX_NAME_CHARS = 100
+MAX_EMAIL_CHARS = 254
+MIN_PHONE_DIGITS = 6
+MAX_PHONE_DIGITS = 15  # the longest number E.164 allows
+
+# An email address as people type it; checked further by `check_email`.
+_EMAIL = re.compile(r"[^\s@,;<>()]+@[^\s@,;<>()]+")
+_EMAIL_SHAPE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,63}"
+)
+# A phone number as people type it: digits with spaces, dots, dashes or brackets, maybe a "+".
+_PHONE = re.compile(r"\+?\(?\d[\d\s().-]*\d")
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+_GLUED = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
+_NAME = re.compile(r"[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]+)*\.?")
+# What people say around their details, which is not part of a name.
+_FILLER = re.compile(
+    r"\b(?:yes|yeah|sure|ok(?:ay)?|please|thanks?|thank you|you can|can|could|may|"
+    r"call|ring|phone|text|message|contact|reach|email|e-mail|mail|write|me|at|on|to|by|or|"
+    r"and|my|name|number|mobile|cell|tel|is|it'?s|i'?m|i am|this is|here|the|it|via|"
+    r"address|details|are|use|best|fine|good|am|i|this|that|name'?s|called)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    phone: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        """A way to reach the citizen: a phone number or an email address."""
+        return bool(self.phone or self.email)
+
+
+def check_phone(value: Any) -> str | None:
+    """A phone number kept as typed (spaces normalised), or None when it is not one.
+
+    6 to 15 digits, optionally after "+" (or "00"), with spaces, dots, dashes or brackets.
+    """
+    text = clean_text(value)
+    if text is None or not _PHONE.fullmatch(text):
+        return None
+    digits = _PHONE_SEPARATORS.sub("", text).removeprefix("+")
+    if not digits.isdigit() or not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        return None
+    return text
+
+
+def check_email(value: Any) -> str | None:
+    """An email address (``name@domain.tld``, at most 254 characters), or None."""
+    text = clean_text(value)
+    if text is None or len(text) > MAX_EMAIL_CHARS or not _EMAIL_SHAPE.fullmatch(text):
+        return None
+    local = text.split("@")[0]
+    if ".." in text or local.startswith(".") or local.endswith("."):
+        return None
+    return text
+
+
+def check_name(value: Any) -> str | None:
+    """A person's name (letters, with spaces, dots, hyphens or apostrophes), or None."""
+    text = clean_text(value)
+    if text is None or len(text) > MAX_NAME_CHARS or not _NAME.fullmatch(text):
+        return None
+    return text
+
+
+# Words that are never part of a name, even capitalised at the start of a sentence.
+_NEVER_NAMES = frozenset({"i", "i'm", "im", "my", "it's", "its", "this", "hi", "hello"})
+_TOKEN = re.compile(r"[^\W\d_]+(?:['\u2019.-][^\W\d_]+)*\.?")
+
+
+def name_in(text: Any) -> str | None:
+    """The name in "my name is Li Na", "I'm Jo", "li na", or None when there is none.
+
+    Words like "call", "me", "may" are dropped, except where a capitalised one stands next
+    to another capitalised word that is not one of them: "May Lin", "Sue To" keep theirs.
+    """
+    line = clean_text(text)
+    if line is None or line.startswith("/") or declines(line):
+        return None
+    tokens = _TOKEN.findall(line)
+    kept: list[str] = []
+    for index, token in enumerate(tokens):
+        if not _FILLER.fullmatch(token):
+            kept.append(token)
+            continue
+        neighbours = tokens[max(index - 1, 0) : index] + tokens[index + 1 : index + 2]
+        if (
+            token[0].isupper()
+            and token.casefold() not in _NEVER_NAMES
+            and any(n[0].isupper() and not _FILLER.fullmatch(n) for n in neighbours)
+        ):
+            kept.append(token)
+    rest = " ".join(part.strip(".-'") for part in kept)
+    return check_name(rest) if rest else None
+
+
+def read_contact(text: Any) -> ContactDetails | None:
+    """The phone, email and name in one message; None when it holds a broken one.
+
+    "call 0612 345 678" and "Li Na, 13912345678" are read; "name@example" or "12345" is
+    refused (None) rather than half-read, so the citizen is asked again.
+    """
+    line = clean_text(text)
+    if line is None or line.startswith("/"):
+        return None
+    emails = _EMAIL.findall(line)
+    email = check_email(emails[0].rstrip(".")) if len(emails) == 1 else None
+    if emails and email is None:
+        return None
+    rest = _EMAIL.sub(" ", line)
+    if _GLUED.search(rest):
+        return None  # "139-1234-567a": a mistyped number, not a number and a name
+    numbers = [m.group().strip() for m in _PHONE.finditer(rest)]
+    phone = check_phone(numbers[0]) if len(numbers) == 1 else None
+    if numbers and phone is None:
+        return None
+    name = name_in(_PHONE.sub(" ", rest)) if (phone or email) else None
+    return ContactDetails(phone=phone, email=email, name=name)
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """Open311 ``first_name`` and ``last_name`` from a name typed in one line."""
+    first, _, last = name.partition(" ")
+    return first, last.strip() or None

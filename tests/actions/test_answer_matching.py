@@ -1,0 +1,207 @@
+"""How typed words pick an option (actions/answer_matching.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.answer_matching import OptionMatch, declines, match_option, position_in
+
+SIDES = [("road", "Road surface"), ("pavement", "Pavement"), ("verge", "Grass verge")]
+BINS = [
+    ("full", "A public bin is full or overflowing"),
+    ("damaged", "A bin is damaged"),
+    ("graffiti", "Graffiti on a wall"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("road", "road"),  # a button's payload
+        ("ROAD", "road"),
+        ("Grass verge", "verge"),  # a name as shown
+        ("grass verge.", "verge"),
+        ("Pavement!", "pavement"),
+    ],
+)
+def test_an_option_is_named_by_its_key_or_its_name(text: str, key: str) -> None:
+    assert match_option(text, SIDES) == OptionMatch(key)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("1", "road"),
+        ("2", "pavement"),
+        ("no. 2", "pavement"),
+        ("number 3 please", "verge"),
+        ("the second one", "pavement"),
+        ("2nd", "pavement"),
+        ("third", "verge"),
+        ("the first", "road"),
+        ("one", "road"),
+        ("the last one", "verge"),
+        ("option 2", "pavement"),
+    ],
+)
+def test_an_option_is_named_by_its_place_in_the_list(text: str, key: str) -> None:
+    assert match_option(text, SIDES).key == key
+
+
+@pytest.mark.parametrize(("text", "count"), [("4", 3), ("0", 3), ("the fifth one", 3)])
+def test_a_place_beyond_the_list_names_no_option(text: str, count: int) -> None:
+    assert position_in(text, count) is None
+    assert match_option(text, SIDES[:count]).key is None
+
+
+def test_two_numbers_are_not_a_place() -> None:
+    assert position_in("2 or 3", 3) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("the bin is overflowing and smells", "full"),
+        ("it is damaged", "damaged"),
+        ("someone sprayed graffiti", "graffiti"),
+        ("the bins are overflowing", "full"),  # plural endings
+    ],
+)
+def test_an_option_is_named_by_its_words(text: str, key: str) -> None:
+    found = match_option(text, BINS)
+
+    assert found.key == key
+    assert found.score > found.runner_up
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("it is broken", "damaged"),  # broken ~ damaged
+        ("smashed", "damaged"),
+        ("it is packed", "full"),  # packed ~ full
+    ],
+)
+def test_common_synonyms_count(text: str, key: str) -> None:
+    found = match_option(text, BINS)
+
+    assert found.key == key
+    assert found.score == pytest.approx(0.9), "a synonym counts a little less than the word"
+
+
+def test_a_synonym_works_both_ways() -> None:
+    options = [("litter", "Litter in the street"), ("dog", "Dog fouling")]
+
+    assert match_option("rubbish", options).key == "litter"
+    assert match_option("trash", options).key == "litter"
+    assert match_option("litter", [("rubbish", "Rubbish not collected"), *options[1:]]).key == (
+        "rubbish"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("pavemnet", "pavement"),  # a swap of neighbours is one edit
+        ("pavment", "pavement"),
+        ("overflowng bin", "full"),
+        ("grafiti", "graffiti"),
+    ],
+)
+def test_typos_are_forgiven(text: str, key: str) -> None:
+    options = SIDES if key in dict(SIDES) else BINS
+
+    assert match_option(text, options).key == key
+
+
+def test_short_words_allow_no_typo() -> None:
+    # "rod" is one edit from "road", but words under four letters must be typed right.
+    assert match_option("rod", SIDES).key is None
+
+
+def test_the_start_of_a_word_names_it() -> None:
+    found = match_option("pave", SIDES)
+
+    assert found.key == "pavement"
+    assert found.score == pytest.approx(0.8)
+
+
+def test_a_start_shorter_than_four_letters_does_not() -> None:
+    assert match_option("pav", SIDES).key is None
+
+
+def test_a_tie_gives_the_tied_options_and_no_key() -> None:
+    found = match_option("the bin", BINS)
+
+    assert found.key is None
+    assert found.tied == ("full", "damaged")
+
+
+def test_words_that_fit_nothing_are_given_back() -> None:
+    found = match_option("purple elephant", BINS)
+
+    assert found == OptionMatch(None, unknown_words=("purple", "elephant"))
+
+
+def test_the_words_that_fit_are_not_among_the_unknown_ones() -> None:
+    found = match_option("the purple bin", BINS)
+
+    assert found.key is None
+    assert found.tied == ("full", "damaged")
+    assert found.unknown_words == ("purple",)
+
+
+def test_an_apostrophe_leaves_no_stray_letter_among_the_unknown_words() -> None:
+    assert match_option("it's purple", BINS).unknown_words == ("purple",)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "the", "please"])
+def test_nothing_meaningful_names_no_option(text: str) -> None:
+    assert match_option(text, BINS) == OptionMatch(None)
+
+
+def test_no_options_match_nothing() -> None:
+    assert match_option("road", []) == OptionMatch(None)
+
+
+@pytest.mark.parametrize("text", ["2", "the second one", "last"])
+def test_without_positions_a_place_is_not_read(text: str) -> None:
+    assert match_option(text, SIDES, by_position=False).key is None
+
+
+def test_without_positions_words_and_names_still_are() -> None:
+    assert match_option("the pavement", SIDES, by_position=False).key == "pavement"
+    assert match_option("Grass verge", SIDES, by_position=False).key == "verge"
+
+
+def test_a_clear_match_needs_a_whole_word_and_a_margin() -> None:
+    assert match_option("the bin is overflowing", BINS).clear
+    assert not match_option("pave", SIDES).clear, "a word's start is not enough"
+    assert not match_option("2", SIDES).clear, "a place belongs to the list shown"
+    assert not match_option("the bin", BINS).clear
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'd rather not say",
+        "anonymous please",
+        "no thanks",
+        "No",
+        "nope",
+        "just reply here",
+        "skip",
+        "keep it private",
+        "I prefer not to",
+    ],
+)
+def test_declining_in_plain_words(text: str) -> None:
+    assert declines(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yes call me", "sure", "13912345678", "jo@example.org", "Li Na", "Nora Nott", "snowy"],
+)
+def test_what_is_not_a_no(text: str) -> None:
+    assert not declines(text)

@@ -1,0 +1,158 @@
+"""Reading phone, email and name from one message (actions/contact_details.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actions.contact_details import (
+    ContactDetails,
+    check_email,
+    check_name,
+    check_phone,
+    name_in,
+    read_contact,
+    split_name,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Li Na, 13912345678", ContactDetails(phone="13912345678", name="Li Na")),
+        ("13912345678 li na", ContactDetails(phone="13912345678", name="li na")),
+        (
+            "email me at jo@example.org, I'm Jo Lin",
+            ContactDetails(email="jo@example.org", name="Jo Lin"),
+        ),
+        (
+            "my name is Tom Baker and my number is 0612 345 678",
+            ContactDetails(phone="0612 345 678", name="Tom Baker"),
+        ),
+        (
+            "call 139 1234 5678 or write to jo@example.org",
+            ContactDetails(phone="139 1234 5678", email="jo@example.org"),
+        ),
+        ("+86 138 0013 8000", ContactDetails(phone="+86 138 0013 8000")),
+        ("jo.lin@example.com.", ContactDetails(email="jo.lin@example.com")),
+    ],
+)
+def test_phone_email_and_name_come_from_one_message(text: str, expected: ContactDetails) -> None:
+    details = read_contact(text)
+
+    assert details == expected
+    assert details is not None
+    assert details.usable
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call 12345",  # too short for a phone number
+        "1234567890123456",  # longer than E.164 allows
+        "jo@example",  # no domain ending
+        "jo..lin@example.com",
+        ".jo@example.com",
+        "jo@example.com, jo@example.org",  # which one?
+        "0612 345 678 or 0612 999 000",  # which one?
+        "Jo Lin, jo@example.com, 1234",  # a good email does not save a broken number
+        "Li Na 13912345678, li@na",  # nor a good number a broken email
+        '/inform{"phone": "0612345678"}',
+        "",
+        None,
+        42,
+    ],
+)
+def test_a_broken_or_doubtful_detail_refuses_the_whole_message(text: Any) -> None:
+    assert read_contact(text) is None
+
+
+@pytest.mark.parametrize("text", ["call me tomorrow", "Li Na", "I'd rather not say"])
+def test_a_name_alone_is_no_way_to_reach_anyone(text: str) -> None:
+    details = read_contact(text)
+
+    assert details == ContactDetails()
+    assert not details.usable
+
+
+def test_a_number_with_a_letter_typed_into_it_is_refused() -> None:
+    assert read_contact("Li Na, 139-1234-567a") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my name is Li Na", "Li Na"),
+        ("I'm Jo", "Jo"),
+        ("I am Jo Lin", "Jo Lin"),
+        ("li na", "li na"),  # kept as typed
+        ("this is Anne-Marie O'Neil", "Anne-Marie O'Neil"),
+        ("McDonald", "McDonald"),  # a name in the citizen's own capitals is kept
+        ("Zoë Müller", "Zoë Müller"),
+    ],
+)
+def test_a_name_is_read_without_the_words_around_it(text: str, name: str) -> None:
+    assert name_in(text) == name
+
+
+@pytest.mark.parametrize(
+    "text", ["no", "I'd rather not say", "12345", "/choose_option", "", None, "my name is"]
+)
+def test_no_name_is_read_from_what_is_not_one(text: Any) -> None:
+    assert name_in(text) is None
+
+
+def test_a_given_name_that_is_also_a_common_word_is_kept() -> None:
+    details = read_contact("May Lin, 13912345678")
+
+    assert details == ContactDetails(phone="13912345678", name="May Lin")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("  0612  345 678 ", "0612 345 678"),
+        ("+86 (138) 0013-8000", "+86 (138) 0013-8000"),
+        ("12345", None),
+        ("1234567890123456", None),
+        ("0612 345 678 ext", None),
+        (612345678, None),
+    ],
+)
+def test_check_phone(value: Any, expected: str | None) -> None:
+    assert check_phone(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("jo@example.org", "jo@example.org"),
+        ("jo.lin+city@mail.example.co.uk", "jo.lin+city@mail.example.co.uk"),
+        ("jo@example", None),
+        ("jo.@example.org", None),
+        ("jo@@example.org", None),
+        (f"{'a' * 250}@example.org", None),
+    ],
+)
+def test_check_email(value: Any, expected: str | None) -> None:
+    assert check_email(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Lin Mei", "Lin Mei"),
+        ("J. R. Smith", "J. R. Smith"),
+        ("Li Na 2", None),
+        ("<script>", None),
+        ("x" * 101, None),
+    ],
+)
+def test_check_name(value: Any, expected: str | None) -> None:
+    assert check_name(value) == expected
+
+
+def test_a_name_is_split_for_open311_at_the_first_space() -> None:
+    assert split_name("Lin Mei Hua") == ("Lin", "Mei Hua")
+    assert split_name("Jo") == ("Jo", None)
