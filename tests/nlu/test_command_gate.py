@@ -1,0 +1,98 @@
+"""The command gate with the cues of config.yml: commands stay commands, needs go to intake.
+
+Without a request: the gate is built from the pipeline entry in config.yml and fed messages
+as the classifiers leave them (an intent and its ranking), so what is tested is the cue data
+the bot really runs with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.command_gate import CommandGate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def configured_gate() -> CommandGate:
+    pipeline = yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+    [entry] = [c for c in pipeline if c["name"] == "bot.command_gate.CommandGate"]
+    return CommandGate({**CommandGate.get_default_config(), **entry})
+
+
+def classified(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> Message:
+    ranking = [
+        {"name": intent, "confidence": 0.8},
+        {"name": "request_service", "confidence": 0.1},
+        {"name": "report_issue", "confidence": 0.05},
+    ]
+    return Message(
+        data={
+            "text": text,
+            "intent": ranking[0],
+            "intent_ranking": ranking,
+            "entities": entities or [],
+        }
+    )
+
+
+def gated(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> str:
+    [message] = configured_gate().process([classified(text, intent, entities)])
+    return str(message.get("intent")["name"])
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("I lost my job, is there any support", "check_status"),
+        ("i need help paying my rent", "withdraw_ticket"),
+        ("can you help me, my water is leaking", "ask_help"),
+        ("hi there, my street light is broken", "greet"),
+        ("thanks, also the bins were not collected on our road", "thank"),
+    ],
+)
+def test_a_need_taken_for_a_command_goes_to_the_intake(text: str, intent: str) -> None:
+    assert gated(text, intent) == "request_service", "the best intake intent of the ranking"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("what is the status of my complaint", "check_status"),
+        ("any news on my report?", "check_status"),
+        ("I want to withdraw my complaint", "withdraw_ticket"),
+        ("the pothole is still not fixed", "reopen_ticket"),
+        ("I'd rate it 4 out of 5", "rate_resolution"),
+        ("I forgot to mention it buzzes", "add_information"),
+        ("help", "ask_help"),
+        ("hello there", "greet"),
+        ("thank you so much", "thank"),
+        # Not a gated command at all: the gate leaves it.
+        ("talk to a person", "request_human"),
+        # A button payload is never re-read.
+        ('/choose_option{"choice": "yes"}', "check_status"),
+    ],
+)
+def test_a_command_said_in_its_words_stays_a_command(text: str, intent: str) -> None:
+    assert gated(text, intent) == intent
+
+
+def test_a_message_naming_a_ticket_keeps_its_command() -> None:
+    reference = [{"entity": "reference", "value": "CD-7K2M9Q", "start": 10, "end": 19}]
+    assert gated("what about CD-7K2M9Q then", "withdraw_ticket", reference) == "withdraw_ticket"
+
+
+def test_the_ranking_puts_the_new_intent_first() -> None:
+    lost_job = classified("I lost my job, any support", "check_status")
+    [message] = configured_gate().process([lost_job])
+    ranking = message.get("intent_ranking")
+    assert [entry["name"] for entry in ranking] == [
+        "request_service",
+        "check_status",
+        "report_issue",
+    ]
