@@ -82,7 +82,7 @@ async def converse(
         outcome.transcript.extend(("bot", text) for text in reply.texts)
         # Button captions ("Or:") come with every ask of some steps; the question itself and
         # what is said about the answer are what must not repeat.
-        said = {t for t in reply.texts if not (response_key(t)[0] or "").endswith("_options")}
+        said = {t for t in reply.texts if not (response_key(t)[0] or "").endswith("_moves")}
         repeats = {text: repeats.get(text, 0) + 1 for text in said}
         outcome.longest_repeat = max([outcome.longest_repeat, *repeats.values()])
         if reply.step == "filed":
@@ -135,8 +135,13 @@ async def judge(
         if set(given) != set(keys):
             outcome.problems.append(f"attribute {code}={list(given)}, expected {list(keys)}")
     for name, value in expect.contact.items():
-        if str(row.get(name) or "").replace(" ", "") != value.replace(" ", ""):
+        if _same(row.get(name), value) is False:
             outcome.problems.append(f"{name} {row.get(name)!r}, expected {value!r}")
+
+
+def _same(stored: Any, expected: str) -> bool:
+    """Contact fields compare as typed, ignoring spaces and letter case."""
+    return str(stored or "").replace(" ", "").casefold() == expected.replace(" ", "").casefold()
 
 
 def _stored(database: Path, reference: str) -> dict[str, Any]:

@@ -69,7 +69,9 @@ async def run_scenarios(
                     catalogue,
                     sender=f"{label}-{mode}-{scenario.id}",
                 )
-                await judge(client, stack.config.backoffice_url, stack.config.database_path, outcome)
+                await judge(
+                    client, stack.config.backoffice_url, stack.config.database_path, outcome
+                )
                 return outcome
 
         jobs = [one(scenario, mode) for mode in modes for scenario in scenarios]
