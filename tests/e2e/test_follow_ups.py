@@ -124,11 +124,13 @@ def test_staff_news_reopen_with_a_reason_and_a_rating(stack: Stack) -> None:
     ]
     # A stray "no" or an old button is no reason: asked again, not a dead end.
     assert say(stack, sender, "no") == [response_text("utter_reopen_reason_too_short"), *asked]
-    # The second failed answer in a row brings the simpler re-ask with buttons first.
+    # The second failed answer in a row: the ways out, then the question asked another way.
     assert say(stack, sender, '/choose_option{"choice": "4"}') == [
         response_text("utter_reopen_reason_too_short"),
         response_text("utter_ask_simpler_follow_up"),
-        *asked,
+        response_text("utter_ask_follow_up_reason_again").format(
+            step=2, total=2, service_request_id=reference
+        ),
     ]
     done = say(stack, sender, "the lamp went dark again after two days")
     assert done == [response_text("utter_ticket_reopened").format(service_request_id=reference)]

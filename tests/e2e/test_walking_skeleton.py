@@ -257,7 +257,8 @@ def tiny_png(width: int = 4, height: int = 3) -> bytes:
 def test_a_shared_photo_and_location_are_filed_on_the_ticket(stack: Stack) -> None:
     assert stack.credentials is not None
     sender = "citizen-44"
-    description = "The street lamp by the bus stop has been dark since Monday"
+    # No place in it, so the place is asked (and answered by sharing one).
+    description = "The street lamp has been dark since Monday"
     latitude, longitude = 32.0603, 118.7969
     upload = httpx.post(
         f"{stack.config.backoffice_url}/api/v1/media",
