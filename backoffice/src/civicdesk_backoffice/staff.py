@@ -11,7 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, and_, not_, or_, select
+from sqlalchemy import Select, and_, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice.models import (
@@ -158,8 +158,10 @@ async def visible_ticket(
         session: Open session.
         user: The staff member asking.
         reference: The ticket reference as typed.
-        for_update: Lock the ticket row until the transaction ends (PostgreSQL), so two
-            staff changes cannot overwrite each other.
+        for_update: Lock the ticket row until the transaction ends, so two staff changes
+            cannot overwrite each other: ``FOR UPDATE`` on PostgreSQL; SQLite has no row
+            locks, so a write that changes nothing takes the database's write lock first,
+            and a second change waits for the first to commit and then reads its result.
     """
     canonical = parse_reference(reference)
     if canonical is None:
@@ -167,6 +169,13 @@ async def visible_ticket(
     query = _visible_to(user).where(Ticket.service_request_id == canonical)
     if for_update:
         query = query.with_for_update(of=Ticket)
+        if session.get_bind().dialect.name == "sqlite":
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.service_request_id == canonical)
+                .values(service_request_id=Ticket.service_request_id)
+                .execution_options(synchronize_session=False)
+            )
     row = (await session.execute(query)).tuples().first()
     return None if row is None else (row[0], row[1])
 
