@@ -8,6 +8,7 @@ from devstack._stack import (
     StackError,
     free_port,
     read_env_file,
+    scratch_config,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "StackError",
     "free_port",
     "read_env_file",
+    "scratch_config",
 ]

@@ -90,6 +90,30 @@ class StackConfig:
         return f"http://127.0.0.1:{self.rasa_port}"
 
 
+def scratch_config(
+    var_dir: Path, environment: Mapping[str, str] | None = None, *, plain_rest: bool = True
+) -> StackConfig:
+    """A stack that keeps everything under ``var_dir`` and listens on free ports, as the
+    end-to-end tests and the simulated citizens run it beside a developer's ``make run``.
+
+    ``environment`` is added to what every child process gets."""
+    config = StackConfig()
+    if not config.model_path.is_file():
+        raise StackError(f"no trained model at {config.model_path}: run `make train` first")
+    return StackConfig(
+        var_dir=var_dir,
+        database_url=f"sqlite+aiosqlite:///{var_dir / 'backoffice.sqlite3'}",
+        backoffice_port=free_port(),
+        actions_port=free_port(),
+        rasa_port=free_port(),
+        environment={
+            "CIVICDESK_OUTBOX_PATH": str(var_dir / "outbox.sqlite3"),
+            **(environment or {}),
+        },
+        plain_rest=plain_rest,
+    )
+
+
 @dataclass
 class _Child:
     name: str

@@ -17,36 +17,20 @@ from pathlib import Path
 
 import httpx
 
-from devstack import ROOT, Stack, StackConfig, free_port
+from devstack import Stack, scratch_config
 from evals.citizen import Mode
 from evals.conversation import Outcome, converse, judge, read_catalogue
 from evals.scenarios import Scenario, load
 
-MODEL = ROOT / "models" / "civicdesk.tar.gz"
 # Conversations at once: a few citizens chatting together, within the machine's two cores.
 CONCURRENCY = 4
 
 
 @contextmanager
-def local_stack(var_dir: Path | None = None) -> Iterator[Stack]:
+def local_stack() -> Iterator[Stack]:
     """The three processes on free ports, with their state in a fresh directory."""
-    if not MODEL.is_file():
-        raise SystemExit(f"no trained model at {MODEL}: run `make train` first")
     with tempfile.TemporaryDirectory(prefix="civicdesk-evals-") as scratch:
-        where = var_dir or Path(scratch)
-        config = StackConfig(
-            var_dir=where,
-            model_path=MODEL,
-            database_url=f"sqlite+aiosqlite:///{where / 'backoffice.sqlite3'}",
-            backoffice_port=free_port(),
-            actions_port=free_port(),
-            rasa_port=free_port(),
-            environment={
-                "CIVICDESK_OUTBOX_PATH": str(where / "outbox.sqlite3"),
-                "CIVICDESK_OUTBOX_RETRY_SECONDS": "1",
-            },
-            plain_rest=True,
-        )
+        config = scratch_config(Path(scratch), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1"})
         with Stack(config) as stack:
             yield stack
 

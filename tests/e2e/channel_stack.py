@@ -25,8 +25,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from PIL import Image
 
-from devstack import Stack, StackConfig
-from tests.e2e.local_stack import local_config, started
+from devstack import Stack, StackConfig, scratch_config
+from tests.e2e.local_stack import started
 
 SUBMIT = '/choose_option{"choice": "submit"}'
 SHARE_LOCATION = "/share_location"
@@ -61,7 +61,7 @@ def channel_stack(
     var_dir: Path, channels_yaml: str, environment: Mapping[str, str] | None = None
 ) -> Iterator[ChannelStack]:
     """Start back office, action server and Rasa (with ``channels_yaml``) on free ports."""
-    config = local_config(
+    config = scratch_config(
         var_dir,
         {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1", **(environment or {})},
         # Only the channel under test (and the stock web chat) speak to Rasa here.

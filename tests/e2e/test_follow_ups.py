@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack import Stack
-from tests.e2e.local_stack import local_config, started
+from devstack import Stack, scratch_config
+from tests.e2e.local_stack import started
 from tests.e2e.test_walking_skeleton import (
     response_text,
     say,
@@ -28,7 +28,7 @@ from tests.e2e.test_walking_skeleton import (
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with started(Stack(local_config(tmp_path_factory.mktemp("var")))) as running:
+    with started(Stack(scratch_config(tmp_path_factory.mktemp("var")))) as running:
         yield running
 
 

@@ -24,9 +24,9 @@ import yaml
 
 from actions.outbox import Outbox
 from actions.reference_push import ReferencePusher
-from devstack import ROOT, Stack
+from devstack import ROOT, Stack, scratch_config
 from open311_schema import NewServiceRequest
-from tests.e2e.local_stack import local_config, started
+from tests.e2e.local_stack import started
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 
@@ -44,7 +44,7 @@ def template_pattern(key: str) -> re.Pattern[str]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # The relay looks for queued submissions every second, not every ten.
-    config = local_config(tmp_path_factory.mktemp("var"), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1"})
+    config = scratch_config(tmp_path_factory.mktemp("var"), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1"})
     with started(Stack(config)) as running:
         yield running
 
