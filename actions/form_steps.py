@@ -1,6 +1,6 @@
 """What the forms' actions have in common: clean answers, counted failures, asking, cancelling.
 
-``intake_form`` (``actions/report_issue.py``) and ``follow_up_form``
+``intake_form`` (``actions/report_issue/``) and ``follow_up_form``
 (``actions/follow_up_form.py``) are built from these parts, so a new form only says what is
 its own: its slots, its questions (response keys) and its step numbers.
 
