@@ -12,8 +12,7 @@ import yaml
 from evals.scenarios import Scenario, load
 
 CATALOGUE = Path(__file__).parents[2] / "backoffice" / "src" / "civicdesk_backoffice" / "catalogue"
-# dev.yml joins once it is written (issue 10).
-FILES = ("heldout",)
+FILES = ("dev", "heldout")
 
 
 def _services() -> dict[str, dict[str, Any]]:
