@@ -35,12 +35,14 @@ class CommandGate(GraphComponent):
     Config: ``cues`` maps a command intent to a regular expression (case-insensitive) that
     a message of that command contains; ``filler`` lists words that say nothing by
     themselves (greetings, "please", "can you"); ``max_other_words`` is how many other words
-    a command without its cue may still have (a bare "help me please" stays help).
+    a command without its cue may still have (a bare "help me please" stays help);
+    ``cue_only`` lists the commands kept only by their cue, however short the message (the ways
+    out of a form's step, where "one" or "next Thursday" is an answer).
     """
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"cues": {}, "filler": [], "max_other_words": 1}
+        return {"cues": {}, "filler": [], "max_other_words": 1, "cue_only": []}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._cues = {
@@ -49,6 +51,7 @@ class CommandGate(GraphComponent):
         }
         self._filler = frozenset(str(word).casefold() for word in config.get("filler") or [])
         self._max_other_words = int(config.get("max_other_words", 1))
+        self._cue_only = frozenset(str(intent) for intent in config.get("cue_only") or [])
 
     @classmethod
     def create(
@@ -74,6 +77,8 @@ class CommandGate(GraphComponent):
             return True
         if cue.search(text):
             return True
+        if intent in self._cue_only:
+            return False
         others = [w for w in _WORD.findall(text.casefold()) if w not in self._filler]
         return len(others) <= self._max_other_words
 

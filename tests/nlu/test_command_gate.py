@@ -96,3 +96,40 @@ def test_the_ranking_puts_the_new_intent_first() -> None:
         "check_status",
         "report_issue",
     ]
+
+
+def _training_examples() -> list[tuple[str, str]]:
+    """The examples of the commands kept only by their cue (the ways out of a step)."""
+    cues = configured_gate()._cue_only
+    found: list[tuple[str, str]] = []
+    for path in sorted((ROOT / "nlu").glob("*.yml")):
+        for item in yaml.safe_load(path.read_text())["nlu"]:
+            if item.get("intent") in cues:
+                lines = item["examples"].splitlines()
+                found += [(line[2:].strip(), item["intent"]) for line in lines if line.strip()]
+    return found
+
+
+def test_every_training_example_of_a_cue_only_command_passes_the_gate() -> None:
+    """The cues cover how the commands are taught: a cue too narrow shows up here."""
+    examples = _training_examples()
+    assert len(examples) > 200, "the examples of every gated intent were read"
+    dropped = [(text, intent) for text, intent in examples if gated(text, intent) != intent]
+    assert dropped == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Answers inside a form that the model took for a way out of the step.
+        ("next Thursday", "skip"),
+        ("one sofa and one fridge", "skip"),
+        ("just the one", "skip"),
+        ("don't want to give my number, just reply here", "cancel"),
+        ("in my back garden, by the fence", "go_back"),
+        ("the light keeps changing colour", "change_value"),
+        ("someone parked across my drive", "request_human"),
+    ],
+)
+def test_an_answer_taken_for_a_way_out_of_the_step_stays_an_answer(text: str, intent: str) -> None:
+    assert gated(text, intent) == "request_service"
