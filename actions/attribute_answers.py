@@ -44,7 +44,12 @@ _NUMBER_WORDS = {
         )
     )
 }
-_AGO = re.compile(r"(\d+|an?|one|two|three|four|five|six)\s+(minute|hour|day|week)s?\s+ago")
+_NUMBER_WORDS.update({"single": 1, "dozen": 12})
+_WORDS = re.compile(r"[a-z]+")
+_COUPLE = re.compile(r"\ba couple\b|\bpair\b")
+_AGO = re.compile(
+    r"(\d+|an?|one|two|three|four|five|six)\s+(minute|hour|day|week)s?\s+(?:ago|before|back|earlier)"
+)
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
 _SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -113,13 +118,17 @@ def display_answer(question: Question, values: tuple[str, ...] | list[str]) -> s
 
 
 def _parse_number(text: str) -> str | None:
+    """The one number ``text`` says, in digits or words ("2", "about 2.5", "just the one",
+    "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed")."""
     lowered = text.casefold()
-    if lowered in _NUMBER_WORDS:
-        return str(_NUMBER_WORDS[lowered])
-    found = _NUMBER.findall(lowered)
+    found = [match.group(0) for match in _NUMBER.finditer(lowered)]
+    found += [word for word in _WORDS.findall(lowered) if word in _NUMBER_WORDS]
+    if _COUPLE.search(lowered):
+        found.append("2")
     if len(found) != 1:
         return None
-    value = float(found[0].replace(",", "."))
+    word = found[0]
+    value = float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word.replace(",", "."))
     if abs(value) > MAX_NUMBER:
         return None
     return str(int(value)) if value.is_integer() else str(value)
@@ -130,45 +139,86 @@ def _utc_now() -> datetime:
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _TODAY = re.compile(r"\b(now|right now|just now|today|this (morning|afternoon|evening)|tonight)\b")
 _YESTERDAY = re.compile(r"\b(yesterday|last night)\b")
+_TOMORROW = re.compile(r"\b(tomorrow|tmrw|tmr)\b")
 _LAST_WEEK = re.compile(r"\b(last week|a week ago)\b")
-_WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b")
+_NEXT_WEEK = re.compile(r"\bnext week\b")
+_IN_SOME = re.compile(r"\bin (\d+|an?|one|two|three|four|five|six)\s+(day|week)s?\b")
+_WEEKDAY = re.compile(r"\b(next |this |coming )?(" + "|".join(_WEEKDAYS) + r")\b")
+_DAY_MONTH = (
+    # "12 May", "3rd of June 2027"; then "May 12", "June 3rd, 2027"
+    re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]{3})[a-z]*\.?(?:,?\s+(\d{4}))?\b"),
+    re.compile(r"\b([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?\b"),
+)
+# A date given in figures or words may lie ahead (an appointment, a journey, an event), but
+# not by years: "2030" for an event is a typing slip, not a plan.
+_FURTHEST_AHEAD = timedelta(days=2 * 366)
 
 
 def _parse_datetime(text: str, now: datetime) -> str | None:
-    """A past moment from "today", "yesterday", "3 days ago", "last week", "on monday",
-    "12/11/2026" or ISO 8601; None for anything else or more than a day ahead."""
+    """A moment from "today", "yesterday", "3 days ago", "last week", "on monday" (the last
+    one), "tomorrow", "next thursday", "in 2 weeks", "12 May", "12/11/2026" or ISO 8601.
+
+    Words that point ahead give a moment ahead; a bare weekday is the last one, as a problem
+    is reported after it happened. None for anything else or more than two years ahead.
+    """
     lowered = text.casefold()
     ago = _AGO.search(lowered)
     if ago:
         amount_text, unit = ago.groups()
         amount = int(amount_text) if amount_text.isdigit() else _NUMBER_WORDS.get(amount_text, 1)
         return format_datetime(now - timedelta(**{f"{unit}s": amount}))
+    ahead = _IN_SOME.search(lowered)
+    if ahead:
+        amount_text, unit = ahead.groups()
+        amount = int(amount_text) if amount_text.isdigit() else _NUMBER_WORDS.get(amount_text, 1)
+        if amount * (7 if unit == "week" else 1) <= _FURTHEST_AHEAD.days:
+            return format_datetime(now + timedelta(**{f"{unit}s": amount}))
+        return None
     if _YESTERDAY.search(lowered):
         return format_datetime(now - timedelta(days=1))
+    if _TOMORROW.search(lowered):
+        return format_datetime(now + timedelta(days=1))
     if _LAST_WEEK.search(lowered):
         return format_datetime(now - timedelta(days=7))
+    if _NEXT_WEEK.search(lowered):
+        return format_datetime(now + timedelta(days=7))
     if _TODAY.search(lowered):
         return format_datetime(now)
     weekday = _WEEKDAY.search(lowered)
     if weekday:
-        back = (now.weekday() - _WEEKDAYS.index(weekday.group(1))) % 7 or 7
-        return format_datetime(now - timedelta(days=back))
-    day_month_year = _DAY_MONTH_YEAR.search(lowered)
+        wanted = _WEEKDAYS.index(weekday.group(2))
+        if weekday.group(1):
+            return format_datetime(now + timedelta(days=(wanted - now.weekday()) % 7 or 7))
+        return format_datetime(now - timedelta(days=(now.weekday() - wanted) % 7 or 7))
     try:
-        if day_month_year:
-            day, month, year = (int(part) for part in day_month_year.groups())
-            moment = datetime(year, month, day, tzinfo=now.tzinfo)
-        else:
-            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=now.tzinfo)
+        moment = _written_date(text, lowered, now)
     except ValueError:
         return None
-    if moment > now + timedelta(days=1):
+    if moment is None or moment > now + _FURTHEST_AHEAD:
         return None
     return format_datetime(moment)
+
+
+def _written_date(text: str, lowered: str, now: datetime) -> datetime | None:
+    """A date in figures ("12/11/2026"), in words ("12 May", "May 12th 2027") or ISO 8601."""
+    day_month_year = _DAY_MONTH_YEAR.search(lowered)
+    if day_month_year:
+        day, month, year = (int(part) for part in day_month_year.groups())
+        return datetime(year, month, day, tzinfo=now.tzinfo)
+    for index, pattern in enumerate(_DAY_MONTH):
+        for found in pattern.finditer(lowered):
+            day_text, month_text, year_text = found.groups()
+            if index:
+                month_text, day_text = day_text, month_text
+            if month_text in _MONTHS:
+                year = int(year_text) if year_text else now.year
+                month = _MONTHS.index(month_text) + 1
+                return datetime(year, month, int(day_text), tzinfo=now.tzinfo)
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
 
 
 def _match_choice(text: str, options: list[tuple[str, str]]) -> str | None:
