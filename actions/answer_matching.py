@@ -274,7 +274,10 @@ def fold(text: str) -> str:
 
 
 def stem(word: str) -> str:
-    """Plural and common endings folded: "lights" -> "light", "flooding" -> "flood"."""
+    """Plural, possessive and common endings folded: "lights" -> "light", "flooding" ->
+    "flood", "doctor's" -> "doctor"."""
+    if word.endswith("'s"):
+        word = word[:-2]
     for ending, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(ending) and len(word) - len(ending) >= 3 and not word.endswith("ss"):
             return word[: len(word) - len(ending)] + keep
@@ -357,11 +360,18 @@ def _option_words(key: str, name: str) -> set[str]:
     return set(meaningful_words(name)) | set(meaningful_words(key.replace("_", " ")))
 
 
-def match_option(text: str, options: Sequence[Option], *, by_position: bool = True) -> OptionMatch:
+def match_option(
+    text: str,
+    options: Sequence[Option],
+    *,
+    by_position: bool = True,
+    ignore: frozenset[str] = frozenset(),
+) -> OptionMatch:
     """The option ``text`` names: by key or name, by its place in the list, or by its words.
 
     ``by_position`` False leaves out "2" and "the second one", for reading a sentence that
-    was not an answer to this list.
+    was not an answer to this list; ``ignore`` holds stems of words that count for no option
+    there (see :func:`context_words`).
     """
     wanted = fold(text).strip().strip(".!")
     if not wanted or not options:
@@ -372,7 +382,7 @@ def match_option(text: str, options: Sequence[Option], *, by_position: bool = Tr
     position = position_in(wanted, len(options)) if by_position else None
     if position is not None:
         return OptionMatch(options[position - 1][0])
-    said = meaningful_words(wanted)
+    said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
     if not said:
         return OptionMatch(None)
     scores: list[tuple[float, str]] = []
@@ -400,6 +410,45 @@ def match_option(text: str, options: Sequence[Option], *, by_position: bool = Tr
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+# Words that frame a description rather than say what is wrong ("the place looked dirty"):
+# in a sentence said for another purpose they point at no option.
+_FRAMING = frozenset(
+    stem(word)
+    for word in [
+        "place",
+        "look",
+        "looked",
+        "looks",
+        "looking",
+        "seem",
+        "seems",
+        "seemed",
+        "thing",
+        "things",
+        "something",
+        "stuff",
+        "way",
+        "kind",
+        "sort",
+        "lot",
+        "bit",
+        "area",
+        "people",
+        "person",
+        "someone",
+        "somebody",
+        "time",
+    ]
+)
+
+
+def context_words(*texts: str) -> frozenset[str]:
+    """Stems that cannot tell a list's options apart in a description: framing words, and
+    the words of the chosen service's own name ("doctor" in a request for a doctor's
+    appointment says which service, not which of its options)."""
+    return _FRAMING | frozenset(stem(word) for text in texts for word in meaningful_words(text))
 
 
 # Declining in plain words, at a step that may be declined (being contacted, a name).

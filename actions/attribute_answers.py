@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from actions.answer_matching import match_option
+from actions.answer_matching import context_words, match_option
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceAttribute, format_datetime
 
 MAX_STRING_CHARS = 255
@@ -258,19 +258,23 @@ def _payload(key: str) -> str:
     return "/choose_option" + json.dumps({"choice": key})
 
 
-def answers_in(text: str, questions: list[Question]) -> dict[str, list[str]]:
+def answers_in(
+    text: str, questions: list[Question], *, service_name: str = ""
+) -> dict[str, list[str]]:
     """Answers to list questions that a sentence said for another purpose already gives.
 
     "The bin is overflowing and smells", said to describe the problem, answers "What is the
     problem?" with "A public bin is full or overflowing". Only an option chosen by its words
-    with a wide margin counts (:attr:`OptionMatch.clear`); positions ("the second one") never
-    do, as they belonged to another list.
+    with a wide margin counts (:attr:`OptionMatch.clear`), and neither framing words ("the
+    place looked ...") nor the words of the service's name count; positions ("the second
+    one") never do, as they belonged to another list.
     """
+    ignore = context_words(service_name)
     found: dict[str, list[str]] = {}
     for question in questions:
         if question.get("datatype") != "singlevaluelist":
             continue
-        match = match_option(text, choices(question), by_position=False)
+        match = match_option(text, choices(question), by_position=False, ignore=ignore)
         if match.clear and match.key is not None:
             found[question["code"]] = [match.key]
     return found

@@ -238,7 +238,10 @@ class ValidateIntakeForm(FormValidationAction):
             # The same words may answer a question still to come ("overflowing, by the bus
             # stop"): taken only when they clearly do.
             later = [q for q in pending[1:] if q["code"] not in answers]
-            answers.update(answers_in(slot_value, later))
+            name = tracker.get_slot("service_name")
+            answers.update(
+                answers_in(slot_value, later, service_name=name if isinstance(name, str) else "")
+            )
         # The slot is emptied again so the next question can be asked with the same slot.
         return {"attribute_answer": None, "service_attributes": answers, "failed_attempts": 0.0}
 

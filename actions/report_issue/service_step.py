@@ -128,7 +128,11 @@ async def choose_service(
         [question_from_attribute(a) for a in definition.required_attributes] if definition else []
     )
     description = tracker.get_slot("issue_description")
-    given = answers_in(description, questions) if isinstance(description, str) else {}
+    given = (
+        answers_in(description, questions, service_name=service.service_name)
+        if isinstance(description, str)
+        else {}
+    )
     return {
         "service_code": code,
         "service_name": service.service_name,

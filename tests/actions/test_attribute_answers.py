@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from actions.attribute_answers import Question, parse_answer
+from actions.attribute_answers import Question, answers_in, parse_answer
 
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -89,3 +89,58 @@ def test_multi_value_lists() -> None:
 
 def test_non_text_answers_are_refused() -> None:
     assert parse_answer(question("string"), {"choice": "x"}) == (None, "utter_answer_empty")
+
+
+FOOD_CONCERN: Question = {
+    "code": "concern",
+    "datatype": "singlevaluelist",
+    "question": "What is your concern?",
+    "hint": "",
+    "choices": [
+        ["illness", "I was ill after eating there"],
+        ["hygiene", "The place looked dirty or unhygienic"],
+        ["date", "Food past its use-by date"],
+    ],
+}
+DOCTOR_REQUEST: Question = {
+    "code": "request",
+    "datatype": "singlevaluelist",
+    "question": "What would you like to do?",
+    "hint": "",
+    "choices": [
+        ["book", "Book an appointment"],
+        ["change", "Change or cancel an appointment"],
+        ["register", "Register with a doctor"],
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("description", "question", "service_name", "expected"),
+    [
+        # Framing words ("that place", "looked") say nothing about the concern.
+        (
+            "we ate at that noodle place and all three of us were ill the next day",
+            FOOD_CONCERN,
+            "Food safety or hygiene problem",
+            {"concern": ["illness"]},
+        ),
+        (
+            "the kitchen was dirty, mouse droppings by the fridge",
+            FOOD_CONCERN,
+            "Food safety or hygiene problem",
+            {"concern": ["hygiene"]},
+        ),
+        # "doctor" names the service, not one of its options: the question is asked.
+        (
+            "hello, is this where i can see a doctor? my knee has been bad for weeks",
+            DOCTOR_REQUEST,
+            "Book a doctor's appointment",
+            {},
+        ),
+    ],
+)
+def test_a_description_answers_only_what_it_clearly_says(
+    description: str, question: Question, service_name: str, expected: dict[str, list[str]]
+) -> None:
+    assert answers_in(description, [question], service_name=service_name) == expected
