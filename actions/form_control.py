@@ -11,6 +11,7 @@ Slots read: ``requested_slot`` and the intake's slots; slots set: the one step b
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timezone
 
 from rasa_sdk import Action, Tracker
@@ -18,6 +19,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answer_matching import fold
+from actions.attribute_answers import choices
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox, get_settings
 from actions.follow_up import reference_in
@@ -39,6 +42,7 @@ from actions.report_issue.state import (
     answers_of,
     needs_location,
     needs_photo,
+    pending_questions,
     questions_of,
 )
 
@@ -82,8 +86,9 @@ class ActionSkipStep(Action):
     """Skips the open step where it may be skipped.
 
     The service choice can be skipped (the configured catch-all service is used), and so can
-    the photo and the contact steps (replies in this chat only; no name); the other steps are
-    required by the city's system, so the citizen is told and offered a person.
+    the photo and the contact steps (replies in this chat only; no name); a service's question
+    that offers "I do not know" takes it; the other steps are required by the city's system, so
+    the citizen is told and offered a person.
     """
 
     def name(self) -> str:
@@ -93,6 +98,8 @@ class ActionSkipStep(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         step = tracker.get_slot("requested_slot")
+        if step == "attribute_answer":
+            return self._not_known(dispatcher, tracker)
         if step not in SKIPPABLE_STEPS:
             dispatcher.utter_message(response="utter_step_required")
             return []
@@ -105,6 +112,38 @@ class ActionSkipStep(Action):
         if step in CONTACT_STEPS:
             return contact_skipped(str(step))
         return [SlotSet("issue_photo", PHOTO_SKIPPED), SlotSet("failed_attempts", 0.0)]
+
+    @staticmethod
+    def _not_known(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """ "I don't know" to a question that offers it as an option takes that option; the
+        service's questions are otherwise required."""
+        pending = pending_questions(tracker)
+        option = (
+            next(
+                (
+                    (key, name)
+                    for key, name in choices(pending[0])
+                    if key == "unknown" or _NOT_KNOWN.search(fold(name))
+                ),
+                None,
+            )
+            if pending
+            else None
+        )
+        if option is None:
+            dispatcher.utter_message(response="utter_step_required")
+            return []
+        dispatcher.utter_message(response="utter_answer_taken", answer=option[1])
+        answers = {**answers_of(tracker), pending[0]["code"]: [option[0]]}
+        return [
+            SlotSet("service_attributes", answers),
+            SlotSet("attribute_answer", None),
+            SlotSet("failed_attempts", 0.0),
+        ]
+
+
+# An option that means the citizen does not know ("I do not know", "Not sure").
+_NOT_KNOWN = re.compile(r"\b(do not know|don'?t know|not sure|unknown|no idea|cannot say)\b")
 
 
 class ActionGoBack(Action):

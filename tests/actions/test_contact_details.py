@@ -21,6 +21,10 @@ from actions.contact_details import (
     ("text", "expected"),
     [
         ("Li Na, 13912345678", ContactDetails(phone="13912345678", name="Li Na")),
+        (
+            "Harold Green, telephone 01632 960 456",
+            ContactDetails(phone="01632 960 456", name="Harold Green"),
+        ),
         ("13912345678 li na", ContactDetails(phone="13912345678", name="li na")),
         (
             "email me at jo@example.org, I'm Jo Lin",

@@ -327,3 +327,24 @@ async def test_a_server_without_handoffs_gives_the_phone_number(catalogue: FakeO
     await ActionHandOff().run(dispatcher, conversation("a person"), {})
 
     assert responses(dispatcher) == ["utter_handoff"]
+
+
+async def test_not_knowing_takes_the_option_that_says_so() -> None:
+    question = question_from_attribute(list_attribute("neighbours", 1, "yes", "no", "unknown"))
+    slots = {
+        "requested_slot": "attribute_answer",
+        "service_questions": [question],
+        "service_attributes": {},
+    }
+    events, dispatcher = await run(ActionSkipStep(), slots)
+
+    assert slot_values(events)["service_attributes"] == {"neighbours": ["unknown"]}
+    assert responses(dispatcher) == ["utter_answer_taken"]
+
+
+async def test_a_question_without_such_an_option_stays_required() -> None:
+    slots = {"requested_slot": "attribute_answer", "service_questions": QUESTIONS}
+    events, dispatcher = await run(ActionSkipStep(), slots)
+
+    assert events == []
+    assert responses(dispatcher) == ["utter_step_required"]
