@@ -35,7 +35,8 @@ _NAME = re.compile(r"[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]+)*\.?")
 _FILLER = re.compile(
     r"\b(?:yes|yeah|sure|ok(?:ay)?|please|thanks?|thank you|you can|can|could|may|"
     r"call|ring|phone|text|message|contact|reach|email|e-mail|mail|write|me|at|on|to|by|or|"
-    r"and|my|name|number|mobile|cell|cellphone|tel|telephone|landline|whatsapp|wechat|is|it'?s|i'?m|i am|this is|here|the|it|via|"
+    r"and|my|name|number|mobile|cell|cellphone|tel|telephone|landline|whatsapp|wechat|is|"
+    r"it'?s|i'?m|i am|this is|here|the|it|via|"
     r"address|details|are|use|best|fine|good|am|i|this|that|name'?s|called)\b",
     re.IGNORECASE,
 )

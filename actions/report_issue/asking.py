@@ -20,6 +20,7 @@ from actions.open311_client import BackOfficeUnavailable
 from actions.report_issue.contact_step import contact_summary
 from actions.report_issue.service_step import catalogue_groups, offered_services
 from actions.report_issue.state import (
+    ALL_DONE,
     ANONYMOUS,
     BEST_MATCHES,
     BROWSE_TOPICS,
@@ -30,6 +31,7 @@ from actions.report_issue.state import (
     NO_SERVICE_FITS,
     SKIPPABLE_STEPS,
     SUBMIT,
+    adding_to,
     answers_of,
     candidates_of,
     pending_questions,
@@ -147,6 +149,17 @@ class ActionAskAttributeAnswer(_AskStep, Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if not pending_questions(tracker) or self.ask_again(dispatcher, tracker):
+            return []
+        question = pending_questions(tracker)[0]
+        chosen = answers_of(tracker).get(question["code"]) if adding_to(tracker) else None
+        if chosen:
+            others = [(key, name) for key, name in choices(question) if key not in chosen]
+            dispatcher.utter_message(
+                response="utter_ask_attribute_more",
+                chosen=display_answer(question, chosen),
+                buttons=_buttons([*others, (ALL_DONE, "That's all")]),
+                **self.step(tracker),
+            )
             return []
         details = self.details(tracker)
         dispatcher.utter_message(

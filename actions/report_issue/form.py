@@ -8,6 +8,7 @@ failed answer is re-asked with what was not understood (``form_steps.tell_proble
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -16,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answer_matching import declines, match_option
-from actions.attribute_answers import answers_in, not_a_choice, parse_answer
+from actions.attribute_answers import answers_in, choices, not_a_choice, parse_answer
 from actions.dependencies import get_settings
 from actions.form_steps import clean_text, failed, failures, latest_intent, tell_problem
 from actions.open311_client import BackOfficeUnavailable
@@ -29,12 +30,14 @@ from actions.report_issue.opening import (
 )
 from actions.report_issue.service_step import search_results, validate_service
 from actions.report_issue.state import (
+    ALL_DONE,
     CHANGE,
     CHANGEABLE,
     CONTACT,
     CONTACT_STEPS,
     PHOTO_SKIPPED,
     SUBMIT,
+    adding_to,
     answers_of,
     choice_entity,
     needs_location,
@@ -54,6 +57,14 @@ _CONFIRM_OPTIONS = [
     (SUBMIT, "Send it yes correct right fine good go ahead submit"),
     (CHANGE, "Change something wrong fix edit mistake"),
 ]
+
+
+# "That's all" in words, after the options of "choose all that apply" were offered again.
+_ENOUGH = re.compile(
+    r"^\W*(no|nope|nothing( else)?|none|done|finished|that'?s (all|it|everything)|no more|"
+    r"(no,? )?that'?s all( thanks?)?|that is all|nothing more)\W*(thanks?|thank you)?\W*$",
+    re.IGNORECASE,
+)
 
 
 def typed(tracker: Tracker) -> bool:
@@ -77,7 +88,7 @@ def cleared_for_change(what: str) -> dict[str, Any]:
             "service_browse": None,
         }
     if what == "service_attributes":
-        return {"service_attributes": {}}
+        return {"service_attributes": {}, "attribute_adding": None}
     if what == "issue_location":
         return {"issue_location": None, "issue_coordinates": None}
     if what == "contact_choice":
@@ -225,6 +236,10 @@ class ValidateIntakeForm(FormValidationAction):
         if not pending:
             return {"attribute_answer": None}
         question = pending[0]
+        code = question["code"]
+        so_far = answers_of(tracker).get(code, []) if adding_to(tracker) == code else []
+        if so_far and (slot_value == ALL_DONE or _ENOUGH.match(str(slot_value or ""))):
+            return {"attribute_answer": None, "attribute_adding": None, "failed_attempts": 0.0}
         values, problem = parse_answer(question, slot_value)
         if values is None:
             if problem == "utter_answer_not_a_choice":
@@ -233,7 +248,18 @@ class ValidateIntakeForm(FormValidationAction):
             else:
                 tell_problem(dispatcher, tracker, str(problem))
             return failed(tracker, "attribute_answer")
-        answers = {**answers_of(tracker), question["code"]: list(values)}
+        chosen = list(dict.fromkeys([*so_far, *values]))
+        answers = {**answers_of(tracker), code: chosen}
+        if question["datatype"] == "multivaluelist" and not typed(tracker):
+            # A button names one option of "choose all that apply": the others are offered
+            # again, with "That's all", until none is left.
+            more = any(key not in chosen for key, _ in choices(question))
+            return {
+                "attribute_answer": None,
+                "service_attributes": answers,
+                "attribute_adding": code if more else None,
+                "failed_attempts": 0.0,
+            }
         if typed(tracker) and isinstance(slot_value, str):
             # The same words may answer a question still to come ("overflowing, by the bus
             # stop"): taken only when they clearly do.
@@ -243,7 +269,13 @@ class ValidateIntakeForm(FormValidationAction):
                 answers_in(slot_value, later, service_name=name if isinstance(name, str) else "")
             )
         # The slot is emptied again so the next question can be asked with the same slot.
-        return {"attribute_answer": None, "service_attributes": answers, "failed_attempts": 0.0}
+        closed = {"attribute_adding": None} if so_far else {}
+        return {
+            "attribute_answer": None,
+            "service_attributes": answers,
+            **closed,
+            "failed_attempts": 0.0,
+        }
 
     async def validate_issue_location(
         self,

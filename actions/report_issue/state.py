@@ -33,6 +33,8 @@ BEST_MATCHES = "matches"
 GROUP_PREFIX = "group:"
 # `confirm_submission` values, and what a "change ..." button may empty.
 SUBMIT = "submit"
+# The button that closes "choose all that apply" after one option or more was tapped.
+ALL_DONE = "_all_done"
 CHANGE = "change"
 CHANGEABLE = (
     "issue_description",
@@ -58,6 +60,7 @@ INTAKE_SLOTS = (
     "service_name",
     "service_questions",
     "service_attributes",
+    "attribute_adding",
     "attribute_answer",
     "issue_location",
     "issue_coordinates",
@@ -97,9 +100,17 @@ def answers_of(tracker: Tracker) -> dict[str, list[str]]:
     }
 
 
+def adding_to(tracker: Tracker) -> str | None:
+    """The "choose all that apply" question that takes one more tapped option, if any."""
+    code = tracker.get_slot("attribute_adding")
+    return code if isinstance(code, str) and code in answers_of(tracker) else None
+
+
 def pending_questions(tracker: Tracker) -> list[Question]:
+    """The questions still open, in order: unanswered, or taking more options."""
     answered = answers_of(tracker)
-    return [q for q in questions_of(tracker) if q["code"] not in answered]
+    adding = adding_to(tracker)
+    return [q for q in questions_of(tracker) if q["code"] not in answered or q["code"] == adding]
 
 
 def candidates_of(tracker: Tracker) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ from actions.report_issue import (
     location_in,
     says_what_is_wrong,
 )
+from actions.report_issue.state import ALL_DONE
 from actions.report_issue.steps import step_number, total_steps
 from open311_schema import (
     MAX_DESCRIPTION_CHARS,
@@ -1764,3 +1765,56 @@ async def test_a_name_is_read_from_a_sentence_or_declined(
     result, _ = await validate("contact_name", typed)
 
     assert result == {"contact_name": kept, "failed_attempts": 0.0}
+
+
+# --- "choose all that apply" with buttons ---------------------------------------------------
+
+ITEMS_QUESTION = {
+    "code": "items",
+    "datatype": "multivaluelist",
+    "question": "What needs collecting? Choose all that apply.",
+    "hint": "",
+    "choices": [["furniture", "Furniture"], ["fridge", "Fridge or freezer"], ["other", "Other"]],
+}
+
+
+async def test_a_tapped_option_of_a_multi_choice_question_offers_the_others() -> None:
+    slots = {"service_questions": [ITEMS_QUESTION], "service_attributes": {}}
+
+    first, _ = await press("attribute_answer", "furniture", slots)
+    adding = {**slots, **first}
+    dispatcher = await ask(ActionAskAttributeAnswer(), adding)
+    second, _ = await press("attribute_answer", "fridge", adding)
+    done, _ = await press("attribute_answer", ALL_DONE, {**adding, **second})
+
+    assert first["service_attributes"] == {"items": ["furniture"]}
+    assert first["attribute_adding"] == "items"
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_attribute_more"
+    assert message["chosen"] == "Furniture"
+    assert [b["title"] for b in message["buttons"]] == ["Fridge or freezer", "Other", "That's all"]
+    assert second["service_attributes"] == {"items": ["furniture", "fridge"]}
+    assert done["attribute_adding"] is None
+    assert "service_attributes" not in done, "closing keeps the options chosen"
+
+
+async def test_typed_options_of_a_multi_choice_question_are_taken_at_once() -> None:
+    slots = {"service_questions": [ITEMS_QUESTION], "service_attributes": {}}
+
+    typed, _ = await validate("attribute_answer", "a fridge and some furniture", slots)
+
+    assert typed["service_attributes"] == {"items": ["fridge", "furniture"]}
+    assert "attribute_adding" not in typed
+
+
+async def test_the_last_option_tapped_closes_the_question() -> None:
+    slots = {
+        "service_questions": [ITEMS_QUESTION],
+        "service_attributes": {"items": ["furniture", "fridge"]},
+        "attribute_adding": "items",
+    }
+
+    last, _ = await press("attribute_answer", "other", slots)
+
+    assert last["service_attributes"] == {"items": ["furniture", "fridge", "other"]}
+    assert last["attribute_adding"] is None
