@@ -26,6 +26,7 @@ _STEPS = (
     ("utter_ask_service_group", "service"),
     ("utter_ask_service_in_group", "service"),
     ("utter_ask_attribute_answer", "attribute"),
+    ("utter_ask_attribute_more", "attribute_more"),
     ("utter_ask_issue_location", "place"),
     ("utter_ask_issue_photo", "photo"),
     ("utter_ask_contact_choice", "contact_choice"),

@@ -100,6 +100,16 @@ class Citizen:
                     return str(numbered.index(answer.keys[0]) + 1)
         return answer.say
 
+    def _attribute_more(self, reply: Reply, again: bool) -> str:
+        # "Anything else?" after a tapped option of "choose all that apply".
+        offered = {b.choice: b for b in reply.buttons}
+        for answer in self.scenario.answers.values():
+            wanted = [key for key in answer.keys if key in offered]
+            if wanted and self.mode == "tap":
+                return offered[wanted[0]].payload
+        done = next((b for b in reply.buttons if b.title == "That's all"), None)
+        return done.payload if done is not None and self.mode == "tap" else "that's all"
+
     def _attribute_code(self, reply: Reply) -> str | None:
         found = self.catalogue.questions.get((self.service, reply.question.strip()))
         if found is not None:

@@ -134,6 +134,8 @@ async def judge(
         given = _values(row["attributes"].get(code))
         if set(given) != set(keys):
             outcome.problems.append(f"attribute {code}={list(given)}, expected {list(keys)}")
+    # "name" is the whole name as typed, stored as Open311 first_name and last_name.
+    row["name"] = " ".join(str(row[part]) for part in ("first_name", "last_name") if row[part])
     for name, value in expect.contact.items():
         if _same(row.get(name), value) is False:
             outcome.problems.append(f"{name} {row.get(name)!r}, expected {value!r}")
