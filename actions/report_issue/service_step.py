@@ -34,12 +34,15 @@ from actions.report_issue.state import (
 from actions.service_matching import search_catalogue
 
 # The moves of the service step, with the words that mean them when typed.
+# The words of each move (not "services" or "another": a need says those too).
 _MOVE_WORDS = {
-    MORE_SERVICES: "See other services more others another different else show list",
-    BROWSE_TOPICS: "Browse by topic topics categories browse",
-    NO_SERVICE_FITS: "None of these neither nothing none",
-    BEST_MATCHES: "Back to the best matches back",
+    MORE_SERVICES: "other more others different else show ones",
+    BROWSE_TOPICS: "topic topics categories category browse",
+    NO_SERVICE_FITS: "none neither nothing",
+    BEST_MATCHES: "back best matches",
 }
+# A move is said in a few words; a longer message describes the need again.
+_MAX_MOVE_WORDS = 6
 _CODE = re.compile(r"[a-z0-9_]{2,64}")
 
 
@@ -185,20 +188,28 @@ async def validate_service(
 async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str | None:
     """The button a typed answer means at the service step, or None."""
     try:
+        groups = await catalogue_groups()
+        topics = [(GROUP_PREFIX + group, group) for group in groups]
         if browse == BROWSE_TOPICS:
-            groups = list(await catalogue_groups())
-            options = with_moves([(GROUP_PREFIX + g, g) for g in groups], BEST_MATCHES)
+            shown, moves = topics, (BEST_MATCHES,)
         elif isinstance(browse, str) and browse.startswith(GROUP_PREFIX):
-            services = (await catalogue_groups()).get(browse.removeprefix(GROUP_PREFIX), [])
-            options = with_moves(services, BROWSE_TOPICS, NO_SERVICE_FITS)
+            shown = groups.get(browse.removeprefix(GROUP_PREFIX), [])
+            moves = (BROWSE_TOPICS, NO_SERVICE_FITS)
         else:
-            options = with_moves(
-                await offered_services(tracker), MORE_SERVICES, BROWSE_TOPICS, NO_SERVICE_FITS
-            )
+            shown = await offered_services(tracker)
+            moves = (MORE_SERVICES, BROWSE_TOPICS, NO_SERVICE_FITS)
     except BackOfficeUnavailable:
         return None
-    found: OptionMatch = match_option(text, options)
-    return found.key
+    # What is on the screen first, by its words or its number; then a move said in a few
+    # words; then a topic named at any page ("waste services").
+    short = len(meaningful_words(text)) <= _MAX_MOVE_WORDS
+    found: OptionMatch = match_option(text, with_moves(shown, *moves))
+    if found.key in moves and not short:
+        found = match_option(text, shown)
+    if found.key is not None or not short:
+        return found.key
+    topic = match_option(text, topics, by_position=False)
+    return topic.key if topic.clear else None
 
 
 async def _search_again(

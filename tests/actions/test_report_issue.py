@@ -1818,3 +1818,42 @@ async def test_the_last_option_tapped_closes_the_question() -> None:
 
     assert last["service_attributes"] == {"items": ["furniture", "fridge", "other"]}
     assert last["attribute_adding"] is None
+
+
+async def test_a_topic_named_in_words_opens_it_from_the_matches(catalogue: FakeOpen311) -> None:
+    slots = {"service_candidates": [["other_problem", "Other problem"]]}
+
+    result, _ = await validate("service_code", "streets things", slots)
+
+    assert result["service_browse"] == "group:streets"
+
+
+@pytest.mark.parametrize(
+    ("text", "browse"),
+    [
+        ("none of those, show me other ones", None),
+        ("browse by topic", "topics"),
+    ],
+)
+async def test_a_move_said_in_a_few_words_is_taken(
+    catalogue: FakeOpen311, text: str, browse: str | None
+) -> None:
+    slots = {"service_candidates": [["other_problem", "Other problem"]]}
+
+    result, _ = await validate("service_code", text, slots)
+
+    assert result["service_browse"] == browse
+    assert result.get("service_page", 0.0) == (1.0 if browse is None else 0.0)
+
+
+async def test_a_sentence_with_a_moves_word_is_a_new_description(catalogue: FakeOpen311) -> None:
+    slots = {"service_candidates": [["other_problem", "Other problem"]]}
+    catalogue.search_results = [ServiceMatch("street_light", "Street light out", 3.0)]
+
+    result, dispatcher = await validate(
+        "service_code", "the lamp on my street is dark, can someone else come and look", slots
+    )
+
+    assert result.get("service_page", 0.0) == 0.0
+    assert [code for code, _ in result["service_candidates"]][:1] == ["street_light"]
+    assert responses(dispatcher) == ["utter_service_searched_again"]
