@@ -360,18 +360,26 @@ def _option_words(key: str, name: str) -> set[str]:
     return set(meaningful_words(name)) | set(meaningful_words(key.replace("_", " ")))
 
 
+def _options_fitting(word: str, options: Sequence[Option]) -> int:
+    return sum(
+        any(word_fit(word, own) for own in _option_words(key, name)) for key, name in options
+    )
+
+
 def match_option(
     text: str,
     options: Sequence[Option],
     *,
     by_position: bool = True,
     ignore: frozenset[str] = frozenset(),
+    distinct_only: bool = False,
 ) -> OptionMatch:
     """The option ``text`` names: by key or name, by its place in the list, or by its words.
 
     ``by_position`` False leaves out "2" and "the second one", for reading a sentence that
     was not an answer to this list; ``ignore`` holds stems of words that count for no option
-    there (see :func:`context_words`).
+    there (see :func:`context_words`), and ``distinct_only`` drops the words that fit more than
+    one option ("new" in "Connect a new supply" and "Move my account to my new home").
     """
     wanted = fold(text).strip().strip(".!")
     if not wanted or not options:
@@ -382,7 +390,13 @@ def match_option(
     position = position_in(wanted, len(options)) if by_position else None
     if position is not None:
         return OptionMatch(options[position - 1][0])
+    if by_position:
+        plain = _yes_or_no(wanted, options)
+        if plain is not None:
+            return OptionMatch(plain)
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
+    if distinct_only:
+        said = [word for word in said if _options_fitting(word, options) <= 1]
     if not said:
         return OptionMatch(None)
     scores: list[tuple[float, str]] = []
@@ -410,6 +424,24 @@ def match_option(
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+_YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "correct", "definitely"})
+_NO = frozenset({"no", "nope", "nah", "never"})
+_NOT_AN_ANSWER = frozenset({"idea", "clue"})  # "no idea" does not say "No"
+
+
+def _yes_or_no(text: str, options: Sequence[Option]) -> str | None:
+    """ "yes, it's the path the children take" to a question whose options are Yes and No."""
+    names = {fold(name).strip(".!"): key for key, name in options}
+    words = _WORD.findall(text)
+    if not words or not {"yes", "no"} <= names.keys() or _NOT_AN_ANSWER & set(words[1:2]):
+        return None
+    if words[0] in _YES:
+        return names["yes"]
+    if words[0] in _NO:
+        return names["no"]
+    return None
 
 
 # Words that frame a description rather than say what is wrong ("the place looked dirty"):

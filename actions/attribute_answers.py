@@ -51,6 +51,10 @@ _AGO = re.compile(
     r"(\d+|an?|one|two|three|four|five|six)\s+(minute|hour|day|week)s?\s+(?:ago|before|back|earlier)"
 )
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+_ONLY_TOGETHER = re.compile(
+    r"\W*(both|all|all of them|both of them|them both|too|as well|also|each|the two)\W*",
+    re.IGNORECASE,
+)
 _SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -145,6 +149,7 @@ _YESTERDAY = re.compile(r"\b(yesterday|last night)\b")
 _TOMORROW = re.compile(r"\b(tomorrow|tmrw|tmr)\b")
 _LAST_WEEK = re.compile(r"\b(last week|a week ago)\b")
 _NEXT_WEEK = re.compile(r"\bnext week\b")
+_OF_NEXT_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+of\s+next\s+month\b")
 _IN_SOME = re.compile(r"\bin (\d+|an?|one|two|three|four|five|six)\s+(day|week)s?\b")
 _WEEKDAY = re.compile(r"\b(next |this |coming )?(" + "|".join(_WEEKDAYS) + r")\b")
 _DAY_MONTH = (
@@ -185,6 +190,15 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
         return format_datetime(now - timedelta(days=7))
     if _NEXT_WEEK.search(lowered):
         return format_datetime(now + timedelta(days=7))
+    of_next_month = _OF_NEXT_MONTH.search(lowered)
+    if of_next_month:
+        year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+        try:
+            return format_datetime(
+                datetime(year, month, int(of_next_month.group(1)), tzinfo=now.tzinfo)
+            )
+        except ValueError:
+            return None
     if _TODAY.search(lowered):
         return format_datetime(now)
     weekday = _WEEKDAY.search(lowered)
@@ -226,8 +240,10 @@ def _match_choice(text: str, options: list[tuple[str, str]]) -> str | None:
 
 
 def _list_parts(text: str, options: list[tuple[str, str]]) -> list[str | None]:
-    """The options a multi-value answer names, one per part ("glass, paper and food")."""
-    return [_match_choice(part, options) for part in _SEPARATORS.split(text) if part.strip()]
+    """The options a multi-value answer names, one per part ("glass, paper and food"); a part
+    that only says "both" or "all of them" names none and is left out."""
+    parts = [part for part in _SEPARATORS.split(text) if part.strip()]
+    return [_match_choice(part, options) for part in parts if not _ONLY_TOGETHER.fullmatch(part)]
 
 
 def not_a_choice(question: Question, raw: Any) -> tuple[str, dict[str, Any]]:
@@ -259,22 +275,25 @@ def _payload(key: str) -> str:
 
 
 def answers_in(
-    text: str, questions: list[Question], *, service_name: str = ""
+    text: str, questions: list[Question], *, service_name: str = "", service_words: str = ""
 ) -> dict[str, list[str]]:
     """Answers to list questions that a sentence said for another purpose already gives.
 
     "The bin is overflowing and smells", said to describe the problem, answers "What is the
     problem?" with "A public bin is full or overflowing". Only an option chosen by its words
-    with a wide margin counts (:attr:`OptionMatch.clear`), and neither framing words ("the
-    place looked ...") nor the words of the service's name count; positions ("the second
-    one") never do, as they belonged to another list.
+    with a wide margin counts (:attr:`OptionMatch.clear`); framing words ("the place looked
+    ..."), the words of the service's name and one-word keywords (``service_words``), and words
+    that fit several options do not count; positions ("the second one") never do, as they
+    belonged to another list.
     """
-    ignore = context_words(service_name)
+    ignore = context_words(service_name, service_words)
     found: dict[str, list[str]] = {}
     for question in questions:
         if question.get("datatype") != "singlevaluelist":
             continue
-        match = match_option(text, choices(question), by_position=False, ignore=ignore)
+        match = match_option(
+            text, choices(question), by_position=False, ignore=ignore, distinct_only=True
+        )
         if match.clear and match.key is not None:
             found[question["code"]] = [match.key]
     return found

@@ -132,7 +132,12 @@ async def choose_service(
     )
     description = tracker.get_slot("issue_description")
     given = (
-        answers_in(description, questions, service_name=service.service_name)
+        answers_in(
+            description,
+            questions,
+            service_name=service.service_name,
+            service_words=" ".join(word for word in service.keywords if " " not in word.strip()),
+        )
         if isinstance(description, str)
         else {}
     )

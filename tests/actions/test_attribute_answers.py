@@ -47,6 +47,7 @@ def question(datatype: str, *choices: str) -> Question:
         ("datetime", "12 May", ("2026-05-12T00:00:00Z",)),
         ("datetime", "the 3rd of June 2027", ("2027-06-03T00:00:00Z",)),
         ("datetime", "mornings are better", None),
+        ("datetime", "the 3rd of next month", ("2026-06-03T00:00:00Z",)),
         ("datetime", "2030-01-01", None),
         ("string", " SL-1042 ", ("SL-1042",)),
         ("string", "x" * 300, None),
@@ -144,3 +145,71 @@ def test_a_description_answers_only_what_it_clearly_says(
     description: str, question: Question, service_name: str, expected: dict[str, list[str]]
 ) -> None:
     assert answers_in(description, [question], service_name=service_name) == expected
+
+
+def test_words_that_fit_several_options_or_name_the_service_answer_nothing() -> None:
+    request: Question = {
+        "code": "request",
+        "datatype": "singlevaluelist",
+        "question": "What do you need?",
+        "hint": "",
+        "choices": [
+            ["connect", "Connect a new supply"],
+            ["transfer", "Move my account to my new home"],
+        ],
+    }
+    reason: Question = {
+        "code": "reason",
+        "datatype": "singlevaluelist",
+        "question": "Why are you applying?",
+        "hint": "",
+        "choices": [["first", "It is my first ID card"], ["renewal", "My card will expire"]],
+    }
+
+    assert answers_in("new flat, need electric n water set up", [request]) == {}
+    assert (
+        answers_in("my ID card is finish, I need new one", [reason], service_words="id card") == {}
+    )
+    assert answers_in("moving to my new home, move the account", [request]) == {
+        "request": ["transfer"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("yes, it's the path the children walk to school on", ("yes",)),
+        ("nope, nowhere near", ("no",)),
+        ("it's near the school gate", None),
+    ],
+)
+def test_a_sentence_starting_yes_or_no_answers_a_yes_no_question(
+    raw: str, expected: tuple[str, ...] | None
+) -> None:
+    yes_no = {
+        "code": "near",
+        "datatype": "singlevaluelist",
+        "question": "Is it near a school?",
+        "hint": "",
+        "choices": [["yes", "Yes"], ["no", "No"]],
+    }
+    assert parse_answer(yes_no, raw)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("the glass and the seat, both", ("glass", "seat")),
+        ("glass, seat, all of them", ("glass", "seat")),
+        ("both", None),
+    ],
+)
+def test_a_list_answer_may_say_both(raw: str, expected: tuple[str, ...] | None) -> None:
+    damage = {
+        "code": "damage",
+        "datatype": "multivaluelist",
+        "question": "What is damaged?",
+        "hint": "",
+        "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
+    }
+    assert parse_answer(damage, raw)[0] == expected
