@@ -211,7 +211,7 @@ _FILLER = frozenset(
 # Common words citizens use for the words options are written in (both directions).
 _SYNONYM_GROUPS = (
     "broken damaged broke damage smashed cracked bust busted ruined wrecked faulty",
-    "full overflowing overflow overfilled overflowed spilling packed",
+    "full overflowing overflow overfilled overflowed spilling packed rammed crammed stuffed",
     "missing gone stolen lost disappeared removed",
     "rubbish litter trash garbage waste junk refuse",
     "dirty filthy messy mess dirt grime",

@@ -35,6 +35,8 @@ OPENINGS = [
     ("do i need a licence for my dog", "pet_licence"),
     ("i need to renew my business licence", "business_licence_renewal"),
     ("i lost my metro card", "bus_pass"),
+    ("our wheelie bin went missing after the collection", "bin_request"),
+    ("the street bin outside the shop is rammed", "litter_bin"),
     ("is there an allowance for looking after my elderly father", "elderly_care_allowance"),
     ("my gp says i need a referral to a specialist", "specialist_referral"),
     ("i need a repeat prescription", "prescription"),
