@@ -14,7 +14,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_matching import OptionMatch, match_option, meaningful_words
+from actions.answer_matching import OptionMatch, fold, match_option, meaningful_words
 from actions.attribute_answers import answers_in, question_from_attribute
 from actions.dependencies import get_open311_client, get_settings
 from actions.form_steps import failed, tell_problem
@@ -208,6 +208,9 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
     # What is on the screen first, by its words or its number; then a move said in a few
     # words; then a topic named at any page ("waste services").
     short = len(meaningful_words(text)) <= _MAX_MOVE_WORDS
+    named = [key for key, name in topics if fold(name) == fold(text).strip(" .!")]
+    if named:
+        return named[0]  # a topic's whole name, as listed ("public health")
     found: OptionMatch = match_option(text, with_moves(shown, *moves))
     if found.key in moves and not short:
         found = match_option(text, shown)

@@ -1857,3 +1857,13 @@ async def test_a_sentence_with_a_moves_word_is_a_new_description(catalogue: Fake
     assert result.get("service_page", 0.0) == 0.0
     assert [code for code, _ in result["service_candidates"]][:1] == ["street_light"]
     assert responses(dispatcher) == ["utter_service_searched_again"]
+
+
+async def test_a_topics_whole_name_wins_over_a_service_sharing_a_word(
+    catalogue: FakeOpen311,
+) -> None:
+    slots = {"service_candidates": [["street_light", "Street light out"]]}
+
+    result, _ = await validate("service_code", "Streets", slots)
+
+    assert result["service_browse"] == "group:streets"
