@@ -195,6 +195,7 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
     try:
         groups = await catalogue_groups()
         topics = [(GROUP_PREFIX + group, group) for group in groups]
+        moves: tuple[str, ...]
         if browse == BROWSE_TOPICS:
             shown, moves = topics, (BEST_MATCHES,)
         elif isinstance(browse, str) and browse.startswith(GROUP_PREFIX):
