@@ -149,9 +149,36 @@ def location_in(message: Mapping[str, Any]) -> str | None:
             end += after.end()
         place = clean_text(text[start:end].strip(" ,"))
         # A lone word ("Street", "park") names no place to find; the step asks for one.
-        if place is not None and (len(place.split()) >= 2 or any(c.isdigit() for c in place)):
+        if (
+            place is not None
+            and (len(place.split()) >= 2 or any(c.isdigit() for c in place))
+            and _looks_like_a_place(place)
+        ):
             return place
     return None
+
+
+# Words of a greeting or a time, which the entity model sometimes takes for a place ("Dear
+# Sir or Madam", "Every single Sunday"); a street word or a number outweighs them.
+_NOT_PLACE_WORDS = re.compile(
+    r"\b(dear|sir|madam|hello|hi|thanks|regards|every|single|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|weekend|morning|afternoon|evening|night|today|"
+    r"yesterday|tomorrow|week|month|year|january|february|march|april|june|july|august|"
+    r"september|october|november|december)\b",
+    re.IGNORECASE,
+)
+_PLACE_WORDS = re.compile(
+    r"\b(road|rd|street|st|lane|ln|avenue|ave|way|drive|close|court|square|place|park|"
+    r"bridge|station|school|market|estate|block|building|tower|flat|house|hall|centre|center|"
+    r"office|church|library|hospital|garden|gardens|terrace|crescent|row|hill|green|gate)\b",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_a_place(place: str) -> bool:
+    if any(c.isdigit() for c in place) or _PLACE_WORDS.search(place):
+        return True
+    return not _NOT_PLACE_WORDS.search(place)
 
 
 # Words that end a place's name on its left: "on Main Street", "outside the library".

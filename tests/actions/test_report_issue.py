@@ -1867,3 +1867,32 @@ async def test_a_topics_whole_name_wins_over_a_service_sharing_a_word(
     result, _ = await validate("service_code", "Streets", slots)
 
     assert result["service_browse"] == "group:streets"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("Dear Sir or Madam, the steps on Elm Lane are icy", "Dear Sir or Madam", None),
+        ("Every single Sunday he burns rubbish in a drum", "Every single Sunday", None),
+        # A street word outweighs the time word.
+        (
+            "the Sunday market on Elm Lane is a mess",
+            "Sunday market on Elm Lane",
+            "Sunday market on Elm Lane",
+        ),
+        ("bins left out at Hawthorn Close every week", "Hawthorn Close", "Hawthorn Close"),
+    ],
+)
+def test_a_greeting_or_a_time_is_not_a_place(text: str, span: str, expected: str | None) -> None:
+    assert location_in(located(text, span)) == expected
+
+
+async def test_a_typed_list_answer_understood_in_part_keeps_that_part() -> None:
+    slots = {"service_questions": [ITEMS_QUESTION], "service_attributes": {}}
+
+    result, dispatcher = await validate("attribute_answer", "a fridge and an old piano", slots)
+
+    assert result["service_attributes"] == {"items": ["fridge"]}
+    assert result["attribute_adding"] == "items", "the other options are offered again"
+    assert responses(dispatcher) == ["utter_answer_partly_understood"]
+    assert dispatcher.messages[0]["words"] == "an old piano"
