@@ -46,6 +46,10 @@ _NUMBER_WORDS = {
 }
 _NUMBER_WORDS.update({"single": 1, "dozen": 12})
 _WORDS = re.compile(r"[a-z]+")
+_LEADING_NUMBER = re.compile(
+    r"^\W*(\d+(?:[.,]\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+    r"\s*[,:;.-]"
+)
 _COUPLE = re.compile(r"\ba couple\b|\bpair\b")
 _AGO = re.compile(
     r"(\d+|an?|one|two|three|four|five|six)\s+(minute|hour|day|week)s?\s+(?:ago|before|back|earlier)"
@@ -55,7 +59,7 @@ _ONLY_TOGETHER = re.compile(
     r"\W*(both|all|all of them|both of them|them both|too|as well|also|each|the two)\W*",
     re.IGNORECASE,
 )
-_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+_SEPARATORS = re.compile(r"\s*(?:,|;|/|\+|&|\band\b|\bn\b|\bplus\b|\bas well as\b)\s*")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -125,10 +129,14 @@ def _parse_number(text: str) -> str | None:
     """The one number ``text`` says, in digits or words ("2", "about 2.5", "just the one",
     "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed")."""
     lowered = text.casefold()
+    leading = _LEADING_NUMBER.match(lowered)
     found = [match.group(0) for match in _NUMBER.finditer(lowered)]
     found += [word for word in _WORDS.findall(lowered) if word in _NUMBER_WORDS]
     if _COUPLE.search(lowered):
         found.append("2")
+    if leading:
+        # "three, me and my two children": the number said first is the answer.
+        found = [leading.group(1)]
     if len(found) != 1:
         return None
     word = found[0]
@@ -145,7 +153,7 @@ def _utc_now() -> datetime:
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _TODAY = re.compile(r"\b(now|right now|just now|today|this (morning|afternoon|evening)|tonight)\b")
-_YESTERDAY = re.compile(r"\b(yesterday|last night)\b")
+_YESTERDAY = re.compile(r"\b(yesterday|yday|yest|ystrdy|last night)\b")
 _TOMORROW = re.compile(r"\b(tomorrow|tmrw|tmr)\b")
 _LAST_WEEK = re.compile(r"\b(last week|a week ago)\b")
 _NEXT_WEEK = re.compile(r"\bnext week\b")
@@ -208,12 +216,39 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
             return format_datetime(now + timedelta(days=(wanted - now.weekday()) % 7 or 7))
         return format_datetime(now - timedelta(days=(now.weekday() - wanted) % 7 or 7))
     try:
-        moment = _written_date(text, lowered, now)
+        moment = _written_date(text, lowered, now) or _month_only(lowered, now)
     except ValueError:
         return None
     if moment is None or moment > now + _FURTHEST_AHEAD:
         return None
     return format_datetime(moment)
+
+
+_PART_OF_MONTH = re.compile(
+    r"\b(?:(early|start|beginning|mid|middle|late|end)\w*\s+(?:of\s+)?)?"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+)
+_DAY_IN_PART = {"mid": 15, "middle": 15, "late": 25, "end": 28}
+
+
+def _month_only(lowered: str, now: datetime) -> datetime | None:
+    """A month named without a day ("in april", "the middle of april", "end of may"): its
+    first day, middle or end, in whichever year puts it nearest to now."""
+    for found in _PART_OF_MONTH.finditer(lowered):
+        part, month_text = found.groups()
+        if month_text == "may" and part is None and "in may" not in lowered:
+            continue  # "may" is far more often the verb
+        month = _MONTHS.index(month_text) + 1
+        day = _DAY_IN_PART.get(part or "", 1)
+        nearest = min(
+            (
+                datetime(year, month, day, tzinfo=now.tzinfo)
+                for year in (now.year - 1, now.year, now.year + 1)
+            ),
+            key=lambda moment: abs(moment - now),
+        )
+        return nearest
+    return None
 
 
 def _written_date(text: str, lowered: str, now: datetime) -> datetime | None:
@@ -231,7 +266,10 @@ def _written_date(text: str, lowered: str, now: datetime) -> datetime | None:
                 year = int(year_text) if year_text else now.year
                 month = _MONTHS.index(month_text) + 1
                 return datetime(year, month, int(day_text), tzinfo=now.tzinfo)
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
 
 
@@ -244,6 +282,25 @@ def _list_parts(text: str, options: list[tuple[str, str]]) -> list[str | None]:
     that only says "both" or "all of them" names none and is left out."""
     parts = [part for part in _SEPARATORS.split(text) if part.strip()]
     return [_match_choice(part, options) for part in parts if not _ONLY_TOGETHER.fullmatch(part)]
+
+
+def partly_chosen(question: Question, raw: Any) -> tuple[list[str], str]:
+    """For "choose all that apply": the options the recognised parts of an answer name, and
+    the parts that named none ("mud everywhere, and they start way too early")."""
+    if question.get("datatype") != "multivaluelist" or not isinstance(raw, str):
+        return [], ""
+    options = choices(question)
+    keys: list[str] = []
+    unknown: list[str] = []
+    for part in _SEPARATORS.split(raw):
+        if not part.strip() or _ONLY_TOGETHER.fullmatch(part):
+            continue
+        key = _match_choice(part, options)
+        if key is None:
+            unknown.append(part.strip())
+        elif key not in keys:
+            keys.append(key)
+    return keys, ", ".join(unknown)
 
 
 def not_a_choice(question: Question, raw: Any) -> tuple[str, dict[str, Any]]:

@@ -17,7 +17,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answer_matching import declines, match_option
-from actions.attribute_answers import answers_in, choices, not_a_choice, parse_answer
+from actions.attribute_answers import (
+    answers_in,
+    choices,
+    not_a_choice,
+    parse_answer,
+    partly_chosen,
+)
 from actions.dependencies import get_settings
 from actions.form_steps import clean_text, failed, failures, latest_intent, tell_problem
 from actions.open311_client import BackOfficeUnavailable
@@ -241,6 +247,19 @@ class ValidateIntakeForm(FormValidationAction):
         if so_far and (slot_value == ALL_DONE or _ENOUGH.match(str(slot_value or ""))):
             return {"attribute_answer": None, "attribute_adding": None, "failed_attempts": 0.0}
         values, problem = parse_answer(question, slot_value)
+        partly, not_understood = partly_chosen(question, slot_value)
+        if values is None and partly:
+            # Some parts named options: those are kept, and the others are offered again.
+            dispatcher.utter_message(
+                response="utter_answer_partly_understood", words=not_understood
+            )
+            chosen = list(dict.fromkeys([*so_far, *partly]))
+            return {
+                "attribute_answer": None,
+                "service_attributes": {**answers_of(tracker), code: chosen},
+                "attribute_adding": code,
+                "failed_attempts": 0.0,
+            }
         if values is None:
             if problem == "utter_answer_not_a_choice":
                 problem, details = not_a_choice(question, slot_value)

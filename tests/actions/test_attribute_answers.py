@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from actions.attribute_answers import Question, answers_in, parse_answer
+from actions.attribute_answers import Question, answers_in, parse_answer, partly_chosen
 
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -33,6 +33,7 @@ def question(datatype: str, *choices: str) -> Question:
         ("number", "a couple of them", ("2",)),
         ("number", "prob 15cm deep", ("15",)),
         ("number", "one sofa and one bed", None),
+        ("number", "three, me and my two children", ("3",)),
         ("datetime", "yesterday", ("2026-05-09T12:00:00Z",)),
         ("datetime", "2 hours ago", ("2026-05-10T10:00:00Z",)),
         ("datetime", "01/05/2026", ("2026-05-01T00:00:00Z",)),
@@ -48,6 +49,10 @@ def question(datatype: str, *choices: str) -> Question:
         ("datetime", "the 3rd of June 2027", ("2027-06-03T00:00:00Z",)),
         ("datetime", "mornings are better", None),
         ("datetime", "the 3rd of next month", ("2026-06-03T00:00:00Z",)),
+        ("datetime", "yday bout quarter to 4", ("2026-05-09T12:00:00Z",)),
+        ("datetime", "from the middle of june, after the holidays", ("2026-06-15T00:00:00Z",)),
+        ("datetime", "since february", ("2026-02-01T00:00:00Z",)),
+        ("datetime", "you may come any time", None),
         ("datetime", "2030-01-01", None),
         ("string", " SL-1042 ", ("SL-1042",)),
         ("string", "x" * 300, None),
@@ -201,6 +206,7 @@ def test_a_sentence_starting_yes_or_no_answers_a_yes_no_question(
     [
         ("the glass and the seat, both", ("glass", "seat")),
         ("glass, seat, all of them", ("glass", "seat")),
+        ("glass n seat", ("glass", "seat")),
         ("both", None),
     ],
 )
@@ -213,3 +219,18 @@ def test_a_list_answer_may_say_both(raw: str, expected: tuple[str, ...] | None) 
         "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
     }
     assert parse_answer(damage, raw)[0] == expected
+
+
+def test_the_parts_of_a_list_answer_that_name_options_are_kept() -> None:
+    damage = {
+        "code": "damage",
+        "datatype": "multivaluelist",
+        "question": "What is damaged?",
+        "hint": "",
+        "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
+    }
+    assert partly_chosen(damage, "the glass, and the whole thing wobbles") == (
+        ["glass"],
+        "the whole thing wobbles",
+    )
+    assert partly_chosen(damage, "wobbly") == ([], "wobbly")
