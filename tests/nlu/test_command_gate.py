@@ -54,6 +54,7 @@ def gated(text: str, intent: str, entities: list[dict[str, Any]] | None = None) 
         ("can you help me, my water is leaking", "ask_help"),
         ("hi there, my street light is broken", "greet"),
         ("thanks, also the bins were not collected on our road", "thank"),
+        ("we moved into 31 Linden Avenue, need to tell you our new address", "add_information"),
     ],
 )
 def test_a_need_taken_for_a_command_goes_to_the_intake(text: str, intent: str) -> None:
