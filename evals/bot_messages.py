@@ -64,6 +64,8 @@ class Reply:
     step: str | None
     # Placeholders of the recognised question (``question``, ``service_request_id``, ...).
     values: Mapping[str, str]
+    # The buttons of the question's own message.
+    question_buttons: tuple[Button, ...] = ()
 
     @property
     def question(self) -> str:
@@ -119,14 +121,18 @@ def read_reply(messages: Iterable[Mapping[str, Any]]) -> Reply:
     buttons: list[Button] = []
     step: str | None = None
     values: dict[str, str] = {}
+    question_buttons: list[Button] = []
     for message in messages:
         text = message.get("text")
+        own = [
+            Button(str(button.get("title", "")), str(button.get("payload", "")))
+            for button in message.get("buttons") or []
+        ]
         if isinstance(text, str):
             texts.append(text)
             key, found = response_key(text)
             if key is not None and _step_of(key) is not None:
                 # The last question of the turn is the one to answer.
-                step, values = _step_of(key), found
-        for button in message.get("buttons") or []:
-            buttons.append(Button(str(button.get("title", "")), str(button.get("payload", ""))))
-    return Reply(tuple(texts), tuple(buttons), step, values)
+                step, values, question_buttons = _step_of(key), found, own
+        buttons.extend(own)
+    return Reply(tuple(texts), tuple(buttons), step, values, tuple(question_buttons))

@@ -102,11 +102,13 @@ class Citizen:
 
     def _attribute_more(self, reply: Reply, again: bool) -> str:
         # "Anything else?" after a tapped option of "choose all that apply".
+        # A typing citizen types the words of the option they still want, as they read it.
         offered = {b.choice: b for b in reply.buttons}
         for answer in self.scenario.answers.values():
             wanted = [key for key in answer.keys if key in offered]
-            if wanted and self.mode == "tap":
-                return offered[wanted[0]].payload
+            if wanted:
+                button = offered[wanted[0]]
+                return button.payload if self.mode == "tap" else button.title
         done = next((b for b in reply.buttons if b.title == "That's all"), None)
         return done.payload if done is not None and self.mode == "tap" else "that's all"
 
@@ -179,9 +181,10 @@ def _button(buttons: tuple[Button, ...], choice: str) -> Button | None:
 
 
 def _numbered(reply: Reply) -> list[str | None]:
-    """The choices of the buttons, in the order of a numbered list the bot wrote out."""
+    """The choices of the buttons, in the order of a numbered list the bot wrote out, else in
+    the order of the question's own buttons (a "did you mean" before it has its own)."""
     titles = {b.title.casefold(): b.choice for b in reply.buttons}
     listed = [
         titles.get(title.casefold()) for text in reply.texts for _, title in _NUMBERED.findall(text)
     ]
-    return listed or [b.choice for b in reply.buttons]
+    return listed or [b.choice for b in reply.question_buttons or reply.buttons]
