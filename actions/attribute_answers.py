@@ -157,7 +157,20 @@ _YESTERDAY = re.compile(r"\b(yesterday|yday|yest|ystrdy|last night)\b")
 _TOMORROW = re.compile(r"\b(tomorrow|tmrw|tmr)\b")
 _LAST_WEEK = re.compile(r"\b(last week|a week ago)\b")
 _NEXT_WEEK = re.compile(r"\bnext week\b")
-_OF_NEXT_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+of\s+next\s+month\b")
+_OF_A_MONTH = re.compile(
+    r"\b(\d{1,2}|first|second|third|fourth|fifth|tenth|fifteenth|twentieth)(?:st|nd|rd|th)?"
+    r"\s+of\s+(this|next|last)\s+month\b"
+)
+_ORDINAL_DAYS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "tenth": 10,
+    "fifteenth": 15,
+    "twentieth": 20,
+}
 _IN_SOME = re.compile(r"\bin (\d+|an?|one|two|three|four|five|six)\s+(day|week)s?\b")
 _WEEKDAY = re.compile(r"\b(next |this |coming )?(" + "|".join(_WEEKDAYS) + r")\b")
 _DAY_MONTH = (
@@ -198,13 +211,14 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
         return format_datetime(now - timedelta(days=7))
     if _NEXT_WEEK.search(lowered):
         return format_datetime(now + timedelta(days=7))
-    of_next_month = _OF_NEXT_MONTH.search(lowered)
-    if of_next_month:
-        year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    of_a_month = _OF_A_MONTH.search(lowered)
+    if of_a_month:
+        day_text, which = of_a_month.groups()
+        shift = {"last": -1, "this": 0, "next": 1}[which]
+        year, month = divmod(now.year * 12 + now.month - 1 + shift, 12)
+        day = _ORDINAL_DAYS.get(day_text) or int(day_text)
         try:
-            return format_datetime(
-                datetime(year, month, int(of_next_month.group(1)), tzinfo=now.tzinfo)
-            )
+            return format_datetime(datetime(year, month + 1, day, tzinfo=now.tzinfo))
         except ValueError:
             return None
     if _TODAY.search(lowered):

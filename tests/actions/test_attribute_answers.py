@@ -50,6 +50,8 @@ def question(datatype: str, *choices: str) -> Question:
         ("datetime", "mornings are better", None),
         ("datetime", "the 3rd of next month", ("2026-06-03T00:00:00Z",)),
         ("datetime", "yday bout quarter to 4", ("2026-05-09T12:00:00Z",)),
+        ("datetime", "on the first of this month", ("2026-05-01T00:00:00Z",)),
+        ("datetime", "the 28th of last month", ("2026-04-28T00:00:00Z",)),
         ("datetime", "from the middle of june, after the holidays", ("2026-06-15T00:00:00Z",)),
         ("datetime", "since february", ("2026-02-01T00:00:00Z",)),
         ("datetime", "you may come any time", None),
