@@ -224,7 +224,8 @@ _SYNONYM_GROUPS = (
     "child children kid kids baby babies son daughter",
     "old elderly senior pensioner retired aged",
     "car vehicle motor auto automobile",
-    "house home flat apartment",
+    "house home flat apartment property",
+    "plan instalment instalments installments monthly month parts",
     "new first",
     "renew renewal extend",
     "replace replacement lost stolen",
@@ -247,6 +248,11 @@ for _group in _SYNONYM_GROUPS:
         _SYNONYMS[_word] = _SYNONYMS.get(_word, frozenset()) | _members
 
 
+# The share of a sentence's meaningful words that must fit an option for it to be read off
+# a sentence said for another purpose, when a single word fits it.
+CLEAR_SHARE = 0.15
+
+
 @dataclass(frozen=True)
 class OptionMatch:
     """The option an answer names, or why none could be chosen."""
@@ -263,8 +269,18 @@ class OptionMatch:
     @property
     def clear(self) -> bool:
         """Chosen by its words with a wide margin: safe to take from a sentence said for
-        another purpose (the description, the answer to another question)."""
-        return self.key is not None and self.score >= 1.0 and self.score - self.runner_up >= 0.5
+        another purpose (the description, the answer to another question).
+
+        One word in a long story is not enough ("... put the cones and the temporary lights
+        up ..." does not say the lights are the problem): the option's words must be a fair
+        share of what was said, or more than one.
+        """
+        return (
+            self.key is not None
+            and self.score >= 1.0
+            and self.score - self.runner_up >= 0.5
+            and (self.strength >= CLEAR_SHARE or self.score >= 1.8)
+        )
 
 
 def fold(text: str) -> str:
@@ -487,7 +503,7 @@ def context_words(*texts: str) -> frozenset[str]:
 _DECLINE = re.compile(
     r"\b(?:no|nope|nah|not|don'?t|do not|rather not|prefer not|anonymous(?:ly)?|"
     r"no thanks?|no thank you|skip|none|nothing|never mind|keep it private|private|"
-    r"just (?:reply|answer|write) here|here only|in (?:this|the) chat)\b",
+    r"just (?:reply|answer|write) here|here only|in (?:this|the) chat|needn'?t|no need)\b",
     re.IGNORECASE,
 )
 

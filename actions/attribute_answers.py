@@ -45,6 +45,24 @@ _NUMBER_WORDS = {
     )
 }
 _NUMBER_WORDS.update({"single": 1, "dozen": 12})
+_NUMBER_WORDS.update(
+    {
+        word: 13 + index
+        for index, word in enumerate(
+            ["thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+        )
+    }
+)
+_TENS = {
+    word: 20 + 10 * index
+    for index, word in enumerate(
+        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    )
+}
+_NUMBER_WORDS.update(_TENS)
+_COMPOUND = re.compile(
+    r"\b(" + "|".join(_TENS) + r")[\s-]+(one|two|three|four|five|six|seven|eight|nine)\b"
+)
 _WORDS = re.compile(r"[a-z]+")
 _LEADING_NUMBER = re.compile(
     r"^\W*(\d+(?:[.,]\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
@@ -128,7 +146,9 @@ def display_answer(question: Question, values: tuple[str, ...] | list[str]) -> s
 def _parse_number(text: str) -> str | None:
     """The one number ``text`` says, in digits or words ("2", "about 2.5", "just the one",
     "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed")."""
-    lowered = text.casefold()
+    lowered = _COMPOUND.sub(
+        lambda m: str(_NUMBER_WORDS[m.group(1)] + _NUMBER_WORDS[m.group(2)]), text.casefold()
+    )
     leading = _LEADING_NUMBER.match(lowered)
     found = [match.group(0) for match in _NUMBER.finditer(lowered)]
     found += [word for word in _WORDS.findall(lowered) if word in _NUMBER_WORDS]

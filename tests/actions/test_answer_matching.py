@@ -185,6 +185,8 @@ def test_a_clear_match_needs_a_whole_word_and_a_margin() -> None:
     "text",
     [
         "I'd rather not say",
+        "You needn't ring me, I've said my piece.",
+        "no need to get back to me",
         "anonymous please",
         "no thanks",
         "No",

@@ -34,6 +34,8 @@ def question(datatype: str, *choices: str) -> Question:
         ("number", "prob 15cm deep", ("15",)),
         ("number", "one sofa and one bed", None),
         ("number", "three, me and my two children", ("3",)),
+        ("number", "fifteen years", ("15",)),
+        ("number", "she's eighty-three", ("83",)),
         ("datetime", "yesterday", ("2026-05-09T12:00:00Z",)),
         ("datetime", "2 hours ago", ("2026-05-10T10:00:00Z",)),
         ("datetime", "01/05/2026", ("2026-05-01T00:00:00Z",)),
@@ -236,3 +238,22 @@ def test_the_parts_of_a_list_answer_that_name_options_are_kept() -> None:
         "the whole thing wobbles",
     )
     assert partly_chosen(damage, "wobbly") == ([], "wobbly")
+
+
+def test_one_word_in_a_long_story_answers_nothing() -> None:
+    works: Question = {
+        "code": "problem",
+        "datatype": "singlevaluelist",
+        "question": "What is the problem with the works?",
+        "hint": "",
+        "choices": [
+            ["signs", "Signs, lights or diversion are missing or wrong"],
+            ["overrunning", "The works are taking too long"],
+        ],
+    }
+    story = (
+        "they dug a trench outside the chemist in October, put the cones and the temporary "
+        "lights up, and nobody has been seen working on it since, the buses queue for ages"
+    )
+    assert answers_in(story, [works]) == {}
+    assert answers_in("the temporary lights are broken", [works]) == {"problem": ["signs"]}

@@ -130,6 +130,7 @@ def test_every_training_example_of_a_cue_only_command_passes_the_gate() -> None:
         ("in my back garden, by the fence", "go_back"),
         ("the light keeps changing colour", "change_value"),
         ("someone parked across my drive", "request_human"),
+        ("no need to get back to me", "go_back"),
     ],
 )
 def test_an_answer_taken_for_a_way_out_of_the_step_stays_an_answer(text: str, intent: str) -> None:
