@@ -264,6 +264,10 @@ class Stack:
             if (code := child.process.poll()) is not None
         ]
 
+    def pids(self) -> dict[str, int]:
+        """The process id of each running part, by name (each leads its own process group)."""
+        return {child.name: child.process.pid for child in self._children}
+
     def log_path(self, name: str) -> Path:
         return self.config.var_dir / "logs" / f"{name}.log"
 
