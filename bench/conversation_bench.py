@@ -64,7 +64,7 @@ def scenario(code: str, kind: str, opening: str, place: str = "") -> Scenario:
         if not attribute.get("required"):
             continue
         keys = tuple(str(v["key"]) for v in (attribute.get("values") or [])[:1])
-        say = {"number": "2", "datetime": "yesterday"}.get(attribute["datatype"], "not sure")
+        say = {"number": "2", "datetime": "yesterday"}.get(attribute["datatype"], "monday morning")
         answers[attribute["code"]] = Answer(keys=keys, say=say)
         if keys:
             expected[attribute["code"]] = keys
