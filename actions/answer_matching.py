@@ -223,6 +223,9 @@ _SYNONYM_GROUPS = (
     "day daytime daylight",
     "child children kid kids baby babies son daughter",
     "old elderly senior pensioner retired aged",
+    "relative family parent mother mum mom father dad husband wife partner spouse gran nan "
+    "grandmother grandfather grandad grandpa grandma",
+    "taxi cab minicab",
     "car vehicle motor auto automobile",
     "house home flat apartment property",
     "plan instalment instalments installments monthly month parts",
