@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -39,12 +39,18 @@ from actions.open311_client import (
     RequestRejected,
     TicketNotFound,
 )
-from actions.report_issue import allowed_media_bases, announce_delivered
+from actions.report_issue import allowed_media_bases, announce_delivered, says_what_is_wrong
 from actions.shared_media import check_media_url, media_id_of, shared_photo
 
 REFERENCE = re.compile(r"\b(cd)-?([a-z0-9]{6})\b", re.IGNORECASE)
 _RATING = re.compile(r"\b([1-5])\b(?:\s*(?:/\s*5|out of 5|stars?))?")
 _RATING_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+# Words that ask to add to a ticket, as opposed to an "also" inside a new story.
+_ADDING = re.compile(
+    r"\badd(s|ed|ing)?\b|forgot|mention|more (information|info|details)|another (photo|picture)"
+    r"|\b(my|the|that) (ticket|complaint|report|request|application)\b",
+    re.IGNORECASE,
+)
 MAX_TICKETS_LISTED = 5
 STATUS_RESPONSES = {"open": "utter_ticket_status_open", "closed": "utter_ticket_status_closed"}
 PHOTO_TICKET_BUTTONS = 3
@@ -163,8 +169,23 @@ class ActionFollowUpTicket(Action):
     async def _ask_ticket_for(
         dispatcher: CollectingDispatcher, tracker: Tracker, comment: str
     ) -> list[EventType]:
-        """Keep ``comment`` and ask which ticket it is for."""
+        """Keep ``comment`` and ask which ticket it is for.
+
+        With no ticket from this chat and none talked about, a message that says what is
+        wrong without asking to add to something is a new matter that happens to say "also"
+        or "update": it starts the intake (whose catalogue search reads it), instead of
+        asking for a reference the citizen does not have.
+        """
         buttons = await ticket_buttons(tracker)
+        text = clean_text(tracker.latest_message.get("text")) or ""
+        if (
+            not buttons
+            and reference_in(tracker.get_slot("ticket_reference")) is None
+            and says_what_is_wrong(text)
+            and not _ADDING.search(text)
+        ):
+            dispatcher.utter_message(response="utter_comment_taken_as_new_request")
+            return [SlotSet("follow_up_comment", None), FollowupAction("action_start_intake")]
         dispatcher.utter_message(
             response="utter_ask_comment_ticket_pick" if buttons else "utter_ask_comment_ticket",
             buttons=buttons,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.citizen_identity import citizen_identity
@@ -626,3 +626,44 @@ async def test_a_kept_photo_survives_a_restart_and_a_refusal_is_told(
     await ActionAnnounceKeptPhotos().run(dispatcher, make_tracker({}), {})
     assert responses(dispatcher) == ["utter_photo_refused"]
     assert dispatcher.messages[0]["service_request_id"] == second
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We arrived in March, my son is six and also needs a place at a school near us",
+        "Update: the heating in my flat stopped working yesterday and it is freezing",
+    ],
+)
+async def test_a_new_matter_that_says_also_starts_the_intake_when_no_ticket_exists(
+    catalogue: FakeOpen311, text: str
+) -> None:
+    catalogue.with_extensions = True
+
+    events, dispatcher = await follow_up("add_information", text)
+
+    assert responses(dispatcher) == ["utter_comment_taken_as_new_request"]
+    assert FollowupAction("action_start_intake") in events
+    assert catalogue.follow_ups == []
+
+
+async def test_a_story_asking_to_add_still_asks_which_ticket(catalogue: FakeOpen311) -> None:
+    catalogue.with_extensions = True
+    text = "I forgot to mention that the lamp I reported also buzzes all night long"
+
+    events, dispatcher = await follow_up("add_information", text)
+
+    assert responses(dispatcher) == ["utter_ask_comment_ticket"]
+    assert events == [SlotSet("follow_up_comment", text)]
+
+
+async def test_a_story_with_also_is_asked_about_when_this_chat_has_tickets(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    await file_one(catalogue)
+    text = "The lamp is also leaning towards the road and the cover is hanging off"
+
+    _, dispatcher = await follow_up("add_information", text)
+
+    assert responses(dispatcher) == ["utter_ask_comment_ticket_pick"]
