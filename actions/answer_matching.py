@@ -409,6 +409,14 @@ def match_option(
     position = position_in(wanted, len(options)) if by_position else None
     if position is not None:
         return OptionMatch(options[position - 1][0])
+    not_known = _SAYS_NOT_KNOWN.search(wanted)
+    if not_known:
+        # "no idea, that's what I'm asking" takes an "I do not know" option; without one the
+        # words of not knowing ("no", "not") say nothing about the others.
+        option = next((key for key, name in options if means_not_known(key, name)), None)
+        if option is not None:
+            return OptionMatch(option)
+        wanted = _SAYS_NOT_KNOWN.sub(" ", wanted)
     if by_position:
         plain = _yes_or_no(wanted, options)
         if plain is not None:
@@ -443,6 +451,19 @@ def match_option(
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+# Saying one does not know, and an option that means it ("I do not know", "Not sure").
+_SAYS_NOT_KNOWN = re.compile(
+    r"\b(no idea|no clue|not a clue|not sure|unsure|(don'?t|do not|dont) know|dunno|idk|"
+    r"not certain|can'?t say|cannot say|haven'?t a clue)\b"
+)
+_NOT_KNOWN_OPTION = re.compile(r"\b(do not know|don'?t know|not sure|unknown|no idea|cannot say)\b")
+
+
+def means_not_known(key: str, name: str) -> bool:
+    """Whether an option is the one for a citizen who does not know."""
+    return key == "unknown" or bool(_NOT_KNOWN_OPTION.search(fold(name)))
 
 
 _YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "correct", "definitely"})

@@ -11,7 +11,6 @@ Slots read: ``requested_slot`` and the intake's slots; slots set: the one step b
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timezone
 
 from rasa_sdk import Action, Tracker
@@ -19,7 +18,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answer_matching import fold
+from actions.answer_matching import means_not_known
 from actions.attribute_answers import choices
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox, get_settings
@@ -123,7 +122,7 @@ class ActionSkipStep(Action):
                 (
                     (key, name)
                     for key, name in choices(pending[0])
-                    if key == "unknown" or _NOT_KNOWN.search(fold(name))
+                    if means_not_known(key, name)
                 ),
                 None,
             )
@@ -140,10 +139,6 @@ class ActionSkipStep(Action):
             SlotSet("attribute_answer", None),
             SlotSet("failed_attempts", 0.0),
         ]
-
-
-# An option that means the citizen does not know ("I do not know", "Not sure").
-_NOT_KNOWN = re.compile(r"\b(do not know|don'?t know|not sure|unknown|no idea|cannot say)\b")
 
 
 class ActionGoBack(Action):

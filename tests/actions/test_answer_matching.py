@@ -207,3 +207,18 @@ def test_declining_in_plain_words(text: str) -> None:
 )
 def test_what_is_not_a_no(text: str) -> None:
     assert not declines(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["no idea, that is what I am asking you", "i have no clue", "dunno", "not sure"]
+)
+def test_not_knowing_takes_the_i_do_not_know_option_not_no(text: str) -> None:
+    options = [("yes", "Yes"), ("no", "No"), ("unknown", "I do not know")]
+
+    assert match_option(text, options).key == "unknown"
+
+
+def test_not_knowing_says_nothing_about_the_other_options() -> None:
+    assert match_option("no idea", [("yes", "Yes"), ("no", "No")]).key is None
+    options = [("broken", "Broken"), ("missing", "Missing")]
+    assert match_option("not sure, I think it has gone missing", options).key == "missing"
