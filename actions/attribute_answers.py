@@ -77,7 +77,14 @@ _ONLY_TOGETHER = re.compile(
     r"\W*(both|all|all of them|both of them|them both|too|as well|also|each|the two)\W*",
     re.IGNORECASE,
 )
-_SEPARATORS = re.compile(r"\s*(?:,|;|/|\+|&|\band\b|\bn\b|\bplus\b|\bas well as\b)\s*")
+_SEPARATORS = re.compile(
+    r"\s*(?:,|;|/|\+|&|\band\b|\bn\b|\bplus\b|\bas well as\b|\bbut\b"
+    r"|(?=\b(?:except|excluding|apart from|other than)\b))\s*"
+)
+# A part of a list answer that leaves an option out: "gas and electric, not the water".
+_LEFT_OUT = re.compile(
+    r"\W*(but\s+)?(not|no|never|except|excluding|without|apart from|other than)\b", re.IGNORECASE
+)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -314,8 +321,26 @@ def _match_choice(text: str, options: list[tuple[str, str]]) -> str | None:
 def _list_parts(text: str, options: list[tuple[str, str]]) -> list[str | None]:
     """The options a multi-value answer names, one per part ("glass, paper and food"); a part
     that only says "both" or "all of them" names none and is left out."""
-    parts = [part for part in _SEPARATORS.split(text) if part.strip()]
-    return [_match_choice(part, options) for part in parts if not _ONLY_TOGETHER.fullmatch(part)]
+    return [_match_choice(part, options) for part in _chosen_parts(text, options)]
+
+
+def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:
+    """The parts of a list answer that name something chosen: not the empty ones, not "both"
+    or "all of them", and not the ones that leave an option out ("not the water"), unless an
+    option itself says that word ("Not working at all")."""
+    return [
+        part
+        for part in _SEPARATORS.split(text)
+        if part.strip() and not _ONLY_TOGETHER.fullmatch(part) and not _leaves_out(part, options)
+    ]
+
+
+def _leaves_out(part: str, options: list[tuple[str, str]]) -> bool:
+    found = _LEFT_OUT.match(part)
+    if found is None:
+        return False
+    word = re.compile(rf"\b{re.escape(found.group(2))}\b", re.IGNORECASE)
+    return not any(word.search(name) for _, name in options)
 
 
 def partly_chosen(question: Question, raw: Any) -> tuple[list[str], str]:
@@ -326,9 +351,7 @@ def partly_chosen(question: Question, raw: Any) -> tuple[list[str], str]:
     options = choices(question)
     keys: list[str] = []
     unknown: list[str] = []
-    for part in _SEPARATORS.split(raw):
-        if not part.strip() or _ONLY_TOGETHER.fullmatch(part):
-            continue
+    for part in _chosen_parts(raw, options):
         key = _match_choice(part, options)
         if key is None:
             unknown.append(part.strip())

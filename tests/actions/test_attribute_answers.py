@@ -257,3 +257,38 @@ def test_one_word_in_a_long_story_answers_nothing() -> None:
     )
     assert answers_in(story, [works]) == {}
     assert answers_in("the temporary lights are broken", [works]) == {"problem": ["signs"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("the seat and the roof, not the glass", ("seat", "roof")),
+        ("roof but not the seat", ("roof",)),
+        ("the seat, no glass", ("seat",)),
+        ("seat except the roof", ("seat",)),
+        ("everything except the roof", None),
+    ],
+)
+def test_a_list_answer_may_leave_options_out(raw: str, expected: tuple[str, ...] | None) -> None:
+    damage = {
+        "code": "damage",
+        "datatype": "multivaluelist",
+        "question": "What is damaged?",
+        "hint": "",
+        "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
+    }
+    assert parse_answer(damage, raw)[0] == expected
+
+
+def test_an_option_that_says_not_is_still_chosen_by_its_words() -> None:
+    fault = {
+        "code": "fault",
+        "datatype": "multivaluelist",
+        "question": "What is wrong with it?",
+        "hint": "",
+        "choices": [["off", "Not working at all"], ["flickering", "Flickering"]],
+    }
+    assert parse_answer(fault, "flickering, and not working at all some nights")[0] == (
+        "flickering",
+        "off",
+    )
