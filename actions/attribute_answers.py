@@ -389,7 +389,12 @@ def _payload(key: str) -> str:
 
 
 def answers_in(
-    text: str, questions: list[Question], *, service_name: str = "", service_words: str = ""
+    text: str,
+    questions: list[Question],
+    *,
+    service_name: str = "",
+    service_words: str = "",
+    lists: bool = False,
 ) -> dict[str, list[str]]:
     """Answers to list questions that a sentence said for another purpose already gives.
 
@@ -398,16 +403,45 @@ def answers_in(
     with a wide margin counts (:attr:`OptionMatch.clear`); framing words ("the place looked
     ..."), the words of the service's name and one-word keywords (``service_words``), and words
     that fit several options do not count; positions ("the second one") never do, as they
-    belonged to another list.
+    belonged to another list. With ``lists``, "choose all that apply" questions are read too,
+    clause by clause ("glass everywhere and the seat is snapped": the glass, the seat).
     """
     ignore = context_words(service_name, service_words)
     found: dict[str, list[str]] = {}
     for question in questions:
-        if question.get("datatype") != "singlevaluelist":
-            continue
-        match = match_option(
-            text, choices(question), by_position=False, ignore=ignore, distinct_only=True
-        )
-        if match.clear and match.key is not None:
-            found[question["code"]] = [match.key]
+        datatype = question.get("datatype")
+        if datatype == "singlevaluelist" or (datatype == "multivaluelist" and lists):
+            # Each clause of a story may name one more option of "choose all that apply".
+            if datatype == "multivaluelist":
+                keys = [
+                    _clearly_named(clause, choices(question), ignore, share=CLAUSE_SHARE)
+                    for clause in _CLAUSES.split(text)
+                    if not _NEGATED.search(clause)
+                ]
+            else:
+                keys = [_clearly_named(text, choices(question), ignore)]
+            chosen = list(dict.fromkeys(key for key in keys if key is not None))
+            if chosen:
+                found[question["code"]] = chosen
     return found
+
+
+# Where a story moves on to another thing: a sentence's end, a comma, "and", "but", "also".
+_CLAUSES = re.compile(r"[.!?;,]+\s*|\s+(?:and|but|also|plus|as well as|n)\s+", re.IGNORECASE)
+
+
+# A clause names an option of "choose all that apply" only when at least this share of its
+# meaningful words fit it: a clause is short, so one word among many ("I want to start to sell
+# cakes" for "Sell packaged food") is not enough. A clause that denies ("I don't want to
+# cause trouble") names nothing.
+CLAUSE_SHARE = 0.34
+_NEGATED = re.compile(
+    r"\b(not|no|never|don'?t|dont|didn'?t|isn'?t|wasn'?t|aren'?t|without)\b", re.IGNORECASE
+)
+
+
+def _clearly_named(
+    text: str, options: list[tuple[str, str]], ignore: frozenset[str], *, share: float = 0.0
+) -> str | None:
+    match = match_option(text, options, by_position=False, ignore=ignore, distinct_only=True)
+    return match.key if match.clear and match.strength >= share else None

@@ -119,11 +119,7 @@ class ActionSkipStep(Action):
         pending = pending_questions(tracker)
         option = (
             next(
-                (
-                    (key, name)
-                    for key, name in choices(pending[0])
-                    if means_not_known(key, name)
-                ),
+                ((key, name) for key, name in choices(pending[0]) if means_not_known(key, name)),
                 None,
             )
             if pending

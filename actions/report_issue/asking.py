@@ -156,6 +156,7 @@ class ActionAskAttributeAnswer(_AskStep, Action):
             others = [(key, name) for key, name in choices(question) if key not in chosen]
             dispatcher.utter_message(
                 response="utter_ask_attribute_more",
+                question=question["question"],
                 chosen=display_answer(question, chosen),
                 buttons=_buttons([*others, (ALL_DONE, "That's all")]),
                 **self.step(tracker),

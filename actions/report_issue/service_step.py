@@ -15,7 +15,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer_matching import OptionMatch, fold, match_option, meaningful_words
-from actions.attribute_answers import answers_in, question_from_attribute
+from actions.attribute_answers import answers_in, choices, question_from_attribute
 from actions.dependencies import get_open311_client, get_settings
 from actions.form_steps import failed, tell_problem
 from actions.open311_client import BackOfficeUnavailable
@@ -137,11 +137,24 @@ async def choose_service(
             questions,
             service_name=service.service_name,
             service_words=" ".join(word for word in service.keywords if " " not in word.strip()),
+            lists=True,
         )
         if isinstance(description, str)
         else {}
     )
     return {
+        # "Choose all that apply" with options the description named: asked as "so far ...,
+        # anything else?", so the citizen taps only what the story did not say.
+        "attribute_adding": next(
+            (
+                q["code"]
+                for q in questions
+                if q["datatype"] == "multivaluelist"
+                and q["code"] in given
+                and any(key not in given[q["code"]] for key, _ in choices(q))
+            ),
+            None,
+        ),
         "service_code": code,
         "service_name": service.service_name,
         "service_questions": questions,

@@ -292,3 +292,23 @@ def test_an_option_that_says_not_is_still_chosen_by_its_words() -> None:
         "flickering",
         "off",
     )
+
+
+def test_a_story_names_list_options_clause_by_clause_but_not_in_passing() -> None:
+    behaviour: Question = {
+        "code": "behaviour",
+        "datatype": "multivaluelist",
+        "question": "What is happening? Choose all that apply.",
+        "hint": "",
+        "choices": [
+            ["groups", "Groups gathering and causing trouble"],
+            ["drinking", "Street drinking"],
+            ["dealing", "Drug dealing"],
+        ],
+    }
+    story = "I don't want to cause trouble, but they are drinking. Drug dealing as well"
+
+    assert answers_in(story, [behaviour], lists=True) == {"behaviour": ["drinking", "dealing"]}
+    assert answers_in(story, [behaviour]) == {}, "lists only when asked for"
+    long_clause = "we sat on the bench near the shops waiting for the bus while drinking tea"
+    assert answers_in(long_clause, [behaviour], lists=True) == {}

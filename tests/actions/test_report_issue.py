@@ -1896,3 +1896,43 @@ async def test_a_typed_list_answer_understood_in_part_keeps_that_part() -> None:
     assert result["attribute_adding"] == "items", "the other options are offered again"
     assert responses(dispatcher) == ["utter_answer_partly_understood"]
     assert dispatcher.messages[0]["words"] == "an old piano"
+
+
+async def test_options_the_description_names_are_chosen_and_the_rest_offered(
+    catalogue: FakeOpen311,
+) -> None:
+    damage = ServiceAttribute(
+        code="damage",
+        datatype="multivaluelist",
+        required=True,
+        description="What is damaged? Choose all that apply.",
+        order=1,
+        values=(
+            AttributeValue("glass", "Glass panels"),
+            AttributeValue("seat", "The seat"),
+            AttributeValue("roof", "The roof"),
+        ),
+    )
+    catalogue.definitions["pothole"] = ServiceDefinition("pothole", (damage,))
+    story = {"issue_description": "someone smashed it, glass all over and the seat is snapped"}
+
+    result, _ = await press("service_code", "pothole", story)
+    dispatcher = await ask(ActionAskAttributeAnswer(), {**story, **result})
+
+    assert result["service_attributes"] == {"damage": ["glass", "seat"]}
+    assert result["attribute_adding"] == "damage"
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_attribute_more"
+    assert message["question"] == "What is damaged? Choose all that apply."
+    assert [b["title"] for b in message["buttons"]] == ["The roof", "That's all"]
+
+
+async def test_a_description_naming_no_option_leaves_the_list_question_open(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.definitions["pothole"] = ServiceDefinition("pothole", (POSITION,))
+
+    result, _ = await press("service_code", "pothole", {"issue_description": "it is awful"})
+
+    assert result["service_attributes"] == {}
+    assert result["attribute_adding"] is None
