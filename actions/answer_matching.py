@@ -6,6 +6,7 @@ checks:
 
 1. the option itself: its key (a button's payload) or its name, as shown;
 2. its place in the list: "2", "no. 2", "the second one", "2nd", "the last one";
+   then not knowing ("no idea", "not sure"): the "I do not know" option if there is one;
 3. the words: each word typed is compared with the option's words, allowing for plural
    endings, common synonyms ("rubbish" for "litter", "broken" for "damaged") and typos
    (one edit in a word of 4 letters or more, two in one of 8 or more). The option with the
