@@ -410,19 +410,21 @@ def answers_in(
     found: dict[str, list[str]] = {}
     for question in questions:
         datatype = question.get("datatype")
-        if datatype == "singlevaluelist" or (datatype == "multivaluelist" and lists):
+        options = choices(question)
+        if datatype == "singlevaluelist":
+            keys = [_clearly_named(text, options, ignore)]
+        elif datatype == "multivaluelist" and lists:
             # Each clause of a story may name one more option of "choose all that apply".
-            if datatype == "multivaluelist":
-                keys = [
-                    _clearly_named(clause, choices(question), ignore, share=CLAUSE_SHARE)
-                    for clause in _CLAUSES.split(text)
-                    if not _NEGATED.search(clause)
-                ]
-            else:
-                keys = [_clearly_named(text, choices(question), ignore)]
-            chosen = list(dict.fromkeys(key for key in keys if key is not None))
-            if chosen:
-                found[question["code"]] = chosen
+            keys = [
+                _clearly_named(clause, options, ignore, share=CLAUSE_SHARE)
+                for clause in _CLAUSES.split(text)
+                if not _NEGATED.search(clause)
+            ]
+        else:
+            continue
+        chosen = list(dict.fromkeys(key for key in keys if key is not None))
+        if chosen:
+            found[question["code"]] = chosen
     return found
 
 

@@ -9,6 +9,13 @@ import pytest
 from actions.attribute_answers import Question, answers_in, parse_answer, partly_chosen
 
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=timezone.utc)
+DAMAGE: Question = {
+    "code": "damage",
+    "datatype": "multivaluelist",
+    "question": "What is damaged?",
+    "hint": "",
+    "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
+}
 
 
 def question(datatype: str, *choices: str) -> Question:
@@ -215,29 +222,15 @@ def test_a_sentence_starting_yes_or_no_answers_a_yes_no_question(
     ],
 )
 def test_a_list_answer_may_say_both(raw: str, expected: tuple[str, ...] | None) -> None:
-    damage = {
-        "code": "damage",
-        "datatype": "multivaluelist",
-        "question": "What is damaged?",
-        "hint": "",
-        "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
-    }
-    assert parse_answer(damage, raw)[0] == expected
+    assert parse_answer(DAMAGE, raw)[0] == expected
 
 
 def test_the_parts_of_a_list_answer_that_name_options_are_kept() -> None:
-    damage = {
-        "code": "damage",
-        "datatype": "multivaluelist",
-        "question": "What is damaged?",
-        "hint": "",
-        "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
-    }
-    assert partly_chosen(damage, "the glass, and the whole thing wobbles") == (
+    assert partly_chosen(DAMAGE, "the glass, and the whole thing wobbles") == (
         ["glass"],
         "the whole thing wobbles",
     )
-    assert partly_chosen(damage, "wobbly") == ([], "wobbly")
+    assert partly_chosen(DAMAGE, "wobbly") == ([], "wobbly")
 
 
 def test_one_word_in_a_long_story_answers_nothing() -> None:
@@ -270,14 +263,7 @@ def test_one_word_in_a_long_story_answers_nothing() -> None:
     ],
 )
 def test_a_list_answer_may_leave_options_out(raw: str, expected: tuple[str, ...] | None) -> None:
-    damage = {
-        "code": "damage",
-        "datatype": "multivaluelist",
-        "question": "What is damaged?",
-        "hint": "",
-        "choices": [["glass", "Broken glass"], ["seat", "The seat"], ["roof", "The roof"]],
-    }
-    assert parse_answer(damage, raw)[0] == expected
+    assert parse_answer(DAMAGE, raw)[0] == expected
 
 
 def test_an_option_that_says_not_is_still_chosen_by_its_words() -> None:
