@@ -138,10 +138,11 @@ class Citizen:
         return "i don't have a photo, sorry"
 
     def _contact_choice(self, reply: Reply, again: bool) -> str:
+        # The question asks for the details themselves: no button can say a phone number, so
+        # a tapping citizen who gives them types them straight away, as a typing one does.
         contact = self.scenario.contact
-        if self.mode == "tap":
-            wanted = "anonymous" if contact.says is None else "contact"
-            found = _button(reply.buttons, wanted)
+        if self.mode == "tap" and contact.says is None:
+            found = _button(reply.buttons, "anonymous")
             if found is not None:
                 return found.payload
         if contact.says is None:

@@ -1,7 +1,8 @@
 """The contact step: may staff contact the citizen, and how (one step, up to three messages).
 
-"Yes" asks for the details and then a name; details typed straight away ("Li Na,
-13912345678") answer all three at once; declining in plain words ("I'd rather not say",
+The question itself asks for the details. Typed straight away ("Li Na, 13912345678") they
+answer the whole step, and without a name in them no name is asked for. "Yes" asks for the
+details and then a name; declining in plain words ("I'd rather not say",
 "anonymous", "just reply here") means replies in this chat only, and no personal field is
 filed.
 """
@@ -70,7 +71,8 @@ def validate_contact_choice(
     text = clean_text(value) or ""
     details = read_contact(text)
     if details is not None and details.usable:
-        return contact_values(details)
+        # The question invited a name with the details; typed without one, none is wanted.
+        return {"contact_name": NO_NAME, **contact_values(details)}
     intent = latest_intent(tracker)
     if text == ANONYMOUS or intent == "deny":
         return anonymous()

@@ -1014,6 +1014,16 @@ async def test_an_email_typed_at_the_contact_question_answers_the_details_too(
     assert result["contact_choice"] == "contact"
     assert (result["contact_email"], result["contact_phone"]) == ("jo@example.com", None)
     assert result["contact_details"] == "jo@example.com"
+    # The question invited a name with the details: none typed means none is asked for.
+    assert result["contact_name"] == "no_name"
+
+
+async def test_a_name_typed_with_the_details_at_the_contact_question_is_kept(
+    catalogue: FakeOpen311,
+) -> None:
+    result, _ = await validate("contact_choice", "13912345678 Li Na")
+
+    assert (result["contact_phone"], result["contact_name"]) == ("13912345678", "Li Na")
 
 
 async def test_no_at_the_contact_question_means_replies_here(catalogue: FakeOpen311) -> None:
