@@ -131,7 +131,28 @@ def test_every_training_example_of_a_cue_only_command_passes_the_gate() -> None:
         ("the light keeps changing colour", "change_value"),
         ("someone parked across my drive", "request_human"),
         ("no need to get back to me", "go_back"),
+        # A date or a thing to stop is not a way out of the conversation.
+        ("from the start of March", "restart"),
+        ("from the beginning of next month", "restart"),
+        ("no, just stop the bin", "cancel"),
+        ("please stop charging me for the garden bin", "cancel"),
     ],
 )
 def test_an_answer_taken_for_a_way_out_of_the_step_stays_an_answer(text: str, intent: str) -> None:
     assert gated(text, intent) == "request_service"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("stop", "cancel"),
+        ("stop it please", "cancel"),
+        ("I want to stop", "cancel"),
+        ("stop the request", "cancel"),
+        ("start again", "restart"),
+        ("back to the start", "go_back"),
+        ("from the start please", "restart"),
+    ],
+)
+def test_a_way_out_said_in_its_words_stays_a_way_out(text: str, intent: str) -> None:
+    assert gated(text, intent) == intent
