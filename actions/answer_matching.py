@@ -528,7 +528,8 @@ def context_words(*texts: str) -> frozenset[str]:
 _DECLINE = re.compile(
     r"\b(?:no|nope|nah|not|don'?t|do not|rather not|prefer not|anonymous(?:ly)?|"
     r"no thanks?|no thank you|skip|none|nothing|never mind|keep it private|private|"
-    r"just (?:reply|answer|write) here|here only|in (?:this|the) chat|needn'?t|no need)\b",
+    r"just (?:reply|answer|write) here|here only|in (?:this|the) chat|needn'?t|no need|"
+    r"(?:i'?ll |i will )?leave (?:it|that)|i'?ll pass|(?:don'?t|do not) bother)\b",
     re.IGNORECASE,
 )
 

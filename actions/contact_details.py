@@ -30,6 +30,7 @@ _EMAIL_SHAPE = re.compile(
 _PHONE = re.compile(r"\+?\(?\d[\d\s().-]*\d")
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 _GLUED = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
+_TIME = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm)\b", re.IGNORECASE)  # "after 6pm"
 _NAME = re.compile(r"[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]+)*\.?")
 # What people say around their details, which is not part of a name.
 _FILLER = re.compile(
@@ -37,7 +38,10 @@ _FILLER = re.compile(
     r"call|ring|phone|text|message|contact|reach|email|e-mail|mail|write|me|at|on|to|by|or|"
     r"and|my|name|number|mobile|cell|cellphone|tel|telephone|landline|whatsapp|wechat|is|"
     r"it'?s|i'?m|i am|this is|here|the|it|via|"
-    r"address|details|are|use|best|fine|good|am|i|this|that|name'?s|called)\b",
+    r"address|details|are|use|best|fine|good|am|i|this|that|name'?s|called|"
+    # When to call, said beside the details ("ring after 10", "evenings only").
+    r"after|before|until|till|between|any ?time|only|not|o'?clock|pm|"
+    r"mornings?|afternoons?|evenings?|nights?|weekdays?|weekends?|lunch ?time)\b",
     re.IGNORECASE,
 )
 
@@ -131,15 +135,29 @@ def read_contact(text: Any) -> ContactDetails | None:
     email = check_email(emails[0].rstrip(".")) if len(emails) == 1 else None
     if emails and email is None:
         return None
-    rest = _EMAIL.sub(" ", line)
+    rest = _TIME.sub(" ", _EMAIL.sub(" ", line))
     if _GLUED.search(rest):
         return None  # "139-1234-567a": a mistyped number, not a number and a name
     numbers = [m.group().strip() for m in _PHONE.finditer(rest)]
-    phone = check_phone(numbers[0]) if len(numbers) == 1 else None
-    if numbers and phone is None:
+    # Beside a number long enough to call, a short one is a time or a house number ("ring
+    # after 10"); alone, it is a broken phone number and refused.
+    callable_numbers = [n for n in numbers if _digits(n) >= MIN_PHONE_DIGITS] or numbers
+    phone = check_phone(callable_numbers[0]) if len(callable_numbers) == 1 else None
+    if callable_numbers and phone is None:
         return None
-    name = name_in(_PHONE.sub(" ", rest)) if (phone or email) else None
+    name = None
+    if phone or email:
+        # The name is in the first part that has one: "Paul Reeves 07700 900741, evenings".
+        parts = _CLAUSES.split(_PHONE.sub(" ", rest))
+        name = next((found for part in parts if (found := name_in(part))), None)
     return ContactDetails(phone=phone, email=email, name=name)
+
+
+_CLAUSES = re.compile(r"[,;\n]")
+
+
+def _digits(text: str) -> int:
+    return sum(char.isdigit() for char in text)
 
 
 def split_name(name: str) -> tuple[str, str | None]:

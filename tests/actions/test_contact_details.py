@@ -40,6 +40,16 @@ from actions.contact_details import (
         ),
         ("+86 138 0013 8000", ContactDetails(phone="+86 138 0013 8000")),
         ("jo.lin@example.com.", ContactDetails(email="jo.lin@example.com")),
+        # When to call, beside the details, is neither a second number nor part of the name.
+        (
+            "Paul Reeves 07700 900741, ring after 10 please",
+            ContactDetails(phone="07700 900741", name="Paul Reeves"),
+        ),
+        ("call 0612 345 678 after 6pm", ContactDetails(phone="0612 345 678")),
+        (
+            "evenings only, 0612 345 678, Jo Lin",
+            ContactDetails(phone="0612 345 678", name="Jo Lin"),
+        ),
     ],
 )
 def test_phone_email_and_name_come_from_one_message(text: str, expected: ContactDetails) -> None:
