@@ -85,6 +85,13 @@ _SEPARATORS = re.compile(
 _LEFT_OUT = re.compile(
     r"\W*(but\s+)?(not|no|never|except|excluding|without|apart from|other than)\b", re.IGNORECASE
 )
+# A part that says an option is fine as it is: "the water is already okay", "heating's fine".
+_ALREADY_FINE = re.compile(
+    r"(?:\b(?:is|are|was|were)|'s|'re)\s+(?:already\s+|all\s+|still\s+)?"
+    r"(?:ok|okay|fine|sorted|working|good|done|not needed|not a problem)\b"
+    r"|\bno problem with\b",
+    re.IGNORECASE,
+)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -326,8 +333,8 @@ def _list_parts(text: str, options: list[tuple[str, str]]) -> list[str | None]:
 
 def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:
     """The parts of a list answer that name something chosen: not the empty ones, not "both"
-    or "all of them", and not the ones that leave an option out ("not the water"), unless an
-    option itself says that word ("Not working at all")."""
+    or "all of them", and not the ones that leave an option out ("not the water", "the water
+    is already okay"), unless an option itself says that word ("Not working at all")."""
     return [
         part
         for part in _SEPARATORS.split(text)
@@ -336,6 +343,8 @@ def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:
 
 
 def _leaves_out(part: str, options: list[tuple[str, str]]) -> bool:
+    if _ALREADY_FINE.search(part):
+        return True
     found = _LEFT_OUT.match(part)
     if found is None:
         return False

@@ -260,6 +260,8 @@ def test_one_word_in_a_long_story_answers_nothing() -> None:
         ("the seat, no glass", ("seat",)),
         ("seat except the roof", ("seat",)),
         ("everything except the roof", None),
+        ("the seat and the roof, the glass is already okay", ("seat", "roof")),
+        ("roof, the glass's fine", ("roof",)),
     ],
 )
 def test_a_list_answer_may_leave_options_out(raw: str, expected: tuple[str, ...] | None) -> None:
