@@ -33,6 +33,7 @@ _STEPS = (
     ("utter_ask_contact_details", "contact_details"),
     ("utter_ask_contact_name", "contact_name"),
     ("utter_ask_confirm_submission", "confirm"),
+    ("utter_ask_numbered", "numbered"),
     ("utter_complaint_filed", "filed"),
     ("utter_submission_queued", "queued"),
 )

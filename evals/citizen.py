@@ -39,6 +39,8 @@ class Citizen:
     catalogue: Catalogue
     asked: dict[str, int] = field(default_factory=dict)
     pages_seen: int = 0
+    # The option keys the citizen meant at the last question, for a numbered list of them.
+    meant: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -51,7 +53,32 @@ class Citizen:
         self.asked[key] = self.asked.get(key, 0) + 1
         again = self.asked[key] > 1
         handler = getattr(self, f"_{step}", self._unknown)
+        if step != "numbered":
+            self.meant = self._meant(step, reply)
         return str(handler(reply, again))
+
+    def _meant(self, step: str, reply: Reply) -> tuple[str, ...]:
+        if step == "service":
+            return (self.service,)
+        if step == "contact_choice":
+            return ("anonymous",) if self.scenario.contact.says is None else ("contact",)
+        if step == "attribute":
+            code = self._attribute_code(reply)
+            answer = self.scenario.answers.get(code) if code else None
+            return tuple(answer.keys) if answer else ()
+        return ()
+
+    def _numbered(self, reply: Reply, again: bool) -> str:
+        # The last question's options as a numbered list, after answers the bot did not take:
+        # the citizen presses, or types the number of, what they meant.
+        numbered = _numbered_choices(reply)
+        for key in self.meant:
+            if key in numbered:
+                found = _button(reply.buttons, key)
+                if self.mode == "tap" and found is not None:
+                    return found.payload
+                return str(numbered.index(key) + 1)
+        return self._unknown(reply, again)
 
     # Each step's answer; ``again`` when the same question was asked before.
 
@@ -95,7 +122,7 @@ class Citizen:
             if self.mode == "tap" and by_key:
                 return by_key[0].payload
             if again and by_key:
-                numbered = _numbered(reply)
+                numbered = _numbered_choices(reply)
                 if answer.keys[0] in numbered:
                     return str(numbered.index(answer.keys[0]) + 1)
         return answer.say
@@ -181,7 +208,7 @@ def _button(buttons: tuple[Button, ...], choice: str) -> Button | None:
     return next((b for b in buttons if b.choice == choice), None)
 
 
-def _numbered(reply: Reply) -> list[str | None]:
+def _numbered_choices(reply: Reply) -> list[str | None]:
     """The choices of the buttons, in the order of a numbered list the bot wrote out, else in
     the order of the question's own buttons (a "did you mean" before it has its own)."""
     titles = {b.title.casefold(): b.choice for b in reply.buttons}
