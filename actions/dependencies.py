@@ -56,6 +56,7 @@ def get_open311_client() -> Open311Api:
             settings.backoffice_url,
             settings.backoffice_api_key.get_secret_value(),
             timeout_seconds=settings.backoffice_timeout_seconds,
+            catalogue_fresh_seconds=settings.catalogue_fresh_seconds,
         )
     return _client
 

@@ -10,6 +10,7 @@ any city's Open311 server; where an extension is missing it raises
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,6 +39,20 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 RATING_RANGE = range(1, 6)
 MAX_REASON_CHARS = 1000
 MAX_HANDOFF_CHARS = 4000
+
+
+CATALOGUE_FRESH_SECONDS = 5.0
+"""How long the client uses the catalogue it read before asking the back office again."""
+_MAX_KEPT = 1024  # catalogue resources kept; far more than the catalogue has
+
+
+@dataclass
+class _Kept:
+    """A catalogue resource as last read: its body, its ``ETag`` and when it was checked."""
+
+    body: Any
+    etag: str | None
+    checked_at: float
 
 
 @dataclass(frozen=True)
@@ -144,11 +159,19 @@ class Open311Client:
 
     Use as an async context manager, or call :meth:`aclose` when done.
 
+    The catalogue (``services.json`` and each ``services/{code}.json``) is kept in memory: it
+    is read again at most every ``catalogue_fresh_seconds``, and then with the ``ETag`` it
+    came with, so an unchanged catalogue costs a body-less ``304``. A turn of a conversation
+    therefore usually reaches the back office only to file or read tickets.
+
     Args:
         base_url: The server's root, e.g. ``http://127.0.0.1:8000``.
         api_key: Key sent with ``POST requests``.
         timeout_seconds: Timeout of each HTTP request.
         transport: Optional httpx transport (tests use it to reach an in-process server).
+        catalogue_fresh_seconds: How long a catalogue resource read is used without asking
+            the server again; 0 asks (conditionally) every time.
+        clock: Seconds from any fixed point (tests pass a fake one).
     """
 
     def __init__(
@@ -158,8 +181,13 @@ class Open311Client:
         *,
         timeout_seconds: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        catalogue_fresh_seconds: float = CATALOGUE_FRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api_key = api_key
+        self._catalogue_fresh_seconds = catalogue_fresh_seconds
+        self._clock = clock
+        self._catalogue: dict[str, _Kept] = {}
         root = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=root + _API_PREFIX,
@@ -191,7 +219,7 @@ class Open311Client:
 
     async def list_services(self) -> list[Service]:
         """``GET services.json``: the catalogue's entries."""
-        body = await self._get_json("/services.json")
+        body = await self._get_catalogue("/services.json")
         return _parse_list(body, Service.from_json)
 
     async def service_needs(self, service_code: str) -> ServiceNeeds:
@@ -202,7 +230,7 @@ class Open311Client:
         server may add (docs/backoffice-api.md). A server without them gets what GeoReport v2
         itself implies: a location with every request, never a photo, the general wording.
         """
-        body = await self._get_json("/services.json")
+        body = await self._get_catalogue("/services.json")
         if not isinstance(body, list):
             raise BackOfficeUnavailable("the back office sent a reply of an unexpected shape")
         entry = next(
@@ -218,7 +246,7 @@ class Open311Client:
 
     async def get_service_definition(self, service_code: str) -> ServiceDefinition:
         """``GET services/{code}.json``: the attributes a service asks for."""
-        body = await self._get_json(f"/services/{_path_segment(service_code)}.json")
+        body = await self._get_catalogue(f"/services/{_path_segment(service_code)}.json")
         try:
             return ServiceDefinition.from_json(body)
         except SchemaError as error:
@@ -490,6 +518,23 @@ class Open311Client:
     async def _get_json(self, path: str) -> Any:
         return _json_body(await self._send("GET", path))
 
+    async def _get_catalogue(self, path: str) -> Any:
+        """A catalogue resource: as kept while fresh, else asked again with its ``ETag``."""
+        kept = self._catalogue.get(path)
+        now = self._clock()
+        if kept is not None and now - kept.checked_at < self._catalogue_fresh_seconds:
+            return kept.body
+        headers = {"If-None-Match": kept.etag} if kept is not None and kept.etag else {}
+        response = await self._send("GET", path, headers=headers)
+        if response.status_code == 304 and kept is not None:
+            kept.checked_at = now
+            return kept.body
+        body = _json_body(response)
+        if len(self._catalogue) >= _MAX_KEPT:
+            self._catalogue.clear()
+        self._catalogue[path] = _Kept(body, response.headers.get("ETag"), now)
+        return body
+
     async def _send(
         self, method: str, path: str, *, extension: bool = False, **kwargs: Any
     ) -> httpx.Response:
@@ -500,7 +545,8 @@ class Open311Client:
             # Log the kind of failure only: URLs and bodies may carry personal data.
             logger.warning("back office unreachable: %s", type(error).__name__)
             raise BackOfficeUnavailable(type(error).__name__) from error
-        if response.is_success:
+        # 304 answers only a conditional GET, which the caller holds the body for.
+        if response.is_success or response.status_code == 304:
             return response
         # 409: the same Idempotency-Key is still being processed; try again later.
         if response.status_code >= 500 or response.status_code in (409, 429):

@@ -17,6 +17,8 @@ class ActionSettings(BaseSettings):
             ``/open311/v2/``).
         backoffice_api_key: The Open311 API key the bot files tickets with.
         backoffice_timeout_seconds: Per-request timeout towards the back office.
+        catalogue_fresh_seconds: How long the catalogue read from the back office is used
+            before asking it again (conditionally, with its ETag); 0 asks every time.
         backoffice_public_url: Base URL the back office puts in the ``media_url`` of uploaded
             photos when it differs from ``backoffice_url`` (its ``BACKOFFICE__PUBLIC_URL``);
             a shared photo is accepted only from one of these two.
@@ -39,6 +41,7 @@ class ActionSettings(BaseSettings):
     backoffice_url: str = "http://127.0.0.1:8000"
     backoffice_api_key: SecretStr = SecretStr("")
     backoffice_timeout_seconds: float = 5.0
+    catalogue_fresh_seconds: float = 5.0
     backoffice_public_url: str = ""
     fallback_service_code: str = "other_problem"
     action_token: SecretStr = SecretStr("")
@@ -57,6 +60,12 @@ class ActionSettings(BaseSettings):
             "host": {"env": "CIVICDESK_ACTIONS_HOST"},
             "port": {"env": "CIVICDESK_ACTIONS_PORT"},
         }
+
+    @validator("catalogue_fresh_seconds")
+    def _freshness_is_sane(cls, value: float) -> float:
+        if not 0 <= value <= 3600:
+            raise ValueError("must be from 0 to 3600 seconds")
+        return value
 
     @validator("backoffice_timeout_seconds")
     def _timeout_is_sane(cls, value: float) -> float:

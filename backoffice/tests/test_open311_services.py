@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import parse_open311_xml
+from civicdesk_backoffice.catalogue import load_catalogue
+from tests.conftest import TEST_CATALOGUE, parse_open311_xml
 
 Client = TestClient[Any, Any]
 
@@ -168,3 +172,57 @@ async def test_healthz_answers_ok(client: Client) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {"status": "ok"}
+
+
+CATALOGUE_RESOURCES = (
+    "/open311/v2/services.json",
+    "/open311/v2/services.xml",
+    "/open311/v2/services/street_light.json",
+)
+
+
+@pytest.mark.parametrize("path", CATALOGUE_RESOURCES)
+async def test_a_catalogue_resource_held_by_the_client_answers_304_without_a_body(
+    client: Client, path: str
+) -> None:
+    first = await client.get(path)
+    etag = first.headers["ETag"]
+    assert etag.startswith('"')
+    assert etag.endswith('"')
+
+    again = await client.get(path, headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert await again.read() == b""
+    assert again.headers["ETag"] == etag
+    # Weak comparison, a list of tags, and "*" (any version) are understood as well.
+    for header in (f"W/{etag}", f'"old", {etag}', "*"):
+        assert (await client.get(path, headers={"If-None-Match": header})).status == 304
+
+
+async def test_another_tag_gets_the_whole_resource(client: Client) -> None:
+    response = await client.get(
+        "/open311/v2/services.json", headers={"If-None-Match": '"not-this-one"'}
+    )
+    assert response.status == 200
+    assert {s["service_code"] for s in await response.json()} >= {"street_light"}
+
+
+async def test_the_tag_changes_when_the_catalogue_does(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    before = {path: (await client.get(path)).headers["ETag"] for path in CATALOGUE_RESOURCES}
+    text = TEST_CATALOGUE.read_text(encoding="utf-8")
+    changed = tmp_path / "catalogue.yml"
+    changed.write_text(
+        text.replace("Street light not working", "Street lamp not working", 1).replace(
+            "version: 1", "version: 2", 1
+        ),
+        encoding="utf-8",
+    )
+    await load_catalogue(sessionmaker, changed)
+
+    for path in CATALOGUE_RESOURCES[:2]:
+        response = await client.get(path, headers={"If-None-Match": before[path]})
+        assert response.status == 200
+        assert response.headers["ETag"] != before[path]
+        assert "Street lamp not working" in await response.text()

@@ -375,3 +375,88 @@ async def test_a_refusal_is_still_a_refusal() -> None:
     async with client(handler) as api:
         with pytest.raises(RequestRejected):
             await api.create_request(NewServiceRequest("x", address_string="1 Main St"))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_catalogue_is_read_once_while_fresh_then_revalidated_by_its_etag() -> None:
+    seen: list[tuple[str, str | None]] = []
+    versions = {"current": '"v1"'}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        held = request.headers.get("If-None-Match")
+        seen.append((request.url.path, held))
+        if held == versions["current"]:
+            return httpx.Response(304, headers={"ETag": held})
+        names = {'"v1"': "Street light", '"v2"': "Street lamp"}
+        body = [{**SERVICES[0], "service_name": names[versions["current"]]}]
+        return httpx.Response(200, json=body, headers={"ETag": versions["current"]})
+
+    clock = Clock()
+    api = Open311Client(
+        "http://bo",
+        "cd_key",
+        transport=httpx.MockTransport(handler),
+        catalogue_fresh_seconds=5.0,
+        clock=clock,
+    )
+    async with api:
+        first = await api.list_services()
+        await api.service_needs("street_light")
+        clock.now += 4.9
+        await api.list_services()
+        assert seen == [("/open311/v2/services.json", None)], "fresh: no second request"
+
+        clock.now += 0.2  # past the freshness: asked again, and unchanged
+        again = await api.list_services()
+        assert seen[-1] == ("/open311/v2/services.json", '"v1"')
+        assert [s.service_name for s in again] == [s.service_name for s in first]
+
+        versions["current"] = '"v2"'  # the catalogue is reloaded
+        clock.now += 5.1
+        [changed] = await api.list_services()
+        assert changed.service_name == "Street lamp"
+        assert len(seen) == 3
+
+
+async def test_a_server_without_etags_is_read_again_once_stale() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert "If-None-Match" not in request.headers
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"service_code": "street_light", "attributes": []})
+
+    clock = Clock()
+    api = Open311Client("http://bo", "cd_key", transport=httpx.MockTransport(handler), clock=clock)
+    async with api:
+        await api.get_service_definition("street_light")
+        await api.get_service_definition("street_light")
+        clock.now += 60
+        await api.get_service_definition("street_light")
+
+    assert paths == ["/open311/v2/services/street_light.json"] * 2
+
+
+async def test_no_freshness_asks_every_time() -> None:
+    count = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        return httpx.Response(200, json=SERVICES)
+
+    api = Open311Client(
+        "http://bo", "cd_key", transport=httpx.MockTransport(handler), catalogue_fresh_seconds=0
+    )
+    async with api:
+        await api.list_services()
+        await api.list_services()
+
+    assert count == 2

@@ -8,6 +8,7 @@ becomes an empty element, booleans are ``true``/``false``. Elements are built wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -105,3 +106,27 @@ def _xml_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return _NOT_XML_CHARS.sub("\ufffd", str(value))
+
+
+def revalidated(request: web.Request, response: web.Response) -> web.Response:
+    """``response`` with an ``ETag``, or ``304 Not Modified`` if the client holds that version.
+
+    For the catalogue's resources, which change only when the catalogue is reloaded: a client
+    keeps what it read and asks again with ``If-None-Match``; an unchanged resource costs it
+    no body (docs/backoffice-api.md, "Caching the catalogue"). The tag is a digest of the body,
+    so it changes exactly when the bytes do, whatever changed them.
+    """
+    body = response.body if isinstance(response.body, bytes) else b""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    held = _tags(request.headers.get("If-None-Match", ""))
+    if etag in held or "*" in held:
+        return web.Response(status=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header; a weak tag matches as a strong one."""
+    tags = {part.strip() for part in header.split(",") if part.strip()}
+    return {tag[2:] if tag.startswith("W/") else tag for tag in tags}

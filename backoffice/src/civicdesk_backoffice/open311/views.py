@@ -13,7 +13,13 @@ from civicdesk_backoffice.app_keys import READ_ENGINE, READ_SESSIONMAKER, SESSIO
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import utcnow
 from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
-from civicdesk_backoffice.open311.render import MEDIA_TYPES, Format, format_of, render
+from civicdesk_backoffice.open311.render import (
+    MEDIA_TYPES,
+    Format,
+    format_of,
+    render,
+    revalidated,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ async def service_list(request: web.Request) -> web.Response:
         }
         for service in services
     ]
-    return render(fmt, body, root="services")
+    return revalidated(request, render(fmt, body, root="services"))
 
 
 async def service_definition(request: web.Request) -> web.Response:
@@ -112,7 +118,7 @@ async def service_definition(request: web.Request) -> web.Response:
         "service_code": service.code,
         "attributes": [attribute.to_open311() for attribute in attributes],
     }
-    return render(fmt, body, root="service_definition")
+    return revalidated(request, render(fmt, body, root="service_definition"))
 
 
 async def create_request(request: web.Request) -> web.Response:
