@@ -14,8 +14,15 @@ said (evals/conversation.py's judge). Prints turns/s over the whole run, p50/p95
 kind of turn (which question it answered), and the CPU each process used per turn, read from
 /proc for its whole process group.
 
-Run: ``.venv/bin/python bench/conversation_bench.py --citizens 1 10 30`` after ``make train``.
-Issue 11 in the tracker sets the targets; docs/benchmarks.md records the figures.
+In the same run (unless ``--no-stock``) it serves Rasa's starter bot (``rasa init``, see
+bench/stock_bot.py) and lets the same numbers of citizens chat with it, and prints our
+turns/s as a ratio to the starter bot's. ``--profile`` samples the Rasa process with py-spy
+during the run with the most citizens and prints where its CPU went
+(bench/profile_summary.py).
+
+Run: ``.venv/bin/python bench/conversation_bench.py --citizens 1 10 30 --profile`` after
+``make train``. Issue 11 in the tracker sets the targets; docs/benchmarks.md records the
+figures.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import yaml
 
+from bench.profile_summary import recording, summarise
+from bench.stock_bot import measure_stock, stock_bot
 from devstack import Stack, scratch_config
 from evals.bot_messages import read_reply
 from evals.citizen import Catalogue, Citizen
@@ -182,7 +191,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def measure(stack: Stack, citizens: int, rounds: int) -> None:
+async def measure(stack: Stack, citizens: int, rounds: int) -> float:
     limits = httpx.Limits(max_connections=citizens * 2, max_keepalive_connections=citizens * 2)
     async with httpx.AsyncClient(limits=limits) as client:
         catalogue = await read_catalogue(client, stack.config.backoffice_url)
@@ -218,18 +227,49 @@ async def measure(stack: Stack, citizens: int, rounds: int) -> None:
     for name in before:
         seconds = (after[name] - before[name]) / TICKS
         print(f"| {name} | {seconds:.1f} | {seconds * 1000 / turns:.1f} |")
+    return turns / wall
+
+
+def print_profile(profile: Path) -> None:
+    print("\nWhere Rasa's CPU went (py-spy samples; inclusive: on the stack, self: at its top)")
+    print("| function | inclusive | self |")
+    print("|---|---|---|")
+    for name, inclusive, own in summarise(profile):
+        print(f"| `{name}` | {inclusive:.0%} | {own:.0%} |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--citizens", type=int, nargs="*", default=[10])
     parser.add_argument("--rounds", type=int, default=3, help="conversation rounds per citizen")
+    parser.add_argument("--no-stock", action="store_true", help="skip the starter bot")
+    parser.add_argument("--profile", action="store_true", help="py-spy on Rasa, most citizens")
     args = parser.parse_args()
+    ours: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="civicdesk-bench-") as scratch:
         config = scratch_config(Path(scratch), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1"})
+        profile = Path(scratch) / "rasa.profile.txt"
         with Stack(config) as stack:
             for citizens in args.citizens:
-                asyncio.run(measure(stack, citizens, args.rounds))
+                if args.profile and citizens == max(args.citizens):
+                    with recording(stack.pids()["rasa"], profile):
+                        ours[citizens] = asyncio.run(measure(stack, citizens, args.rounds))
+                else:
+                    ours[citizens] = asyncio.run(measure(stack, citizens, args.rounds))
+        if args.profile:
+            print_profile(profile)
+        if not args.no_stock:
+            print("\nThe starter bot (rasa init), the same numbers of citizens, 4-turn chats")
+            print("| citizens | turns | turns/s | p50 ms | p95 ms | CPU ms per turn | ours / it |")
+            print("|---|---|---|---|---|---|---|")
+            with stock_bot(Path(scratch) / "stock") as (url, pid):
+                for citizens in args.citizens:
+                    run = asyncio.run(measure_stock(url, pid, citizens, args.rounds, group_ticks))
+                    print(
+                        f"| {citizens} | {run.turns} | {run.turns_per_second:.1f} "
+                        f"| {run.p50_ms:.0f} | {run.p95_ms:.0f} | {run.cpu_ms_per_turn:.1f} "
+                        f"| {ours[citizens] / run.turns_per_second:.2f} |"
+                    )
     return 0
 
 
