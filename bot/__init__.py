@@ -1,6 +1,8 @@
-"""Rasa-side parts of CivicDesk: the command gate, the tracker and lock stores, and the
-compiled check of action server responses (installed on import, see ``action_results``)."""
+"""Rasa-side parts of CivicDesk: the command gate, the tracker and lock stores, and two small
+speed-ups installed on import: the compiled check of action server responses
+(``action_results``) and the event and slot type tables (``event_types``)."""
 
-from bot.action_results import install
+from bot import action_results, event_types
 
-install()
+action_results.install()
+event_types.install()
