@@ -45,13 +45,16 @@ class StackConfig:
     """Where things are and which ports to use.
 
     Attributes:
-        var_dir: Local state: SQLite file, dev credentials, process logs.
+        var_dir: Local state: SQLite files, dev credentials, process logs.
         model_path: The trained Rasa model to serve.
         backoffice_port: Back office HTTP port.
         actions_port: Action server port.
         rasa_port: Rasa server port (REST channel at ``/webhooks/rest/webhook``).
         database_url: Back-office database; ``None`` takes ``BACKOFFICE__DB__URL`` from the
             environment, else the SQLite file in ``var_dir``.
+        tracker_db_url: Rasa's conversations (SQLAlchemy URL); ``None`` takes
+            ``CIVICDESK_TRACKER_DB_URL`` from the environment, else the SQLite file in
+            ``var_dir``.
         environment: Extra variables for every child (from ``.env``); the process
             environment wins over them.
         startup_timeout_seconds: How long each process may take to become healthy.
@@ -65,6 +68,7 @@ class StackConfig:
     actions_port: int = 5055
     rasa_port: int = 5005
     database_url: str | None = None
+    tracker_db_url: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     startup_timeout_seconds: float = 600.0
     plain_rest: bool = True
@@ -72,6 +76,10 @@ class StackConfig:
     @property
     def database_path(self) -> Path:
         return self.var_dir / "backoffice.sqlite3"
+
+    @property
+    def tracker_database_path(self) -> Path:
+        return self.var_dir / "conversations.sqlite3"
 
     @property
     def credentials_path(self) -> Path:
@@ -103,6 +111,7 @@ def scratch_config(
     return StackConfig(
         var_dir=var_dir,
         database_url=f"sqlite+aiosqlite:///{var_dir / 'backoffice.sqlite3'}",
+        tracker_db_url=f"sqlite:///{var_dir / 'conversations.sqlite3'}",
         backoffice_port=free_port(),
         actions_port=free_port(),
         rasa_port=free_port(),
@@ -116,9 +125,15 @@ def scratch_config(
 
 @dataclass
 class _Child:
+    """A started process and how it was started, so that it can be started again."""
+
     name: str
-    process: subprocess.Popen[bytes]
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    health_url: str
     log_path: Path
+    process: subprocess.Popen[bytes] | None = None
 
 
 class Stack:
@@ -186,8 +201,8 @@ class Stack:
             [str(_backoffice_cli()), "serve"],
             backoffice_env,
             cwd=ROOT / "backoffice",
+            health_url=f"{config.backoffice_url}/healthz",
         )
-        self._wait_healthy("backoffice", f"{config.backoffice_url}/healthz")
 
         # The action server pushes a queued request's reference through Rasa's HTTP API.
         actions_env = self._env(
@@ -202,16 +217,14 @@ class Stack:
             CIVICDESK_OUTBOX_PATH=self._configured("CIVICDESK_OUTBOX_PATH")
             or str(config.var_dir / "outbox.sqlite3"),
         )
-        self._spawn("actions", [str(_root_python()), "-m", "actions"], actions_env, cwd=ROOT)
-        self._wait_healthy("actions", f"{config.actions_url}/health")
-
-        rasa_env = self._env(
-            CIVICDESK_ACTION_ENDPOINT_URL=f"{config.actions_url}/webhook",
-            CIVICDESK_ACTION_TOKEN=action_token,
-            # Channels upload citizens' photos to the back office's media endpoint.
-            CIVICDESK_BACKOFFICE_URL=config.backoffice_url,
-            CIVICDESK_BACKOFFICE_API_KEY=self.credentials.api_key,
+        self._spawn(
+            "actions",
+            [str(_root_python()), "-m", "actions"],
+            actions_env,
+            cwd=ROOT,
+            health_url=f"{config.actions_url}/health",
         )
+
         self._spawn(
             "rasa",
             [
@@ -233,40 +246,43 @@ class Stack:
                 # One argument: a token may start with "-", which argparse would take for a flag.
                 f"--auth-token={self.rasa_token}",
             ],
-            rasa_env,
+            self._rasa_env(action_token),
             cwd=ROOT,
+            # Rasa answers `/` before its model is loaded, and until then every chat message
+            # gets an empty reply; /status answers 200 only once an agent with a model is ready.
+            health_url=f"{config.rasa_url}/status?token={self.rasa_token}",
         )
-        # Rasa answers `/` before its model is loaded, and until then every chat message gets
-        # an empty reply; /status answers 200 only once an agent with a model is ready.
-        self._wait_healthy("rasa", f"{config.rasa_url}/status?token={self.rasa_token}")
 
     def stop(self, timeout_seconds: float = 15.0) -> None:
         """Stop the processes in reverse order: interrupt, wait, then kill what is left."""
-        for child in reversed(self._children):
-            if child.process.poll() is None:
-                _signal_group(child.process, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_seconds
-        for child in reversed(self._children):
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                child.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop in time; killing it", child.name)
-                _signal_group(child.process, signal.SIGKILL)
-                child.process.wait()
+        _terminate(list(reversed(self._children)), timeout_seconds)
         self._children.clear()
+
+    def restart(self, *names: str, timeout_seconds: float = 15.0) -> None:
+        """Stop the named processes (in reverse start order) and start them again as they were
+        started, each healthy before the next; their logs go on in the same files."""
+        children = [child for child in self._children if child.name in names]
+        unknown = set(names) - {child.name for child in children}
+        if unknown:
+            raise StackError(f"no running process named {', '.join(sorted(unknown))}")
+        _terminate(list(reversed(children)), timeout_seconds)
+        for child in children:
+            self._launch(child, log_mode="ab")
+            self._wait_healthy(child)
 
     def exited(self) -> list[tuple[str, int]]:
         """Names and exit codes of processes that have stopped on their own."""
         return [
             (child.name, code)
             for child in self._children
-            if (code := child.process.poll()) is not None
+            if child.process is not None and (code := child.process.poll()) is not None
         ]
 
     def pids(self) -> dict[str, int]:
         """The process id of each running part, by name (each leads its own process group)."""
-        return {child.name: child.process.pid for child in self._children}
+        return {
+            child.name: child.process.pid for child in self._children if child.process is not None
+        }
 
     def log_path(self, name: str) -> Path:
         return self.config.var_dir / "logs" / f"{name}.log"
@@ -285,6 +301,20 @@ class Stack:
         path = self.config.var_dir / "rasa-credentials.yml"
         path.write_text(text)
         return path
+
+    def _rasa_env(self, action_token: str) -> dict[str, str]:
+        credentials = self.credentials
+        return self._env(
+            CIVICDESK_ACTION_ENDPOINT_URL=f"{self.config.actions_url}/webhook",
+            CIVICDESK_ACTION_TOKEN=action_token,
+            # Channels upload citizens' photos to the back office's media endpoint.
+            CIVICDESK_BACKOFFICE_URL=self.config.backoffice_url,
+            CIVICDESK_BACKOFFICE_API_KEY=credentials.api_key if credentials else "",
+            # Conversations survive restarts of Rasa and of the action server in this file.
+            CIVICDESK_TRACKER_DB_URL=self.config.tracker_db_url
+            or self._configured("CIVICDESK_TRACKER_DB_URL")
+            or f"sqlite:///{self.config.tracker_database_path}",
+        )
 
     def _backoffice_env(self) -> dict[str, str]:
         return self._env(
@@ -312,13 +342,21 @@ class Stack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
-        log_path = self.log_path(name)
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: Path, health_url: str
+    ) -> None:
+        """Start a process and wait until it is healthy."""
+        child = _Child(name, argv, env, cwd, health_url, self.log_path(name))
+        self._children.append(child)
+        self._launch(child, log_mode="wb")
+        self._wait_healthy(child)
+
+    def _launch(self, child: _Child, log_mode: str) -> None:
+        with child.log_path.open(log_mode) as log:
+            child.process = subprocess.Popen(
+                child.argv,
+                cwd=child.cwd,
+                env=child.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -326,26 +364,41 @@ class Stack:
                 # the children in order instead of all at once.
                 start_new_session=True,
             )
-        self._children.append(_Child(name, process, log_path))
 
-    def _wait_healthy(self, name: str, url: str) -> None:
-        child = next(c for c in self._children if c.name == name)
+    def _wait_healthy(self, child: _Child) -> None:
         deadline = time.monotonic() + self.config.startup_timeout_seconds
         while time.monotonic() < deadline:
-            code = child.process.poll()
+            code = child.process.poll() if child.process is not None else -1
             if code is not None:
                 raise StackError(
-                    f"{name} exited with code {code} while starting; last log lines:\n"
-                    + self.log_tail(name)
+                    f"{child.name} exited with code {code} while starting; last log lines:\n"
+                    + self.log_tail(child.name)
                 )
-            if _http_ok(url):
+            if _http_ok(child.health_url):
                 return
             time.sleep(0.25)
         raise StackError(
-            f"{name} was not healthy at {url.split('?')[0]} after"
+            f"{child.name} was not healthy at {child.health_url.split('?')[0]} after"
             f" {self.config.startup_timeout_seconds:.0f} s;"
-            f" last log lines:\n{self.log_tail(name)}"
+            f" last log lines:\n{self.log_tail(child.name)}"
         )
+
+
+def _terminate(children: list[_Child], timeout_seconds: float) -> None:
+    """Interrupt ``children`` in the order given, wait, then kill what is left."""
+    processes = [(child.name, child.process) for child in children if child.process is not None]
+    for _, process in processes:
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_seconds
+    for name, process in processes:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop in time; killing it", name)
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
 
 
 def _backoffice_cli() -> Path:

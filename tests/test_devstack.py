@@ -53,3 +53,23 @@ def test_unsigned_rest_channel_only_in_the_local_stacks_copy(
     assert "rest" in written if plain_rest else "rest" not in written
     assert "channels.webchat.WebChatInput" in written
     assert "rest" not in yaml.safe_load((ROOT / "credentials.yml").read_text())
+
+
+def test_conversations_are_kept_in_the_stacks_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CIVICDESK_TRACKER_DB_URL", raising=False)
+    in_var = f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
+
+    assert Stack(StackConfig(var_dir=tmp_path))._rasa_env("t")["CIVICDESK_TRACKER_DB_URL"] == in_var
+    configured = StackConfig(var_dir=tmp_path, environment={"CIVICDESK_TRACKER_DB_URL": "pg"})
+    assert Stack(configured)._rasa_env("t")["CIVICDESK_TRACKER_DB_URL"] == "pg"
+    # A test's stack keeps them in its scratch directory, whatever the shell says.
+    monkeypatch.setenv("CIVICDESK_TRACKER_DB_URL", "postgresql://elsewhere")
+    scratch = Stack(StackConfig(var_dir=tmp_path, tracker_db_url=in_var))
+    assert scratch._rasa_env("t")["CIVICDESK_TRACKER_DB_URL"] == in_var
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
+    assert endpoints["tracker_store"] == {
+        "type": "bot.tracker_store.TrimmingSQLTrackerStore",
+        "url": "${CIVICDESK_TRACKER_DB_URL}",
+    }
