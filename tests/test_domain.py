@@ -82,3 +82,10 @@ def test_template_variables_are_plain_names() -> None:
         for variant in variants:
             for placeholder in re.findall(r"\{([^}]*)\}", variant.get("text", "")):
                 assert re.fullmatch(r"[a-z_]+", placeholder), (key, placeholder)
+
+
+def test_a_conversation_left_for_20_hours_goes_on_where_it_stopped() -> None:
+    session = DOMAIN["session_config"]
+
+    assert session["session_expiration_time"] >= 20 * 60
+    assert session["carry_over_slots_to_new_session"] is True
