@@ -10,19 +10,26 @@ On a machine shared with other work the wall-clock figures move with everyone el
 CPU time moves much less. Given several ``--model``, the conversations are played turn by
 turn in alternation, so a burst of load hits every model alike and the comparison holds.
 
-Run: ``.venv/bin/python bench/turn_cost_bench.py [--store trimming|memory] [--model M ...]``
-from the repository root (``trimming`` is the tracker store endpoints.yml configures,
-``memory`` Rasa's default).
+Run: ``.venv/bin/python bench/turn_cost_bench.py [--store S] [--model M ...]`` from the
+repository root. ``--store``: ``sqlite`` is what endpoints.yml configures for ``make run``
+(``TrimmingSQLTrackerStore`` on a SQLite file in a scratch directory), ``postgresql`` the same
+store as deploy/endpoints.scaled.yml uses it (on a scratch database at ``--pg-url``, dropped
+afterwards), ``rasa-sql`` Rasa's own untrimmed SQL store there, ``trimming`` the in-memory
+``TrimmingTrackerStore`` and ``memory`` Rasa's in-memory default.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import secrets
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +39,66 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 MESSAGES = ("hello", "what can you do", "why do you need this", "thanks")
 TURNS = 300
 WINDOW = 10
+STORES = ("sqlite", "postgresql", "rasa-sql", "trimming", "memory")
+PG_URL = "postgresql://postgres@127.0.0.1:5432"
 
 
-async def play(models: list[Path], turns: int, store: str) -> list[dict[str, list[float]]]:
+@contextlib.contextmanager
+def store_url(store: str, pg_url: str) -> Iterator[str | None]:
+    """The database a SQL store runs on, created for this run and removed after it."""
+    if store == "sqlite":
+        with tempfile.TemporaryDirectory() as scratch:
+            yield f"sqlite:///{Path(scratch) / 'conversations.sqlite3'}"
+    elif store in ("postgresql", "rasa-sql"):
+        import sqlalchemy as sa  # type: ignore[import-untyped]  # SQLAlchemy 1.4 is untyped
+
+        database = f"civicdesk_turn_bench_{secrets.token_hex(4)}"
+        admin = sa.create_engine(f"{pg_url}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+        try:
+            yield f"{pg_url}/{database}"
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            admin.dispose()
+    else:
+        yield None
+
+
+def tracker_store(store: str, domain: Any, url: str | None) -> Any:
+    """The tracker store ``--store`` names, or ``None`` for the agent's in-memory default."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from bot.tracker_store import TrimmingSQLTrackerStore, TrimmingTrackerStore
+
+    if store == "trimming":
+        return TrimmingTrackerStore(domain)
+    if store == "rasa-sql":
+        return SQLTrackerStore(domain, host=url)
+    if store in ("sqlite", "postgresql"):
+        return TrimmingSQLTrackerStore(domain, host=url)
+    return None
+
+
+async def play(
+    models: list[Path], turns: int, store: str, url: str | None
+) -> list[dict[str, list[float]]]:
     from rasa.core.agent import Agent
-
-    from bot.tracker_store import TrimmingTrackerStore
 
     agents = [Agent.load(str(model)) for model in models]
     for agent in agents:
-        if store == "trimming":
-            # What endpoints.yml configures for `make run`.
-            trimming = TrimmingTrackerStore(agent.domain)
-            agent.tracker_store = trimming
+        chosen = tracker_store(store, agent.domain, url)
+        if chosen is not None:
+            agent.tracker_store = chosen
             if agent.processor is not None:
-                agent.processor.tracker_store = trimming
+                agent.processor.tracker_store = chosen
     timings: list[dict[str, list[float]]] = [{"wall": [], "cpu": []} for _ in agents]
     for turn in range(1, turns + 1):
-        for agent, timing in zip(agents, timings, strict=True):
+        for index, (agent, timing) in enumerate(zip(agents, timings, strict=True)):
             wall, cpu = time.perf_counter(), time.process_time()
-            await agent.handle_text(MESSAGES[turn % len(MESSAGES)], sender_id="bench")
+            # One conversation per model: with several models, a SQL store's database is shared.
+            await agent.handle_text(MESSAGES[turn % len(MESSAGES)], sender_id=f"bench-{index}")
             timing["cpu"].append(time.process_time() - cpu)
             timing["wall"].append(time.perf_counter() - wall)
     return timings
@@ -93,11 +140,13 @@ def main() -> None:
         help="trained model; repeat to compare (default models/civicdesk.tar.gz)",
     )
     parser.add_argument("--turns", type=int, default=TURNS)
-    parser.add_argument("--store", choices=("trimming", "memory"), default="trimming")
+    parser.add_argument("--store", choices=STORES, default="sqlite")
+    parser.add_argument("--pg-url", default=PG_URL, help=f"PostgreSQL server (default {PG_URL})")
     args = parser.parse_args()
     models: list[Path] = args.model or [Path("models/civicdesk.tar.gz")]
     configure_logging_like_rasa_run()
-    timings = asyncio.run(play(models, args.turns, args.store))
+    with store_url(args.store, args.pg_url) as url:
+        timings = asyncio.run(play(models, args.turns, args.store, url))
     for model, timing in zip(models, timings, strict=True):
         result: dict[str, Any] = {"model": str(model), "store": args.store, "turns": args.turns}
         result["wall"] = summary(timing["wall"], args.turns)
