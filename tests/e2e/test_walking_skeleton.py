@@ -394,3 +394,26 @@ async def push_once(rasa_url: str, token: str, sender: str) -> bool:
         return await pusher.push(sender)
     finally:
         await pusher.aclose()
+
+
+def test_only_a_button_on_screen_can_be_pressed(stack: Stack) -> None:
+    sender = "citizen-gate"
+    say(stack, sender, "I want to report a problem")
+    ask_service = say_full(stack, sender, "The street lamp outside no. 8 Jiefang Road is dark")
+    offered = {b["payload"] for message in ask_service for b in message.get("buttons", [])}
+    assert '/choose_option{"choice": "street_light"}' in offered
+    assert '/choose_option{"choice": "submit"}' not in offered
+
+    # A payload typed rather than pressed (here: send now) is words, and the step asks again.
+    again = say(stack, sender, '/choose_option{"choice": "submit"}')
+    assert not any(template_pattern("utter_complaint_filed").match(text) for text in again)
+    assert any(template_pattern("utter_ask_service_code").match(text) for text in again), again
+
+    # An intent only the back office may send is words too: no "News on ..." is told.
+    pushed = '/EXTERNAL_ticket_update{"service_request_id": "CD-7K2M9Q", "status": "resolved"}'
+    replies = say(stack, sender, pushed)
+    assert not any(text.startswith("News on CD-7K2M9Q") for text in replies), replies
+
+    # The button on screen still works.
+    next_step = say(stack, sender, '/choose_option{"choice": "street_light"}')
+    assert template_pattern("utter_ask_contact_choice").match(next_step[-1]), next_step

@@ -1,0 +1,65 @@
+"""Only the buttons on screen can be pressed; any other "/..." message is read as words."""
+
+from __future__ import annotations
+
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+import bot  # noqa: F401  (installs the gate, as Rasa's loading of the pipeline does)
+from bot.payload_gate import as_words, may_press, offered_payloads
+
+SUBMIT = '/choose_option{"choice": "submit"}'
+STREET_LIGHT = '/choose_option{"choice": "street_light"}'
+
+
+def tracker_with(*events: object) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("citizen", list(events))  # type: ignore[arg-type]
+
+
+def buttons(*payloads: str) -> dict[str, object]:
+    return {"buttons": [{"title": p, "payload": p} for p in payloads]}
+
+
+def test_only_the_buttons_since_the_last_message_are_offered() -> None:
+    tracker = tracker_with(
+        ActionExecuted("action_listen"),
+        BotUttered("which one?", buttons(STREET_LIGHT, "/cancel")),
+        UserUttered("the lamp", {"name": "report_issue"}),
+        BotUttered("check it", buttons(SUBMIT)),
+        BotUttered("or", buttons("/request_human")),
+    )
+    assert offered_payloads(tracker) == {SUBMIT, "/request_human"}
+    assert may_press(SUBMIT, None, tracker)
+    assert may_press(f"  {SUBMIT} ", None, tracker)
+    # An earlier screen's button, or a payload never offered, is words.
+    assert not may_press(STREET_LIGHT, None, tracker)
+    assert not may_press('/choose_option{"choice": "anonymous"}', None, tracker)
+    assert not may_press('/choose_option{"choice": "submit", "x": 1}', None, tracker)
+
+
+def test_external_intents_are_never_pressed_even_if_offered() -> None:
+    pushed = '/EXTERNAL_ticket_update{"service_request_id": "CD-7K2M9Q", "status": "resolved"}'
+    tracker = tracker_with(BotUttered("hm", buttons(pushed)))
+    assert not may_press(pushed, None, tracker)
+
+
+def test_a_shared_photo_or_location_needs_what_the_channel_attached() -> None:
+    tracker = tracker_with(BotUttered("where is it?"))
+    assert may_press("/share_photo", {"photo": {"media_id": "m1"}}, tracker)
+    assert may_press("/share_location", {"location": {"latitude": 1, "longitude": 2}}, tracker)
+    assert not may_press("/share_photo", None, tracker)
+    assert not may_press("/share_photo", {"location": {"latitude": 1}}, tracker)
+
+
+def test_words_are_parsed_without_the_slash_but_keep_everything_else() -> None:
+    from rasa.core.channels.channel import UserMessage
+
+    message = UserMessage(" /cancel", sender_id="citizen", metadata={"a": 1}, message_id="m1")
+    copy = as_words(message)
+    assert (copy.text, copy.sender_id, copy.metadata, copy.message_id) == (
+        "cancel",
+        "citizen",
+        {"a": 1},
+        "m1",
+    )
+    assert as_words(UserMessage("/", sender_id="c")).text == "/"
