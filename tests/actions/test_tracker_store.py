@@ -286,6 +286,8 @@ async def test_turn_300_loads_a_bounded_part_with_slots_and_form_on_sql(
     assert turn_300.get_slot("issue_description") == "the lamp is dark"
     assert turn_300.get_slot("ticket_reference") == "CD-7K2M9Q"
     assert slot_values(turn_300) == slot_values(full)
+    # What the policies look at (max_history: 4) is what the whole conversation gives.
+    assert turn_300.past_states(DOMAIN)[-8:] == full.past_states(DOMAIN)[-8:]
     assert list(turn_300.events)[-12:] == list(full.events)[-12:]
     # Every event reached the broker, and the store kept the whole conversation.
     assert [event["event"] for event in broker.published] == [
