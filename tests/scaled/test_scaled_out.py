@@ -1,9 +1,10 @@
 """The scaled-out set-up: two Rasa processes on PostgreSQL, Redis and RabbitMQ for real.
 
 Both processes run with ``deploy/endpoints.scaled.yml``: conversations in the trimming SQL
-tracker store (``bot/tracker_store.py``) on a fresh PostgreSQL database, per-conversation locks in Redis, every event published
-to a RabbitMQ queue. A conversation moves between the processes as a load balancer would move
-it, and messages for one conversation arrive at both processes at once.
+tracker store (``bot/tracker_store.py``) on a fresh PostgreSQL database, per-conversation
+locks in Redis, every event published to a RabbitMQ queue. A conversation moves between the
+processes as a load balancer would move it, and messages for one conversation arrive at both
+processes at once.
 """
 
 from __future__ import annotations
