@@ -46,9 +46,14 @@ REFERENCE = re.compile(r"\b(cd)-?([a-z0-9]{6})\b", re.IGNORECASE)
 _RATING = re.compile(r"\b([1-5])\b(?:\s*(?:/\s*5|out of 5|stars?))?")
 _RATING_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 # Words that ask to add to a ticket, as opposed to an "also" inside a new story.
+# A message that speaks of a ticket already filed: "my complaint", "the request", a reference.
+NAMES_A_TICKET = re.compile(
+    r"\b(my|the|that|this) (ticket|complaint|report|request|application)\b|\breference\b",
+    re.IGNORECASE,
+)
 _ADDING = re.compile(
     r"\badd(s|ed|ing)?\b|forgot|mention|more (information|info|details)|another (photo|picture)"
-    r"|\b(my|the|that) (ticket|complaint|report|request|application)\b",
+    r"|" + NAMES_A_TICKET.pattern,
     re.IGNORECASE,
 )
 MAX_TICKETS_LISTED = 5

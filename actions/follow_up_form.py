@@ -17,14 +17,20 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answer_matching import match_option
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox
-from actions.follow_up import rating_in, reference_entity, reference_in
+from actions.follow_up import (
+    NAMES_A_TICKET,
+    rating_in,
+    reference_entity,
+    reference_in,
+    ticket_buttons,
+)
 from actions.form_steps import (
     AskStep,
     CancelForm,
@@ -46,7 +52,7 @@ from actions.open311_client import (
     TransitionRefused,
 )
 from actions.outbox import Move
-from actions.report_issue import MOVE_DONE
+from actions.report_issue import MOVE_DONE, says_what_is_wrong
 from actions.service_matching import words
 
 FORM = "follow_up_form"
@@ -143,6 +149,9 @@ class ActionStartFollowUp(Action):
             or reference_entity(tracker)
             or reference_in(tracker.get_slot("ticket_reference"))
         )
+        if not reference and kind != RATE and await _a_new_matter(tracker, str(text or "")):
+            dispatcher.utter_message(response="utter_comment_taken_as_new_request")
+            return [*events, FollowupAction("action_start_intake")]
         events.append(SlotSet("follow_up_kind", kind))
         if reference:
             # Validated (does it exist, can it be changed) when the form starts.
@@ -152,6 +161,15 @@ class ActionStartFollowUp(Action):
         if kind == RATE and rating_in(text) is not None:
             events.append(SlotSet("follow_up_rating", str(rating_in(text))))
         return events
+
+
+async def _a_new_matter(tracker: Tracker, text: str) -> bool:
+    """A "withdraw" or "reopen" that is a new request: no ticket from this chat, none named,
+    and the message says what it is about ("cancel my garden waste collection, I don't need
+    it any more" is the service that stops a collection, not a ticket to withdraw)."""
+    if NAMES_A_TICKET.search(text) or not says_what_is_wrong(text):
+        return False
+    return not await ticket_buttons(tracker)
 
 
 class ValidateFollowUpForm(FormValidationAction):

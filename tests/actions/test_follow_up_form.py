@@ -113,6 +113,43 @@ async def test_what_the_first_message_says_is_kept(catalogue: FakeOpen311) -> No
     assert (await start("rate_resolution", "rate it"))["follow_up_rating"] is None
 
 
+CANCEL_A_SERVICE = "I'd like to cancel my garden waste collection please, I don't need it any more"
+
+
+async def test_a_withdraw_that_is_a_new_request_starts_the_intake(catalogue: FakeOpen311) -> None:
+    """No ticket in this chat, none named: a story saying "cancel ... don't need it" is the
+    service that stops a collection, not a ticket to withdraw."""
+    catalogue.with_extensions = True
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        {}, text=CANCEL_A_SERVICE, intent="withdraw_ticket", input_channel="telegram"
+    )
+    events = await ActionStartFollowUp().run(dispatcher, tracker, {})
+
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["action_start_intake"]
+    assert "follow_up_kind" not in {k for k, v in slot_values(events).items() if v}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_comment_taken_as_new_request"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "withdraw my complaint, I don't need it any more",  # names a ticket
+        "cancel it",  # says nothing else
+    ],
+)
+async def test_a_withdraw_of_a_ticket_stays_a_withdraw(catalogue: FakeOpen311, text: str) -> None:
+    catalogue.with_extensions = True
+    assert (await start("withdraw_ticket", text))["follow_up_kind"] == "withdraw"
+
+
+async def test_with_a_ticket_in_this_chat_a_withdraw_stays_a_withdraw(
+    catalogue: FakeOpen311,
+) -> None:
+    await file_one(catalogue)
+    assert (await start("withdraw_ticket", CANCEL_A_SERVICE))["follow_up_kind"] == "withdraw"
+
+
 @pytest.mark.parametrize(
     ("kind", "second_step"),
     [
