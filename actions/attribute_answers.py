@@ -68,6 +68,12 @@ _LEADING_NUMBER = re.compile(
     r"^\W*(\d+(?:[.,]\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
     r"\s*[,:;.-]"
 )
+# A number said as the whole count: "three of us, me and the two kids", "we are 4", "5 in total".
+_TOTAL_NUMBER = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+    r"\s+(?:of us|in total|altogether|all together|people in all)\b"
+    r"|\bwe(?:'re| are)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b"
+)
 _COUPLE = re.compile(r"\ba couple\b|\bpair\b")
 _AGO = re.compile(
     r"(\d+|an?|one|two|three|four|five|six)\s+(minute|hour|day|week)s?\s+(?:ago|before|back|earlier)"
@@ -168,7 +174,10 @@ def _parse_number(text: str) -> str | None:
     found += [word for word in _WORDS.findall(lowered) if word in _NUMBER_WORDS]
     if _COUPLE.search(lowered):
         found.append("2")
-    if leading:
+    total = _TOTAL_NUMBER.search(lowered)
+    if total:
+        found = [total.group(1) or total.group(2)]
+    elif leading:
         # "three, me and my two children": the number said first is the answer.
         found = [leading.group(1)]
     if len(found) != 1:

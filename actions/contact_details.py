@@ -34,7 +34,7 @@ _TIME = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm)\b", re.IGNORECASE)  # "
 _NAME = re.compile(r"[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]+)*\.?")
 # What people say around their details, which is not part of a name.
 _FILLER = re.compile(
-    r"\b(?:yes|yeah|sure|ok(?:ay)?|please|thanks?|thank you|you can|can|could|may|"
+    r"\b(?:yes|yeah|sure|ok(?:ay)?|please|thanks?|thank you|you can|you|your|can|could|may|"
     r"call|ring|phone|text|message|contact|reach|email|e-mail|mail|write|me|at|on|to|by|or|"
     r"and|my|name|number|mobile|cell|cellphone|tel|telephone|landline|whatsapp|wechat|is|"
     r"it'?s|i'?m|i am|this is|here|the|it|via|"
@@ -92,7 +92,9 @@ def check_name(value: Any) -> str | None:
 
 
 # Words that are never part of a name, even capitalised at the start of a sentence.
-_NEVER_NAMES = frozenset({"i", "i'm", "im", "my", "it's", "its", "this", "hi", "hello"})
+_NEVER_NAMES = frozenset(
+    {"i", "i'm", "im", "my", "it's", "its", "this", "hi", "hello", "you", "your"}
+)
 _TOKEN = re.compile(r"[^\W\d_]+(?:['\u2019.-][^\W\d_]+)*\.?")
 
 

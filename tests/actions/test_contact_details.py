@@ -47,6 +47,10 @@ from actions.contact_details import (
         ),
         ("call 0612 345 678 after 6pm", ContactDetails(phone="0612 345 678")),
         (
+            "You can reach me, Sandra Okafor, on 07700 900734 after 5 please",
+            ContactDetails(phone="07700 900734", name="Sandra Okafor"),
+        ),
+        (
             "evenings only, 0612 345 678, Jo Lin",
             ContactDetails(phone="0612 345 678", name="Jo Lin"),
         ),
