@@ -423,6 +423,9 @@ def match_option(
         if plain is not None:
             return OptionMatch(plain)
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
+    # A word said twice is one piece of evidence: "Stanley Street ... in the street" is not
+    # two words for "A cycle lane".
+    said = list({stem(word): word for word in reversed(said)}.values())[::-1]
     if distinct_only:
         said = [word for word in said if _options_fitting(word, options) <= 1]
     if not said:

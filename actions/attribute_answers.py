@@ -95,7 +95,7 @@ _LEFT_OUT = re.compile(
 _ALREADY_FINE = re.compile(
     r"(?:\b(?:is|are|was|were)|'s|'re)\s+(?:already\s+|all\s+|still\s+)?"
     r"(?:ok|okay|fine|sorted|working|good|done|not needed|not a problem)\b"
-    r"|\bno problem with\b",
+    r"|\bno problem with\b|\b(?:can|should|will|is to) stay(?: on)?\b",
     re.IGNORECASE,
 )
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -265,6 +265,7 @@ def test_one_word_in_a_long_story_answers_nothing() -> None:
         ("everything except the roof", None),
         ("the seat and the roof, the glass is already okay", ("seat", "roof")),
         ("roof, the glass's fine", ("roof",)),
+        ("the seat and the roof, the glass can stay for now", ("seat", "roof")),
     ],
 )
 def test_a_list_answer_may_leave_options_out(raw: str, expected: tuple[str, ...] | None) -> None:
@@ -303,3 +304,27 @@ def test_a_story_names_list_options_clause_by_clause_but_not_in_passing() -> Non
     assert answers_in(story, [behaviour]) == {}, "lists only when asked for"
     long_clause = "we sat on the bench near the shops waiting for the bus while drinking tea"
     assert answers_in(long_clause, [behaviour], lists=True) == {}
+
+
+def test_a_word_said_twice_in_a_story_counts_once() -> None:
+    """ "Stanley Street ... in the street" is one word near "lane", not two."""
+    parking: Question = {
+        "code": "request",
+        "datatype": "singlevaluelist",
+        "question": "What would you like?",
+        "hint": "",
+        "choices": [
+            ["racks", "Cycle racks"],
+            ["hangar", "A secure bike hangar"],
+            ["lane", "A cycle lane"],
+        ],
+    }
+    story = (
+        "None of us on Stanley Street have anywhere to keep our bikes. Could we get one of "
+        "those lockable bike hangars in the street?"
+    )
+    name = "Request bike parking or a cycle route"
+    assert answers_in(story, [parking], service_name=name, service_words="bike bikes") == {}
+    assert answers_in("a cycle lane please, a proper cycle lane", [parking], service_name=name) == {
+        "request": ["lane"]
+    }
