@@ -198,6 +198,16 @@ _CREATE_ERRORS = (
 )
 
 
+def _write_ahead(connection: Any, _record: Any) -> None:
+    """SQLite in write-ahead mode, synced at checkpoints: a turn's commit appends to the log
+    instead of syncing the file twice. A crash of Rasa or of the machine's processes loses
+    nothing committed; only a power cut may lose the last turns (docs/conversation.md)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is untyped
     """:class:`SQLTrackerStore` whose turns load a bounded part of long conversations.
 
@@ -248,6 +258,9 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
         self.max_events = int(max_events)
         self.keep_events = int(keep_events)
         self._event_classes: dict[str, type[Event]] | None = None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _write_ahead)
+            self.engine.dispose()  # connections opened so far had Rasa's defaults
         # Several Rasa processes starting together may race to create these, as they do for
         # Rasa's own table; the first one wins and the others find them.
         try:
@@ -285,8 +298,13 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
             head, query = self._window(session, sender_id)
             stored = query.count()
             new_events = list(tracker.events)[len(head) + stored :]
-            for event in new_events:
-                session.add(self._row(sender_id, event))
+            if new_events:
+                # One INSERT of plain rows: the ORM's bookkeeping per object cost more than
+                # the writing (docs/benchmarks.md, "Whole conversations through the stack").
+                session.execute(
+                    self.SQLEvent.__table__.insert(),
+                    [self._row(sender_id, event) for event in new_events],
+                )
             if any(isinstance(event, SessionStarted) for event in new_events):
                 # A new session: Rasa's rule, the rows since it, applies until it grows long.
                 self._drop_restart_point(session, sender_id)
@@ -341,14 +359,15 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
     def _drop_restart_point(session: Session, sender_id: str) -> None:
         session.execute(restart_points.delete().where(restart_points.c.sender_id == sender_id))
 
-    def _row(self, sender_id: str, event: Event) -> Any:
+    @staticmethod
+    def _row(sender_id: str, event: Event) -> dict[str, Any]:
         """The ``events`` row of one event, as Rasa's ``SQLTrackerStore.save`` writes it."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }

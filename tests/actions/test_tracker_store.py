@@ -344,3 +344,20 @@ async def test_sql_store_reads_conversations_back_as_rasa_reads_them(
     assert list(ours.events) == list(rasas.events) == since_session_start
     assert [type(event) for event in ours.events] == [type(e) for e in since_session_start]
     assert ours.current_state() == rasas.current_state()
+
+
+async def test_sqlite_conversations_are_written_ahead_and_synced_at_checkpoints(
+    tmp_path: Path,
+) -> None:
+    config = EndpointConfig(
+        url=f"sqlite:///{tmp_path / 'conversations.sqlite3'}",
+        type="bot.tracker_store.TrimmingSQLTrackerStore",
+    )
+    store = TrackerStore.create(config, DOMAIN)
+    try:
+        with store.engine.connect() as connection:
+            journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    finally:
+        store.engine.dispose()
+    assert (journal, synchronous) == ("wal", 1)  # 1 is NORMAL
