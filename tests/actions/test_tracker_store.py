@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore, TrackerStore
@@ -28,6 +27,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.tracker_store import TrimmingSQLTrackerStore, TrimmingTrackerStore, trimmed
+from tests.postgres import PG, pg_admin
 
 DOMAIN = Domain.from_yaml(
     """
@@ -152,19 +152,6 @@ def test_an_unknown_event_type_is_refused_as_rasa_refuses_it() -> None:
         store.deserialise_tracker("c3", '{"name": "c3", "events": [{"event": "no_such_event"}]}')
 
 
-PG: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-def _pg_admin(statement: str) -> None:
-    connection = psycopg2.connect(dbname="postgres", **PG)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 class CollectingBroker(EventBroker):  # type: ignore[misc]
     """An event broker that keeps what it is sent."""
 
@@ -187,7 +174,7 @@ async def sql_store(
         url = f"sqlite:///{tmp_path / 'conversations.sqlite3'}"
     else:
         database = f"civicdesk_trackers_{secrets.token_hex(4)}"
-        _pg_admin(f'CREATE DATABASE "{database}"')
+        pg_admin(f'CREATE DATABASE "{database}"')
         url = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{database}"
     made: list[SQLTrackerStore] = []
 
@@ -207,7 +194,7 @@ async def sql_store(
     for store in made:
         store.engine.dispose()
     if request.param == "postgresql":
-        _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def turn_events(turn: int, turns: int) -> list[Any]:

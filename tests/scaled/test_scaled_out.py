@@ -29,10 +29,10 @@ import pytest
 import redis
 
 from devstack import ROOT, free_port
+from tests.postgres import PG, pg_admin
 
 MODEL = ROOT / "models" / "civicdesk.tar.gz"
 TRAIN_LOCK = ROOT / "models" / ".train.lock"
-PG: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 STARTUP_SECONDS = 600
 
@@ -44,16 +44,6 @@ class ScaledOut:
     database: str
     queue: str
     redis_prefix: str
-
-
-def _pg_admin(statement: str) -> None:
-    connection = psycopg2.connect(dbname="postgres", **PG)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
 
 
 def _pg_rows(database: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -100,7 +90,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledOut]:
         queue=f"civicdesk_events_{suffix}",
         redis_prefix=f"civicdesktest{suffix}",
     )
-    _pg_admin(f'CREATE DATABASE "{setup.database}"')
+    pg_admin(f'CREATE DATABASE "{setup.database}"')
     model = _copy_model(work / "model.tar.gz")
     credentials = work / "credentials.yml"
     credentials.write_text("rest:\n")
@@ -174,7 +164,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledOut]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        _pg_admin(f'DROP DATABASE IF EXISTS "{setup.database}"')
+        pg_admin(f'DROP DATABASE IF EXISTS "{setup.database}"')
         asyncio.run(_delete_queue(setup.queue))
 
 
