@@ -7,6 +7,8 @@ so what they exercise is exactly what a developer runs.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -14,10 +16,11 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -169,6 +172,12 @@ class Stack:
         for executable in (_backoffice_cli(), _root_python()):
             if not executable.exists():
                 raise StackError(f"{executable} is missing: run `make install` first")
+        for name, port in (
+            ("back office", config.backoffice_port),
+            ("action server", config.actions_port),
+            ("Rasa", config.rasa_port),
+        ):
+            check_port_free(name, port)
         (config.var_dir / "logs").mkdir(parents=True, exist_ok=True)
 
         # Rasa's HTTP API (status, proactive trigger_intent) is on, behind a per-run token.
@@ -363,6 +372,9 @@ class Stack:
                 # Own process group: Ctrl-C reaches only the supervisor, which then stops
                 # the children in order instead of all at once.
                 start_new_session=True,
+                # And if the supervisor dies without stopping them (killed, out of memory),
+                # the kernel stops them: no orphan keeps the ports and an old token.
+                preexec_fn=end_with_parent(os.getpid()),
             )
 
     def _wait_healthy(self, child: _Child) -> None:
@@ -432,6 +444,65 @@ def _read_credentials(path: Path) -> DevCredentials:
         )
     except (OSError, ValueError, KeyError) as error:
         raise StackError(f"cannot read dev credentials from {path}: {error}") from error
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def end_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent SIGTERM when ``parent`` dies (Linux only;
+    elsewhere None, and only a clean stop of the supervisor stops the children)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def preexec() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return preexec
+
+
+def check_port_free(name: str, port: int) -> None:
+    """Raise :class:`StackError` naming the process that holds ``port``, if one does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            pass
+        else:
+            return
+    holder = port_holder(port)
+    raise StackError(
+        f"port {port} for the {name} is in use"
+        + (f" by process {holder[0]} ({holder[1]})" if holder else "")
+        + ": stop that process (an earlier `make run` that did not end?) or choose another"
+        " port in .env"
+    )
+
+
+def port_holder(port: int) -> tuple[int, str] | None:
+    """``(pid, command line)`` of the process listening on TCP ``port``, where /proc tells."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # LISTEN
+                    inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    raw = (entry / "cmdline").read_bytes().decode(errors="replace")
+                    return int(entry.name), " ".join(raw.replace("\0", " ").split())[:200]
+    return None
 
 
 def free_port() -> int:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from devstack import ROOT, Stack, StackConfig, StackError, read_env_file, train
+from devstack import ROOT, Stack, StackConfig, StackError, read_env_file, scratch_config, train
 
 
 def test_env_file_skips_comments_and_strips_quotes(tmp_path: Path) -> None:
@@ -73,3 +78,58 @@ def test_conversations_are_kept_in_the_stacks_state_directory(
         "type": "bot.tracker_store.TrimmingSQLTrackerStore",
         "url": "${CIVICDESK_TRACKER_DB_URL}",
     }
+
+
+def test_a_busy_port_is_named_with_the_process_holding_it(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = dataclasses.replace(scratch_config(tmp_path), rasa_port=port)
+        with pytest.raises(StackError) as raised:
+            Stack(config).start()
+    message = str(raised.value)
+    assert f"port {port} for the Rasa is in use by process {os.getpid()}" in message
+    assert not (tmp_path / "logs").exists(), "nothing was started"
+
+
+def test_children_end_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """A supervisor killed outright (no clean-up) takes its children with it."""
+    pid_file = tmp_path / "child.pid"
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, time\n"
+            "from devstack._stack import end_with_parent\n"
+            "child = subprocess.Popen(['sleep', '120'], start_new_session=True,\n"
+            "                         preexec_fn=end_with_parent(os.getpid()))\n"
+            f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+            "time.sleep(120)\n",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the supervisor did not start its child"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        os.kill(child, 0)  # running
+        supervisor.kill()
+        supervisor.wait()
+        deadline = time.monotonic() + 10
+        while _running(child):
+            assert time.monotonic() < deadline, "the child outlived its supervisor"
+            time.sleep(0.05)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent (init here) has to reap it
