@@ -18,6 +18,10 @@ come from the back office through Rasa's ``trigger_intent`` API, which does not 
 Anything else is parsed as the words it is; the conversation keeps the text exactly as sent,
 and the step it reaches asks again in plain language (a step refuses text starting with "/").
 
+A message longer than ``MAX_MESSAGE_CHARS`` is not parsed at all (200,000 characters would
+cost the NLU seconds): it gets the intent ``message_too_long``, whose rules ask the citizen to
+send it in shorter parts; the conversation keeps it whole, as sent.
+
 Installed by ``bot/__init__.py``.
 """
 
@@ -32,6 +36,8 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 PREFIX = "/"
+MAX_MESSAGE_CHARS = 2000
+TOO_LONG_INTENT = "message_too_long"
 # Channel texts for a share without words, and the metadata key that must come with each.
 SHARED = {"/share_photo": "photo", "/share_location": "location"}
 EXTERNAL_PREFIX = "EXTERNAL_"
@@ -96,6 +102,8 @@ async def _parse_message(
     only_output_properties: bool = True,
 ) -> dict[str, Any]:
     text = message.text or ""
+    if len(text) > MAX_MESSAGE_CHARS:
+        return too_long(text)
     if tracker is None or not text.lstrip().startswith(PREFIX):
         return await _original_parse(self, message, tracker, only_output_properties)
     if may_press(text, message.metadata, tracker):
@@ -103,6 +111,12 @@ async def _parse_message(
     parse_data = await _original_parse(self, as_words(message), tracker, only_output_properties)
     parse_data["text"] = text  # what the citizen sent, kept as sent
     return parse_data
+
+
+def too_long(text: str) -> dict[str, Any]:
+    """The parse of a message too long to read: its own intent, no entities, the text whole."""
+    intent = {"name": TOO_LONG_INTENT, "confidence": 1.0}
+    return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": []}
 
 
 def install() -> None:
@@ -115,4 +129,4 @@ def uninstall() -> None:
     MessageProcessor.parse_message = _original_parse  # type: ignore[method-assign]
 
 
-__all__ = ["as_words", "install", "may_press", "offered_payloads", "uninstall"]
+__all__ = ["as_words", "install", "may_press", "offered_payloads", "too_long", "uninstall"]

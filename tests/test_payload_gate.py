@@ -6,7 +6,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 import bot  # noqa: F401  (installs the gate, as Rasa's loading of the pipeline does)
-from bot.payload_gate import as_words, may_press, offered_payloads
+from bot.payload_gate import MAX_MESSAGE_CHARS, as_words, may_press, offered_payloads, too_long
+from tests.test_domain import DOMAIN
 
 SUBMIT = '/choose_option{"choice": "submit"}'
 STREET_LIGHT = '/choose_option{"choice": "street_light"}'
@@ -63,3 +64,14 @@ def test_words_are_parsed_without_the_slash_but_keep_everything_else() -> None:
         "m1",
     )
     assert as_words(UserMessage("/", sender_id="c")).text == "/"
+
+
+def test_a_message_too_long_to_read_is_not_parsed_and_kept_whole() -> None:
+    text = "a" * (MAX_MESSAGE_CHARS + 1)
+    parsed = too_long(text)
+    assert parsed["text"] == text
+    assert parsed["intent"]["name"] == "message_too_long"
+    # The reply names the same limit the gate applies.
+    [reply] = DOMAIN["responses"]["utter_message_too_long"]
+    assert f"{MAX_MESSAGE_CHARS:,}" in reply["text"]
+    assert "message_too_long" in DOMAIN["intents"]

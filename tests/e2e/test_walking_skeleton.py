@@ -417,3 +417,14 @@ def test_only_a_button_on_screen_can_be_pressed(stack: Stack) -> None:
     # The button on screen still works.
     next_step = say(stack, sender, '/choose_option{"choice": "street_light"}')
     assert template_pattern("utter_ask_contact_choice").match(next_step[-1]), next_step
+
+
+def test_a_message_too_long_to_read_gets_a_plain_reply_and_the_step_again(stack: Stack) -> None:
+    sender = "citizen-long"
+    too_long_reply = response_text("utter_message_too_long")
+    assert say(stack, sender, "the bins " * 1000) == [too_long_reply]
+
+    say(stack, sender, "I want to report a problem")
+    replies = say(stack, sender, "x" * 5000)
+    assert replies[0] == too_long_reply
+    assert template_pattern("utter_ask_issue_description").match(replies[-1]), replies
