@@ -425,7 +425,7 @@ def match_option(
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
     # A word said twice is one piece of evidence: "Stanley Street ... in the street" is not
     # two words for "A cycle lane".
-    said = list({stem(word): word for word in reversed(said)}.values())[::-1]
+    said = _first_of_each_stem(said)
     if distinct_only:
         said = [word for word in said if _options_fitting(word, options) <= 1]
     if not said:
@@ -455,6 +455,17 @@ def match_option(
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+def _first_of_each_stem(words: list[str]) -> list[str]:
+    """``words`` in their order, each stem kept once (at its first word)."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for word in words:
+        if stem(word) not in seen:
+            seen.add(stem(word))
+            kept.append(word)
+    return kept
 
 
 # Saying one does not know, and an option that means it ("I do not know", "Not sure").
