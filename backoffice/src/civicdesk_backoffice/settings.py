@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         handoff_department: Who answers a citizen's request for a person when it names no
             ticket (with a ticket, that ticket's department does).
         handoff_response_hours: The answer time promised to a citizen who asks for a person.
+        staff_cookie_secure: Mark the staff console's session cookie ``Secure`` (sent over
+            HTTPS only). Leave it on in production; tests over plain HTTP turn it off.
+        staff_session_hours: How long a console sign-in lasts.
+        staff_lockout_failures: Wrong passwords in a row that lock a console account.
+        staff_lockout_minutes: How long such an account stays locked.
     """
 
     model_config = SettingsConfigDict(
@@ -105,3 +110,7 @@ class Settings(BaseSettings):
     rasa: RasaSettings = Field(default_factory=RasaSettings)
     handoff_department: str = Field(default="Citizen Services", min_length=1, max_length=100)
     handoff_response_hours: int = Field(default=24, ge=1, le=24 * 30)
+    staff_cookie_secure: bool = True
+    staff_session_hours: int = Field(default=8, ge=1, le=24 * 7)
+    staff_lockout_failures: int = Field(default=5, ge=1, le=100)
+    staff_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
