@@ -95,7 +95,8 @@ class AskStep:
     ``FAILURES_BEFORE_SIMPLER`` failed answers (and every second failure after that) it asks
     the other way: first the ways out (``simpler_response``: a person, going back, skipping
     where the step may be skipped), then the step's ``options`` as a numbered list to answer
-    by number, or for a step without options its ``<response>_again`` wording. An ask action
+    by number (under the step's own ``question`` from :meth:`details`, where it has one), or
+    for a step without options its ``<response>_again`` wording. An ask action
     with more to it overrides ``run`` and calls :meth:`ask_again` first.
     Not an ``Action`` itself, so the action server does not register it: a concrete ask
     action is ``class ActionAskSomething(<form's AskStep>, Action)``.
@@ -138,9 +139,14 @@ class AskStep:
         dispatcher.utter_message(response=self.simpler_response())
         options = self.options(tracker) if options is None else options
         if options:
+            # A step whose question is data (a service's own question) says it again above
+            # the list, so a citizen who lost track sees what the numbers answer.
+            question = self.details(tracker).get("question")
+            extra = {"question": question} if isinstance(question, str) and question else {}
             dispatcher.utter_message(
-                response="utter_ask_numbered",
+                response="utter_ask_numbered_question" if extra else "utter_ask_numbered",
                 numbered=numbered(options),
+                **extra,
                 buttons=[{"title": t, "payload": choice_payload(v)} for v, t in options],
                 **self.step(tracker),
             )

@@ -137,6 +137,23 @@ async def test_a_step_with_options_is_asked_again_by_number(failures: float) -> 
         ("Dark blue", '/choose_option{"choice": "blue"}'),
     ]
     assert (numbered["step"], numbered["total"]) == (2, 3)
+    assert "question" not in numbered
+
+
+class _QuestionStep(_Step):
+    """A step whose question is data, as a service's own attribute question is."""
+
+    def details(self, tracker: Tracker) -> dict[str, Any]:
+        return {"question": "Which colour is the bin?"}
+
+
+async def test_a_step_with_its_own_question_says_it_again_above_the_numbers() -> None:
+    dispatcher = await ask(_QuestionStep(COLOURS), 2.0)
+
+    assert responses(dispatcher) == ["utter_ways_out", "utter_ask_numbered_question"]
+    numbered = dispatcher.messages[1]
+    assert numbered["question"] == "Which colour is the bin?"
+    assert numbered["numbered"] == "1. Red\n2. Dark blue"
 
 
 @pytest.mark.parametrize("failures", [2.0, 4.0])

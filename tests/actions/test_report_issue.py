@@ -444,7 +444,7 @@ OPEN_DEPTH = {**OPEN_POSITION, "service_attributes": {"position": ["road"]}}
     [
         (ActionAskIssueDescription(), {}, "utter_ask_simpler_required", "_again"),
         (ActionAskServiceCode(), {}, "utter_ask_simpler", "numbered"),
-        (ActionAskAttributeAnswer(), OPEN_POSITION, "utter_ask_simpler_required", "numbered"),
+        (ActionAskAttributeAnswer(), OPEN_POSITION, "utter_ask_simpler_required", "_question"),
         (ActionAskAttributeAnswer(), OPEN_DEPTH, "utter_ask_simpler_required", "_again"),
         (ActionAskIssueLocation(), {}, "utter_ask_simpler_required", "_again"),
         (ActionAskIssuePhoto(), {}, "utter_ask_simpler", "_again"),
@@ -464,14 +464,21 @@ async def test_after_two_failed_answers_every_step_is_asked_the_other_way(
     buttons = [b["payload"] for b in DOMAIN_FILE["responses"][simpler][0]["buttons"]]
     assert ("/skip" in buttons) is (simpler == "utter_ask_simpler")
     # A step with options lists them by number; one without says its question more plainly.
-    expected = f"utter_ask_{action.slot}_again" if other_way == "_again" else "utter_ask_numbered"
+    expected = {
+        "_again": f"utter_ask_{action.slot}_again",
+        "numbered": "utter_ask_numbered",
+        # A service's own question is said again above its numbered options.
+        "_question": "utter_ask_numbered_question",
+    }[other_way]
     assert second["response"] == expected
     assert expected in DOMAIN_FILE["responses"]
     assert (second["step"], second["total"]) == (
         step_number(make_tracker(slots), action.slot),
         total_steps(make_tracker(slots)),
     )
-    if expected == "utter_ask_numbered":
+    if other_way == "_question":
+        assert second["question"] == POTHOLE_QUESTIONS[0]["question"]
+    if expected.startswith("utter_ask_numbered"):
         lines = second["numbered"].split("\n")
         assert len(lines) == len(second["buttons"]) >= 2
         assert lines[0] == f"1. {second['buttons'][0]['title']}"
