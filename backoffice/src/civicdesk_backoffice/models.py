@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -175,6 +177,10 @@ class ServiceEntry(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+_OPEN_SQL = "status IN ('new', 'acknowledged', 'in_progress', 'reopened')"
+"""The open statuses as SQL, for the partial queue indexes (same list as OPEN_STATUSES)."""
+
+
 class Ticket(Base):
     """A service request filed by a citizen, with the personal data only staff may see."""
 
@@ -184,6 +190,32 @@ class Ticket(Base):
         Index("ix_tickets_requested_at", "requested_at"),
         Index("ix_tickets_department_requested_at", "department", "requested_at"),
         Index("ix_tickets_account_id_requested_at", "account_id", "requested_at"),
+        # The staff console's queue (see migration 0007): open tickets in keyset order.
+        *(
+            Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+            if where
+            else Index(name, *columns)
+            for name, columns, where in (
+                (
+                    "ix_tickets_open_department_requested_at",
+                    ("department", "requested_at", "id"),
+                    _OPEN_SQL,
+                ),
+                (
+                    "ix_tickets_open_department_expected_at",
+                    ("department", "expected_at", "id"),
+                    _OPEN_SQL,
+                ),
+                ("ix_tickets_open_requested_at", ("requested_at", "id"), _OPEN_SQL),
+                ("ix_tickets_open_expected_at", ("expected_at", "id"), _OPEN_SQL),
+                (
+                    "ix_tickets_department_status_requested_at",
+                    ("department", "status", "requested_at"),
+                    "",
+                ),
+                ("ix_tickets_published_at", ("published_at",), "published_at IS NOT NULL"),
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -211,6 +243,12 @@ class Ticket(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     duplicate_of: Mapped[str | None] = mapped_column(ForeignKey("tickets.service_request_id"))
     rating: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None]
+    """When staff published the report on the public page; None while unpublished."""
+    closed_at: Mapped[datetime | None]
+    """When the ticket last left the open statuses (cleared on reopening), for the dashboard."""
+    points_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The citizen asked to earn points for this report (see ``points.py``)."""
 
 
 class ApiKey(Base):
@@ -238,6 +276,40 @@ class StaffUser(Base):
     department: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Console sign-ins failed in a row; reset by a successful one."""
+    locked_until: Mapped[datetime | None]
+    """Console sign-in is refused until then (set after too many failures)."""
+
+
+class StaffSession(Base):
+    """A signed-in staff console session; the cookie holds the token, the table its hash."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class CitizenPoint(Base):
+    """Points a citizen earned for a confirmed report: one row per ticket, only ever added."""
+
+    __tablename__ = "citizen_points"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        Index("ix_citizen_points_identity_awarded_at", "identity", "awarded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(255))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(50))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    awarded_at: Mapped[datetime]
 
 
 class AuditEntry(Base):
@@ -306,6 +378,10 @@ class MediaFile(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+    approved_at: Mapped[datetime | None]
+    """When staff cleared the photo for the public reports page; None: never shown there."""
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Staff marked a face, plate or other private detail: never public, whatever else."""
 
 
 class HandoffStatus(str, enum.Enum):

@@ -207,6 +207,11 @@ def _move(ticket: Ticket, target: TicketStatus, notes: str | None) -> None:
     if target is not TicketStatus.DUPLICATE:
         ticket.duplicate_of = None
     ticket.updated_at = utcnow()
+    # Kept for the supervisor dashboard's time to close: the first close since (re)opening.
+    if target in OPEN_STATUSES:
+        ticket.closed_at = None
+    elif ticket.closed_at is None:
+        ticket.closed_at = ticket.updated_at
 
 
 async def assign(
