@@ -258,7 +258,8 @@ class ActionAskConfirmSubmission(_AskStep, Action):
             response=response if place else f"{response}_without_place",
             contact=contact or "",
             service_name=tracker.get_slot("service_name") or "",
-            issue_description=tracker.get_slot("issue_description") or "",
+            # The summary puts its own full stop after it.
+            issue_description=(tracker.get_slot("issue_description") or "").rstrip(" ."),
             issue_location=place or "",
             details=f" {details}" if details else "",
             **self.step(tracker),

@@ -541,6 +541,16 @@ async def test_summary_shows_every_answer(catalogue: FakeOpen311) -> None:
     assert (message["step"], message["total"]) == (7, 7)
 
 
+async def test_summary_ends_a_description_with_one_full_stop(catalogue: FakeOpen311) -> None:
+    dispatcher = await ask(
+        ActionAskConfirmSubmission(),
+        {"service_name": "Dog fouling", "issue_description": "Dog mess every day. "},
+    )
+
+    [message] = dispatcher.messages
+    assert message["issue_description"] == "Dog mess every day"
+
+
 # --- filing ----------------------------------------------------------------------------------
 
 COMPLETE = {
