@@ -25,8 +25,9 @@ train: install ## Train the Rasa model if training data or config changed
 run: install train ## Start back office, action server and Rasa; Ctrl-C stops all
 	@$(PY) -m devstack
 
-browser: ## Install Debian's Chromium for the browser tests if it is missing
+browser: ## Install Chromium and axe-core (npm, pinned) for the browser tests if missing
 	@./scripts/install-chromium.sh
+	@./scripts/install-axe.sh
 
 test: install browser train ## Run every test of both environments
 	@$(MAKE) --no-print-directory validate test-conversations test-bot test-backoffice
