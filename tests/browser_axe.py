@@ -8,6 +8,10 @@ downloads anything. Any browser test can use it:
 
     violations = await run_axe(page)
     assert violations == [], describe_violations(violations)
+
+A page served with a Content-Security-Policy that forbids inline scripts (the web chat's does)
+refuses the injected script: open its browser context with `bypass_csp=True` (Playwright then
+ignores the page's CSP in that context only; the CSP itself is tested elsewhere).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page
+from playwright.async_api import Error, Page
 
 AXE_JS = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 # WCAG 2.0, 2.1 and 2.2 at levels A and AA: the level the project's pages must meet.
@@ -52,7 +56,15 @@ async def run_axe(
     """
     # Injected once per document: axe sets window.axe, and a page navigation clears it.
     if not await page.evaluate("typeof window.axe === 'object'"):
-        await page.add_script_tag(path=str(axe_script()))
+        try:
+            await page.add_script_tag(path=str(axe_script()))
+        except Error as error:
+            if "Content Security Policy" not in error.message:
+                raise
+            raise AssertionError(
+                "the page's Content-Security-Policy blocked axe-core: open the browser context "
+                "with bypass_csp=True for accessibility checks"
+            ) from error
     if rules is not None:
         options: dict[str, Any] = {"runOnly": {"type": "rule", "values": list(rules)}}
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from tests.browser_axe import describe_violations, run_axe
 
@@ -40,13 +40,20 @@ def chromium_path() -> str:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def page() -> AsyncIterator[Page]:
+async def browser() -> AsyncIterator[Browser]:
     executable = chromium_path()
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        opened = await browser.new_page()
-        yield opened
-        await browser.close()
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    # A new page per test: axe injected into one page must not carry over to the next.
+    opened = await browser.new_page()
+    yield opened
+    await opened.close()
 
 
 async def test_a_clean_page_has_no_violations(page: Page) -> None:
@@ -64,3 +71,13 @@ async def test_the_broken_page_breaks_the_expected_rules(page: Page) -> None:
     only_contrast = await run_axe(page, rules=["color-contrast"])
     assert [v["id"] for v in only_contrast] == ["color-contrast"]
     assert await run_axe(page, context="h1") == []
+
+
+async def test_a_page_whose_csp_blocks_axe_gets_a_clear_failure(page: Page) -> None:
+    # The same CSP as the web chat's: no inline scripts, so the injected axe cannot run.
+    await page.set_content(
+        '<html lang="en"><head><meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'self'\"><title>Strict</title></head><body></body></html>"
+    )
+    with pytest.raises(AssertionError, match="bypass_csp=True"):
+        await run_axe(page)
