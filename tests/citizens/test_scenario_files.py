@@ -12,7 +12,7 @@ import yaml
 from evals.scenarios import Scenario, load
 
 CATALOGUE = Path(__file__).parents[2] / "backoffice" / "src" / "civicdesk_backoffice" / "catalogue"
-FILES = ("dev", "heldout", "fresh", "blind2", "blind3", "blind4", "blind5")
+FILES = ("dev", "heldout", "fresh", "blind2", "blind3", "blind4", "blind5", "blind6")
 
 
 def _services() -> dict[str, dict[str, Any]]:
