@@ -2,15 +2,21 @@
 
 It gives each adapter the same habits: authenticate the platform before reading anything
 (:meth:`CivicDeskInputChannel.authenticate`), hand each delivery to Rasa at most once
-(:meth:`CivicDeskInputChannel.dispatch_once`), answer bad input with a JSON error and a code
-instead of a stack trace (:func:`json_error`), offer an output channel for proactive messages
+(:meth:`CivicDeskInputChannel.dispatch_once`), refuse a sender's messages past a rate limit
+with a polite reply (:meth:`CivicDeskInputChannel.rate_limited`, applied to every adapter's
+``blueprint``), answer bad input with a JSON error and a code instead of a stack trace
+(:func:`json_error`), offer an output channel for proactive messages
 (:meth:`CivicDeskInputChannel.get_output_channel`), and read its settings the same way
 (:meth:`CivicDeskInputChannel.setting`, :meth:`CivicDeskInputChannel.common_options`), so a
 new channel module holds only what is particular to its platform.
+
+Importing this module also puts the Rasa server's body-size limit in place
+(``channels/_server_limits.py``): Rasa imports the channels before it builds its app.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -23,6 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from channels import _server_limits
 from channels._dedup import DEFAULT_TTL_SECONDS, DedupStore, dedup_store_from_config
 from channels._media import (
     DEFAULT_MAX_PHOTO_BYTES,
@@ -34,11 +41,25 @@ from channels._media import (
     check_photo_size,
 )
 from channels._messages import channel_reply, load_messages, supported_language
+from channels._rate_limit import RateLimiter, rate_limiter_from_config, rate_settings
 from channels._state import SharedState, state_from_config
 
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+RATE_LIMITED_KEY = "rate_limited"
+
+_server_limits.install()
+
+
+class Unlimited:
+    """A rate limiter that lets everything through (``rate_limit_per_minute: 0``, tests)."""
+
+    async def allow(self, sender: str) -> bool:
+        return True
+
+
+UNLIMITED = Unlimited()
 
 
 class ChannelRequestError(Exception):
@@ -70,6 +91,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise ChannelRequestError(400, "invalid_json", "body is not valid JSON") from error
+    except RecursionError as error:
+        # Python's parser gives up on arrays or objects nested about a thousand deep.
+        raise ChannelRequestError(400, "invalid_json", "body nests too deeply") from error
     if not isinstance(data, dict):
         raise ChannelRequestError(400, "invalid_json", "body must be a JSON object")
     return data
@@ -93,6 +117,7 @@ class ChannelOptions(TypedDict, total=False):
     language: str | None
     dedup_store: DedupStore | None
     state: SharedState | None
+    rate_limiter: RateLimiter | None
 
 
 class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
@@ -107,6 +132,9 @@ class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
         dedup_store: Where delivery keys are claimed; by default Redis at ``redis_url`` /
             ``CIVICDESK_REDIS_URL``, else in-memory.
         state: Small state shared between requests (and processes), same default.
+        rate_limiter: Each sender's token bucket; by default ``CIVICDESK_RATE_LIMIT_*``'s
+            (20 a minute, 10 at once), in Redis at ``CIVICDESK_REDIS_URL`` if set, else in
+            this process. :data:`UNLIMITED` turns the limit off.
     """
 
     def __init__(
@@ -117,7 +145,11 @@ class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
         language: str | None = None,
         dedup_store: DedupStore | None = None,
         state: SharedState | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        if rate_limiter is None:
+            rate_limiter = rate_limiter_from_config(None, *rate_settings()) or UNLIMITED
+        self.rate_limiter: RateLimiter = rate_limiter
         self.dedup_store: DedupStore = dedup_store or dedup_store_from_config(
             None, ttl_seconds=DEFAULT_TTL_SECONDS
         )
@@ -195,7 +227,30 @@ class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
             "language": cls.setting(credentials, "language"),
             "dedup_store": cls.dedup_from_credentials(credentials),
             "state": cls.state_from_credentials(credentials),
+            "rate_limiter": cls.rate_limiter_from_credentials(credentials),
         }
+
+    @classmethod
+    def rate_limiter_from_credentials(cls, credentials: dict[str, Any] | None) -> RateLimiter:
+        """``rate_limit_per_minute`` / ``rate_limit_burst`` from the channel's credentials,
+        else ``CIVICDESK_RATE_LIMIT_PER_MINUTE`` / ``_BURST``, else 20 and 10; 0 a minute is
+        no limit."""
+        per_minute, burst = rate_settings(
+            cls._optional_int(credentials, "rate_limit_per_minute"),
+            cls._optional_int(credentials, "rate_limit_burst"),
+        )
+        limiter = rate_limiter_from_config(credential(credentials, "redis_url"), per_minute, burst)
+        return limiter or UNLIMITED
+
+    @classmethod
+    def _optional_int(cls, credentials: dict[str, Any] | None, key: str) -> int | None:
+        value = credential(credentials, key)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError as error:
+            raise ValueError(f"{cls.name()}: {key} must be a whole number") from error
 
     async def upload_photo(
         self,
@@ -243,6 +298,47 @@ class CivicDeskInputChannel(InputChannel):  # type: ignore[misc]
         Called before the body is parsed or anything is stored. The default refuses all.
         """
         raise ChannelRequestError(401, "unauthenticated", "no authentication configured")
+
+    # --- rate limit ------------------------------------------------------------------------
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every adapter hands its messages to Rasa through the callable its ``blueprint``
+        # gets; wrapping it here puts the rate limit on every path (webhook, polling, media)
+        # of every adapter, present and future, without each having to remember it.
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("blueprint")
+        if own is None:
+            return
+
+        @functools.wraps(own)
+        def blueprint(self: CivicDeskInputChannel, on_new_message: OnNewMessage) -> Any:
+            return own(self, self.rate_limited(on_new_message))
+
+        cls.blueprint = blueprint
+
+    def rate_limited(self, on_new_message: OnNewMessage) -> OnNewMessage:
+        """``on_new_message`` behind each sender's token bucket.
+
+        A message over the limit is not handed to Rasa (refused, not queued: a queue would
+        only grow while the sender keeps going); the citizen is told, through the message's
+        own output channel, to wait and send it again, so nothing is dropped unsaid.
+        """
+        if getattr(on_new_message, "_civicdesk_rate_limited", False):
+            return on_new_message  # an adapter's blueprint calling its parent's
+
+        async def limited(message: UserMessage) -> Any:
+            if await self.rate_limiter.allow(f"{self.name()}:{message.sender_id}"):
+                return await on_new_message(message)
+            logger.info("%s: a sender went over the rate limit; message refused", self.name())
+            language = (message.metadata or {}).get("language")
+            await message.output_channel.send_text_message(
+                message.sender_id,
+                self.reply_text(RATE_LIMITED_KEY, language if isinstance(language, str) else None),
+            )
+            return None
+
+        limited._civicdesk_rate_limited = True  # type: ignore[attr-defined]
+        return limited
 
     def dedup_key(self, delivery_id: str) -> str:
         return f"{self.name()}:{delivery_id}"
