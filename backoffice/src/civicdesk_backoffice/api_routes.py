@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from civicdesk_backoffice import citizen_views, media, staff_views
+from civicdesk_backoffice import citizen_views, media, points, staff_views
 
 _STAFF_TICKET = "/api/v1/staff/tickets/{service_request_id}"
 _CITIZEN = "/api/v1/citizens/{identity}/tickets"
@@ -31,6 +31,8 @@ def setup_extension_routes(app: web.Application) -> None:
     app.router.add_post(f"{_CITIZEN}/{{service_request_id}}/reopen", citizen_views.reopen)
     app.router.add_post(f"{_CITIZEN}/{{service_request_id}}/rating", citizen_views.rate)
     app.router.add_post("/api/v1/citizens/{identity}/handoffs", citizen_views.create_handoff)
+    app.router.add_get("/api/v1/citizens/{identity}/points", points.get_points)
+    app.router.add_put(f"{_CITIZEN}/{{service_request_id}}/points", points.set_opt_in)
 
     app.router.add_post("/api/v1/media", citizen_views.upload_media)
     app.router.add_get(f"{media.MEDIA_ROUTE_PREFIX}{{name}}", media.serve)

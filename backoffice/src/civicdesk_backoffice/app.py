@@ -15,6 +15,7 @@ from civicdesk_backoffice.app_keys import (
     SESSIONMAKER,
     SETTINGS,
 )
+from civicdesk_backoffice.console import setup_console
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
 from civicdesk_backoffice.errors import error_middleware
 from civicdesk_backoffice.open311.views import TICKET_FILER
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(outbox.relay_context)
     setup_routes(app)
     setup_extension_routes(app)
+    setup_console(app)
     return app
 
 

@@ -21,7 +21,7 @@ from open311_schema import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicdesk_backoffice import handoffs, media, outbox, staff, workflow
+from civicdesk_backoffice import handoffs, media, outbox, points, staff, workflow
 from civicdesk_backoffice.api_support import flag, page_size, read_json_object
 from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.catalogue import CatalogueError, load_catalogue
@@ -120,6 +120,7 @@ async def change_status(request: web.Request) -> web.Response:
             ticket=ticket,
             message=change.notes,
         )
+        await points.award_if_confirmed(session, user, ticket, change)
         return {
             "ticket": _staff_view(ticket, name, await _usernames(session, {ticket.assignee_id}))
         }
