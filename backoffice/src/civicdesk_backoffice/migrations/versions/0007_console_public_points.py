@@ -8,6 +8,7 @@ Create Date: 2026-12-07
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +22,7 @@ _OPEN = "status IN ('new', 'acknowledged', 'in_progress', 'reopened')"
 
 # (table, column): every one is nullable or has a server default, so SQLite adds it in place
 # (no table rebuild, which the audit log's references would trip).
-_COLUMNS: tuple[tuple[str, sa.Column[object]], ...] = (
+_COLUMNS: tuple[tuple[str, sa.Column[Any]], ...] = (
     ("staff_users", sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False)),
     ("staff_users", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True)),
     ("tickets", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True)),
