@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 from rasa.core.channels.channel import UserMessage
 
 from channels._dedup import MemoryDedupStore
 from channels.webchat import WebChatInput
+from tests.browser_axe import describe_violations, run_axe
 from tests.channels.conftest import RecordingAgent, RecordingUploader, serve_channel
 
 CHROMIUM = Path(os.environ.get("CIVICDESK_CHROMIUM", "/usr/bin/chromium"))
@@ -184,3 +186,213 @@ async def test_a_status_update_from_staff_appears_while_the_page_is_open(
     output = channel.get_output_channel()
     await output.send_text_message(agent.messages[0].sender_id, "Your ticket CD-7 is fixed")
     await expect(log).to_contain_text("Your ticket CD-7 is fixed", timeout=10_000)
+
+
+# Accessibility and the larger-text mode, at a phone's width and a desktop's.
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+VIEWPORTS = [pytest.param(PHONE, id="phone"), pytest.param(DESKTOP, id="desktop")]
+# A 1x1 PNG the bot "sends back" (as a data: URL, which the page's CSP allows for images).
+DOT_PNG = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+# The elderly-mode guidance the larger-text mode meets.
+MIN_LARGE_FONT_PX = 18
+MIN_LARGE_CONTROL_PX = 60
+
+
+async def rich_reply(message: UserMessage) -> None:
+    """Text, buttons and an image: everything the page can show from the bot."""
+    out = message.output_channel
+    if message.text == "/share_photo":
+        await out.send_text_message(message.sender_id, "Thank you, I have your photo")
+        await out.send_image_url(message.sender_id, DOT_PNG)
+        return
+    await out.send_text_with_buttons(
+        message.sender_id,
+        f"Is this about: {message.text}?",
+        [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+    )
+
+
+@asynccontextmanager
+async def chat_page(
+    browser: Browser, agent: RecordingAgent, viewport: ViewportSize
+) -> AsyncIterator[tuple[Page, RecordingUploader]]:
+    """The chat page in a context of its own, at ``viewport``, ready for axe.
+
+    bypass_csp lets tests/browser_axe.py inject axe-core; the page's CSP itself is kept in
+    the `chat` fixture's tests (which never bypass it)."""
+    agent.reply = rich_reply
+    uploader = RecordingUploader()
+    channel = WebChatInput(
+        session_secret="browser-test-session-secret",
+        uploader=uploader,
+        dedup_store=MemoryDedupStore(),
+    )
+    async with serve_channel(channel, agent) as base:
+        context = await browser.new_context(
+            viewport=viewport,
+            bypass_csp=True,
+            geolocation={"latitude": 32.0603, "longitude": 118.7969},
+            permissions=["geolocation"],
+        )
+        page = await context.new_page()
+        await page.goto(f"{base}/")
+        try:
+            yield page, uploader
+        finally:
+            await context.close()
+
+
+async def have_a_conversation(page: Page) -> None:
+    """Type, press a choice, share a location, send a photo, send a file that is refused."""
+    log = page.get_by_role("log", name="Conversation")
+    await page.get_by_label("Your message").fill("The street lamp is dark")
+    await page.get_by_role("button", name="Send").click()
+    await expect(log).to_contain_text("Is this about: The street lamp is dark?")
+    await log.get_by_role("button", name="Yes").last.click()
+    await expect(log).to_contain_text("Is this about: /affirm?")
+    await page.get_by_role("button", name="Share my location").click()
+    await expect(log).to_contain_text("Is this about: /share_location?")
+    await page.get_by_label("Add a photo").set_input_files(
+        files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    await expect(log).to_contain_text("Thank you, I have your photo")
+    await expect(log.get_by_role("img", name="Image from CivicDesk")).to_be_visible()
+    # Not a photo: the page explains in its status line, which axe checks too.
+    await page.get_by_label("Add a photo").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"just some text"}]
+    )
+    await expect(page.get_by_role("status")).to_contain_text("JPEG, PNG or WebP")
+
+
+async def turn_on_larger_text(page: Page) -> None:
+    await page.get_by_role("button", name="Larger text").click()
+    await expect(page.get_by_role("button", name="Larger text")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+async def test_axe_finds_nothing_before_during_or_after_a_conversation(
+    browser: Browser, agent: RecordingAgent, viewport: ViewportSize
+) -> None:
+    async with chat_page(browser, agent, viewport) as (page, _):
+        empty = await run_axe(page, best_practice=True)
+        assert empty == [], describe_violations(empty)
+
+        await have_a_conversation(page)
+        after = await run_axe(page, best_practice=True)
+        assert after == [], describe_violations(after)
+
+        await turn_on_larger_text(page)
+        large = await run_axe(page, best_practice=True)
+        assert large == [], describe_violations(large)
+
+
+async def box(page: Page, selector: str) -> dict[str, float]:
+    found = await page.locator(selector).first.bounding_box()
+    assert found is not None, f"{selector} is not on screen"
+    return dict(found)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+async def test_the_photo_button_shows_no_file_input_but_the_keyboard_reaches_it(
+    browser: Browser, agent: RecordingAgent, viewport: ViewportSize
+) -> None:
+    async with chat_page(browser, agent, viewport) as (page, uploader):
+        for large in (False, True):
+            if large:
+                await turn_on_larger_text(page)
+            # The browser's own "Choose File / No file chosen" takes no visible room...
+            file_input = await box(page, "#photo")
+            assert file_input["width"] <= 1
+            assert file_input["height"] <= 1
+            # ...the visible button is the label, fully on screen, and nothing sticks out.
+            button = await box(page, "label.file")
+            assert button["width"] >= 44
+            assert button["height"] >= 44
+            assert button["x"] >= 0
+            assert button["x"] + button["width"] <= viewport["width"]
+            assert await page.evaluate(
+                "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            )
+            label_text = await page.locator("label.file").inner_text()
+            assert label_text.strip() == "Add a photo"
+
+        # Keyboard only: from the message field, Tab goes Send, Share my location, the photo.
+        await page.get_by_label("Your message").focus()
+        await page.keyboard.press("Tab")
+        assert await focused_text(page) == "Send"
+        await page.keyboard.press("Tab")
+        assert await focused_text(page) == "Share my location"
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == "photo"
+        # The visible button shows where the focus is.
+        outline = await page.locator("label.file").evaluate(
+            "label => getComputedStyle(label).outlineStyle"
+        )
+        assert outline == "solid"
+        async with page.expect_file_chooser() as chooser_info:
+            await page.keyboard.press("Space")
+        chooser = await chooser_info.value
+        await chooser.set_files(
+            files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PNG}]
+        )
+        await expect(page.get_by_role("log", name="Conversation")).to_contain_text(
+            "Thank you, I have your photo"
+        )
+        assert uploader.uploads == [PNG]
+
+
+# Every visible piece of text, and every control, as the page draws it.
+MEASURE_PAGE = """() => {
+  const visible = (el) => {
+    const b = el.getBoundingClientRect();
+    return b.width > 1 && b.height > 1;
+  };
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+      + " " + JSON.stringify((el.textContent || "").trim().slice(0, 30));
+  const texts = [...document.querySelectorAll("h1, p, li, label, button, input[type=text]")]
+      .filter(visible)
+      .map((el) => [describe(el), parseFloat(getComputedStyle(el).fontSize)]);
+  const controls = [...document.querySelectorAll("button, input[type=text], label.file")]
+      .filter(visible)
+      .map((el) => [describe(el), el.getBoundingClientRect().height]);
+  const width = (selector) => document.querySelector(selector).getBoundingClientRect().width;
+  return {
+    texts, controls,
+    column: width("main"),
+    botMessage: width("#log li.bot"),
+    overflows: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+async def test_larger_text_meets_the_elderly_mode_guidance(
+    browser: Browser, agent: RecordingAgent, viewport: ViewportSize
+) -> None:
+    async with chat_page(browser, agent, viewport) as (page, _):
+        await have_a_conversation(page)
+        before = await page.evaluate(MEASURE_PAGE)
+        await turn_on_larger_text(page)
+        after = await page.evaluate(MEASURE_PAGE)
+
+        small_text = [(what, px) for what, px in after["texts"] if px < MIN_LARGE_FONT_PX]
+        assert small_text == [], f"text under {MIN_LARGE_FONT_PX}px: {small_text}"
+        kinds = {what.split(" ")[0] for what, _ in after["texts"]}
+        assert {"li", "input#message", "button", "label"} <= kinds
+        low_controls = [(what, h) for what, h in after["controls"] if h < MIN_LARGE_CONTROL_PX]
+        assert low_controls == [], f"controls under {MIN_LARGE_CONTROL_PX}px: {low_controls}"
+        # The choice buttons in the log count too.
+        assert sum(what.startswith("button") for what, _ in after["controls"]) >= 5
+        # The column (and the bot's messages in it) gets wider with the text, never narrower,
+        # and nothing makes the page scroll sideways.
+        assert after["column"] > before["column"]
+        assert after["botMessage"] > before["botMessage"]
+        assert not after["overflows"]
+        contrast = await run_axe(page, rules=["color-contrast"])
+        assert contrast == [], describe_violations(contrast)

@@ -3,7 +3,8 @@
 // sees or sends an identity. Bot text is always inserted as text, never as HTML.
 (function () {
   const base = window.location.pathname.replace(/\/?$/, "/");
-  const log = document.getElementById("log");
+  // Messages go into the list inside the live region (#log).
+  const log = document.getElementById("messages");
   const status = document.getElementById("status");
   const form = document.getElementById("composer");
   const input = document.getElementById("message");
