@@ -6,7 +6,7 @@ downloads anything. Any browser test can use it:
 
     from tests.browser_axe import run_axe, describe_violations
 
-    violations = await run_axe(page)
+    violations = await run_axe(page)  # run_axe_sync(page) with playwright.sync_api
     assert violations == [], describe_violations(violations)
 
 A page served with a Content-Security-Policy that forbids inline scripts (the web chat's does)
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Error, Page
+from playwright.sync_api import Page as SyncPage
 
 AXE_JS = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 # WCAG 2.0, 2.1 and 2.2 at levels A and AA: the level the project's pages must meet.
@@ -37,6 +38,32 @@ def axe_script() -> Path:
         "(scripts/install-axe.sh) once"
     )
     return AXE_JS
+
+
+def _axe_options(
+    tags: Sequence[str], best_practice: bool, rules: Sequence[str] | None
+) -> dict[str, Any]:
+    """axe.run's options: the rule sets by tag, or only the named rules."""
+    if rules is not None:
+        options: dict[str, Any] = {"runOnly": {"type": "rule", "values": list(rules)}}
+    else:
+        values = [*tags, "best-practice"] if best_practice else list(tags)
+        options = {"runOnly": {"type": "tag", "values": values}}
+    # resultTypes keeps the answer small: only violations carry their nodes back.
+    options["resultTypes"] = ["violations"]
+    return options
+
+
+def _csp_blocked() -> AssertionError:
+    """The failure for a page whose CSP refused the injected script, with the fix."""
+    return AssertionError(
+        "the page's Content-Security-Policy blocked axe-core: open the browser context "
+        "with bypass_csp=True for accessibility checks"
+    )
+
+
+_HAS_AXE = "typeof window.axe === 'object'"
+_RUN_AXE = "([context, options]) => window.axe.run(context ?? document, options)"
 
 
 async def run_axe(
@@ -55,27 +82,36 @@ async def run_axe(
     result object: id, impact, help, helpUrl and the failing nodes (target, html, summary).
     """
     # Injected once per document: axe sets window.axe, and a page navigation clears it.
-    if not await page.evaluate("typeof window.axe === 'object'"):
+    if not await page.evaluate(_HAS_AXE):
         try:
             await page.add_script_tag(path=str(axe_script()))
         except Error as error:
             if "Content Security Policy" not in error.message:
                 raise
-            raise AssertionError(
-                "the page's Content-Security-Policy blocked axe-core: open the browser context "
-                "with bypass_csp=True for accessibility checks"
-            ) from error
-    if rules is not None:
-        options: dict[str, Any] = {"runOnly": {"type": "rule", "values": list(rules)}}
-    else:
-        values = [*tags, "best-practice"] if best_practice else list(tags)
-        options = {"runOnly": {"type": "tag", "values": values}}
-    # resultTypes keeps the answer small: only violations carry their nodes back.
-    options["resultTypes"] = ["violations"]
-    results = await page.evaluate(
-        "([context, options]) => window.axe.run(context ?? document, options)",
-        [context, options],
-    )
+            raise _csp_blocked() from error
+    options = _axe_options(tags, best_practice, rules)
+    results = await page.evaluate(_RUN_AXE, [context, options])
+    return list(results["violations"])
+
+
+def run_axe_sync(
+    page: SyncPage,
+    *,
+    tags: Sequence[str] = WCAG_AA_TAGS,
+    best_practice: bool = False,
+    rules: Sequence[str] | None = None,
+    context: str | None = None,
+) -> list[Violation]:
+    """`run_axe` for Playwright's synchronous API (the end-to-end tests use it)."""
+    if not page.evaluate(_HAS_AXE):
+        try:
+            page.add_script_tag(path=str(axe_script()))
+        except Error as error:
+            if "Content Security Policy" not in error.message:
+                raise
+            raise _csp_blocked() from error
+    options = _axe_options(tags, best_practice, rules)
+    results = page.evaluate(_RUN_AXE, [context, options])
     return list(results["violations"])
 
 
