@@ -177,7 +177,7 @@ class ServiceEntry(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-_OPEN_SQL = "status IN ('new', 'acknowledged', 'in_progress', 'reopened')"
+OPEN_STATUS_SQL = "status IN ('new', 'acknowledged', 'in_progress', 'reopened')"
 """The open statuses as SQL, for the partial queue indexes (same list as OPEN_STATUSES)."""
 
 
@@ -199,15 +199,15 @@ class Ticket(Base):
                 (
                     "ix_tickets_open_department_requested_at",
                     ("department", "requested_at", "id"),
-                    _OPEN_SQL,
+                    OPEN_STATUS_SQL,
                 ),
                 (
                     "ix_tickets_open_department_expected_at",
                     ("department", "expected_at", "id"),
-                    _OPEN_SQL,
+                    OPEN_STATUS_SQL,
                 ),
-                ("ix_tickets_open_requested_at", ("requested_at", "id"), _OPEN_SQL),
-                ("ix_tickets_open_expected_at", ("expected_at", "id"), _OPEN_SQL),
+                ("ix_tickets_open_requested_at", ("requested_at", "id"), OPEN_STATUS_SQL),
+                ("ix_tickets_open_expected_at", ("expected_at", "id"), OPEN_STATUS_SQL),
                 (
                     "ix_tickets_department_status_requested_at",
                     ("department", "status", "requested_at"),

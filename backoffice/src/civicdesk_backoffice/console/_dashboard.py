@@ -70,6 +70,7 @@ async def figures(session: AsyncSession, user: StaffUser, now: datetime) -> dict
     overdue = (
         await session.execute(
             select(ServiceEntry.name, func.count())
+            .select_from(Ticket)
             .join(ServiceEntry, ServiceEntry.code == Ticket.service_code)
             .where(
                 Ticket.status.in_([s.value for s in OPEN_STATUSES]),

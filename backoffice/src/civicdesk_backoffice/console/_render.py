@@ -158,7 +158,7 @@ async def set_preferences(request: web.Request) -> web.Response:
     Only display choices live here, so a plain link may change them (no CSRF token needed).
     """
     back = local_path(request.query.get("next", ""), request.path.rsplit("/", 1)[0] + "/")
-    response = web.HTTPSeeOther(back)
+    response = web.Response(status=303, headers={"Location": back})
     lang = request.query.get("lang")
     if lang in LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Strict", path="/")
