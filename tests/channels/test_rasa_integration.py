@@ -19,11 +19,21 @@ from rasa.server import _get_output_channel
 from sanic import Sanic
 
 from bot.metrics import MetricsInput
+from channels.alipay import AlipayInput, AlipayOutput
 from channels.signed_rest import SignedRestInput, sign
 from channels.telegram import TelegramInput, TelegramOutput
 from channels.webchat import WebChatInput
 from channels.wechat import WeChatInput, WeChatOutput, signature
 from tests.channels.conftest import RecordingAgent, serve_app
+from tests.channels.fake_alipay import (
+    APP_ID,
+    CHECK_SERVICE,
+    answer_is_signed_by_the_app,
+    form_body,
+    gateway_check_xml,
+    platform_keys,
+    signed_params,
+)
 from tests.channels.fake_telegram import TOKEN, fake_telegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +47,7 @@ channels.telegram.TelegramInput:
   api_file_url: "{telegram}/file/bot"
 channels.wechat.WeChatInput:
   mode: plain
+channels.alipay.AlipayInput:
 channels.webchat.WebChatInput:
 """
 
@@ -51,6 +62,9 @@ def channel_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "CIVICDESK_WECHAT_APP_ID": "wx-app",
         "CIVICDESK_WECHAT_APP_SECRET": "wx-secret",
         "CIVICDESK_WECHAT_ENCODING_AES_KEY": AES_KEY,
+        "CIVICDESK_ALIPAY_APP_ID": APP_ID,
+        "CIVICDESK_ALIPAY_PRIVATE_KEY": platform_keys().app.private_pem,
+        "CIVICDESK_ALIPAY_PUBLIC_KEY": platform_keys().alipay.public_base64,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("CIVICDESK_TELEGRAM_WEBHOOK_URL", raising=False)
@@ -73,6 +87,7 @@ def test_every_channel_loads_from_credentials_by_module_path(
         SignedRestInput,
         TelegramInput,
         WeChatInput,
+        AlipayInput,
         WebChatInput,
     ]
 
@@ -91,6 +106,7 @@ def test_rasa_picks_each_adapters_output_channel_by_name(channel_env: None, tmp_
 
     assert isinstance(output_for("telegram"), TelegramOutput)
     assert isinstance(output_for("wechat"), WeChatOutput)
+    assert isinstance(output_for("alipay"), AlipayOutput)
     assert output_for("webchat").name() == "webchat"
 
 
@@ -141,10 +157,18 @@ async def test_rasas_server_app_serves_every_adapter(channel_env: None, tmp_path
                 },
             )
             page = await client.get(f"{base}/webhooks/webchat/")
+            query, body = form_body(signed_params(gateway_check_xml(), service=CHECK_SERVICE))
+            alipay_check = await client.post(
+                f"{base}/webhooks/alipay/webhook?{query}",
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
     assert signed.status_code == 200
     assert unsigned.status_code == 401
     assert telegram_refused.status_code == 403
     assert wechat_check.text == "echo-1"
+    assert alipay_check.status_code == 200
+    assert answer_is_signed_by_the_app(alipay_check.content.decode("gbk"))
     assert page.status_code == 200
     assert "<h1>CivicDesk</h1>" in page.text
     assert [(m.text, m.sender_id, m.input_channel) for m in agent.messages] == [
