@@ -1,7 +1,8 @@
 """Run the action server: ``python -m actions``.
 
 rasa_sdk's own server accepts any caller; this entry point adds the shared-token check that
-DESIGN.md asks for between Rasa and the action server, and reads host and port from settings.
+DESIGN.md asks for between Rasa and the action server, serves ``/metrics``
+(``actions/metrics.py``), and reads host and port from settings.
 """
 
 from __future__ import annotations
@@ -10,34 +11,34 @@ import asyncio
 import hmac
 import logging
 
-from sanic import Request, response
+from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 
 from actions.dependencies import get_open311_client, get_outbox, get_settings
+from actions.metrics import METRICS_PATH, instrument
+from actions.observability import configure_own_loggers
 from actions.reference_push import pusher_from_settings, relay_round
+from actions.settings import ActionSettings
 
 logger = logging.getLogger("actions")
 
 TOKEN_HEADER = "X-CivicDesk-Action-Token"  # noqa: S105 (a header name, not a secret)
-_OPEN_PATHS = frozenset({"/health"})
+# /metrics checks its own credentials (a different secret from the one Rasa holds).
+_OPEN_PATHS = frozenset({"/health", METRICS_PATH})
 
 
-def main() -> None:
-    """Start the action server in the foreground until interrupted."""
+def create_server_app(settings: ActionSettings, *, relay: bool = True) -> Sanic:
+    """rasa_sdk's app with the action-token check, ``/metrics`` and (``relay``) the outbox
+    relay, which starts with the server."""
     from rasa_sdk.endpoint import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
     expected = settings.action_token.get_secret_value().encode()
     if not expected:
         logger.warning("CIVICDESK_ACTION_TOKEN is empty: the action server accepts any caller")
-    if not settings.backoffice_api_key.get_secret_value():
-        raise SystemExit(
-            "CIVICDESK_BACKOFFICE_API_KEY is not set: create one with "
-            "`make backoffice-api-key` (or use `make run`, which sets it up)"
-        )
 
-    app = create_app("actions", cors_origins=[])
+    app: Sanic = create_app("actions", cors_origins=[])
+    # Before the token check, so refused calls are timed and counted too.
+    instrument(app, lambda: get_outbox().backlog())
 
     @app.on_request
     async def check_token(request: Request) -> HTTPResponse | None:
@@ -63,10 +64,26 @@ def main() -> None:
                 logger.exception("outbox relay round failed")
             await asyncio.sleep(interval)
 
-    @app.after_server_start
-    async def start_relay(app: object, loop: object) -> None:
-        app.add_task(relay_outbox())  # type: ignore[attr-defined]
+    if relay:
 
+        @app.after_server_start
+        async def start_relay(app: object, loop: object) -> None:
+            app.add_task(relay_outbox())  # type: ignore[attr-defined]
+
+    return app
+
+
+def main() -> None:
+    """Start the action server in the foreground until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_own_loggers()
+    settings = get_settings()
+    if not settings.backoffice_api_key.get_secret_value():
+        raise SystemExit(
+            "CIVICDESK_BACKOFFICE_API_KEY is not set: create one with "
+            "`make backoffice-api-key` (or use `make run`, which sets it up)"
+        )
+    app = create_server_app(settings)
     logger.info("action server listening on http://%s:%d", settings.host, settings.port)
     app.run(settings.host, settings.port, workers=1, access_log=False, motd=False)
 

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from actions.metrics import backoffice_error
 from open311_schema import (
     NewServiceRequest,
     Open311Error,
@@ -544,10 +545,12 @@ class Open311Client:
         except httpx.HTTPError as error:
             # Log the kind of failure only: URLs and bodies may carry personal data.
             logger.warning("back office unreachable: %s", type(error).__name__)
+            backoffice_error(None)
             raise BackOfficeUnavailable(type(error).__name__) from error
         # 304 answers only a conditional GET, which the caller holds the body for.
         if response.is_success or response.status_code == 304:
             return response
+        backoffice_error(response.status_code)
         # 409: the same Idempotency-Key is still being processed; try again later.
         if response.status_code >= 500 or response.status_code in (409, 429):
             raise BackOfficeUnavailable(f"back office answered {response.status_code}")

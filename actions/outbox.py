@@ -101,6 +101,10 @@ CREATE INDEX IF NOT EXISTS ticket_moves_due ON ticket_moves (state, next_attempt
 """
 
 
+# Kinds of waiting work as /metrics names them, and the table each is kept in.
+_BACKLOG_TABLES = {"submissions": "outbox", "handoffs": "handoffs", "ticket_moves": "ticket_moves"}
+
+
 class Filer(Protocol):
     """The part of the Open311 client the outbox needs."""
 
@@ -243,6 +247,21 @@ class Outbox:
             yield db
         finally:
             db.close()
+
+    def backlog(self) -> dict[str, tuple[int, float | None]]:
+        """What still waits for the back office, per kind (``submissions``, ``handoffs``,
+        ``ticket_moves``): how many rows and the age in seconds of the oldest (``None`` when
+        there is none). Read by the action server's ``/metrics``; nothing personal in it."""
+        now = self._clock()
+        result: dict[str, tuple[int, float | None]] = {}
+        with self._connect() as db:
+            for kind, table in _BACKLOG_TABLES.items():
+                count, oldest = db.execute(
+                    f"SELECT count(*), min(created_at) FROM {table}"  # noqa: S608 (fixed names)
+                    " WHERE state IN ('pending', 'sending')"
+                ).fetchone()
+                result[kind] = (int(count), None if oldest is None else max(0.0, now - oldest))
+        return result
 
     def enqueue(self, conversation_id: str, request: NewServiceRequest) -> OutboxEntry:
         """Store a submission durably before any attempt to send it."""

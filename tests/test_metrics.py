@@ -9,22 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
 from rasa.core.agent import Agent
 from rasa.core.run import configure_app, create_http_input_channels
 from sanic import Sanic
 
 from bot import metrics
 from tests.channels.conftest import serve_app
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text, 0 when it is absent."""
-    for family in text_string_to_metric_families(text):
-        for item in family.samples:
-            if item.name == name and all(item.labels.get(k) == v for k, v in labels.items()):
-                return float(item.value)
-    return 0.0
+from tests.metrics_text import sample
 
 
 @pytest.fixture
