@@ -17,10 +17,12 @@ from playwright.sync_api import (
     BrowserContext,
     FilePayload,
     Page,
+    ViewportSize,
     expect,
     sync_playwright,
 )
 
+from tests.browser_axe import describe_violations, run_axe_sync
 from tests.e2e.channel_stack import (
     ChannelStack,
     assert_report_lands_on_the_ticket,
@@ -36,6 +38,8 @@ from tests.e2e.channel_stack import (
 CHROMIUM = Path(os.environ.get("CIVICDESK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 COOKIE = "civicdesk_session"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 @dataclass
@@ -103,13 +107,50 @@ def citizen(running: Running) -> Iterator[PageCitizen]:
     context.close()
 
 
+@pytest.fixture
+def phone_citizen(running: Running) -> Iterator[PageCitizen]:
+    """A citizen on a phone-sized page that axe can check (bypass_csp lets it be injected; the
+    other tests keep the page's CSP)."""
+    context = running.browser.new_context(
+        viewport=PHONE, bypass_csp=True, permissions=["geolocation"]
+    )
+    page = context.new_page()
+    page.goto(running.page_url)
+    yield PageCitizen(context, page)
+    context.close()
+
+
+def assert_accessible(page: Page, when: str) -> None:
+    violations = run_axe_sync(page, best_practice=True)
+    assert violations == [], f"{when}:\n{describe_violations(violations)}"
+
+
 def test_a_report_with_photo_location_and_buttons_lands_on_the_ticket(
-    running: Running, citizen: PageCitizen
+    running: Running, phone_citizen: PageCitizen
 ) -> None:
-    ticket, _ = assert_report_lands_on_the_ticket(running.stack, citizen, "webchat")
+    page = phone_citizen.page
+    assert_accessible(page, "the empty page at phone width")
+
+    ticket, pressed = assert_report_lands_on_the_ticket(running.stack, phone_citizen, "webchat")
+
     # The reference reached the page.
-    log = citizen.page.get_by_role("log", name="Conversation")
+    log = page.get_by_role("log", name="Conversation")
     expect(log).to_contain_text(ticket["service_request_id"])
+    assert pressed >= 2
+    expect(log.locator("li.bot")).not_to_have_count(0)
+    # The whole conversation, as the bot really shows it (buttons, questions, the photo line),
+    # passes WCAG 2.2 AA at a phone's width and a desktop's, in normal and larger text.
+    assert_accessible(page, "after the report at phone width")
+    page.get_by_role("button", name="Larger text").click()
+    expect(page.get_by_role("button", name="Larger text")).to_have_attribute("aria-pressed", "true")
+    assert_accessible(page, "after the report at phone width, larger text")
+    page.set_viewport_size(DESKTOP)
+    assert_accessible(page, "after the report at desktop width, larger text")
+    page.get_by_role("button", name="Larger text").click()
+    expect(page.get_by_role("button", name="Larger text")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    assert_accessible(page, "after the report at desktop width")
 
 
 def _post(running: Running, cookie: str | None, **headers: str) -> httpx.Response:
