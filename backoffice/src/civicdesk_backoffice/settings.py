@@ -57,6 +57,30 @@ class RasaSettings(BaseModel):
         return bool(self.url.strip() and self.token.get_secret_value())
 
 
+class MetricsSettings(BaseModel):
+    """Who may read ``GET /metrics`` (``BACKOFFICE__METRICS__TOKEN``).
+
+    Attributes:
+        token: With a token, only ``Authorization: Bearer <token>`` is answered; without one,
+            only clients on this machine that did not come through a proxy.
+    """
+
+    token: SecretStr = SecretStr("")
+
+
+class RetentionSettings(BaseModel):
+    """How long contact details of closed tickets are kept (``BACKOFFICE__RETENTION__*``).
+
+    Attributes:
+        contact_days: Days after a ticket closed (closed, rejected, duplicate, or resolved)
+            before its contact details (phone, email, names, device id, chat identity) are
+            removed by ``civicdesk-backoffice retention run``; ``None`` (the default) keeps
+            them until erased on request. Description, service, status and place stay.
+    """
+
+    contact_days: int | None = Field(default=None, ge=1, le=36500)
+
+
 class Settings(BaseSettings):
     """Everything the back office process can be configured with.
 
@@ -86,6 +110,11 @@ class Settings(BaseSettings):
         staff_session_hours: How long a console sign-in lasts.
         staff_lockout_failures: Wrong passwords in a row that lock a console account.
         staff_lockout_minutes: How long such an account stays locked.
+        metrics: Who may read ``/metrics`` (see :class:`MetricsSettings`).
+        retention: How long contact details of closed tickets are kept
+            (see :class:`RetentionSettings`).
+        log_hash_key: Key of the hashed sender ids in log lines (``log_ids.sender_tag``);
+            empty draws a random key per process, so tags are not comparable across them.
     """
 
     model_config = SettingsConfigDict(
@@ -114,3 +143,6 @@ class Settings(BaseSettings):
     staff_session_hours: int = Field(default=8, ge=1, le=24 * 7)
     staff_lockout_failures: int = Field(default=5, ge=1, le=100)
     staff_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    log_hash_key: SecretStr = SecretStr("")
