@@ -116,7 +116,11 @@ class AlipayInput(CivicDeskInputChannel):
             raise ValueError(f"alipay: {error}") from error
         self._app_id = app_id
         self.api = AlipayApiClient(
-            app_id, self._private_key, gateway_url=gateway_url, media_url=media_url
+            app_id,
+            self._private_key,
+            self._alipay_key,
+            gateway_url=gateway_url,
+            media_url=media_url,
         )
         self._deadline = reply_deadline_seconds
         self.offers = OfferedOptions(self.state)

@@ -1,6 +1,11 @@
 """The Alipay open-platform calls the adapter makes, each signed with the account's private key:
 customer-service text messages (``alipay.open.public.message.custom.send``) and the download
-of a photo a citizen sent (``alipay.mobile.public.multimedia.download``)."""
+of a photo a citizen sent (``alipay.mobile.public.multimedia.download``).
+
+Alipay signs its JSON answers too: ``sign`` is its signature over the exact text of the
+``<method>_response`` (or ``error_response``) member as it appears in the body. A success is
+believed only with that signature; so is a refusal, before it is taken as final.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from channels._media import PhotoTooLarge
-from channels.alipay._signature import SIGN_TYPE, sign_params
+from channels.alipay._signature import SIGN_TYPE, sign_params, verify
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ class AlipayApiClient:
         self,
         app_id: str,
         private_key: rsa.RSAPrivateKey,
+        alipay_public_key: rsa.RSAPublicKey,
         *,
         gateway_url: str = DEFAULT_GATEWAY_URL,
         media_url: str = DEFAULT_MEDIA_URL,
@@ -49,6 +55,7 @@ class AlipayApiClient:
     ) -> None:
         self._app_id = app_id
         self._key = private_key
+        self._alipay_key = alipay_public_key
         self._gateway_url = gateway_url
         self._media_url = media_url
         self._timeout = timeout_seconds
@@ -84,10 +91,22 @@ class AlipayApiClient:
         except httpx.HTTPError as error:
             raise AlipayApiError("unreachable", description=type(error).__name__) from error
         body = _json(response)
-        answer = body.get(SEND_METHOD.replace(".", "_") + "_response") or body.get("error_response")
+        member = SEND_METHOD.replace(".", "_") + "_response"
+        if member not in body:
+            member = "error_response"
+        answer = body.get(member)
         if not isinstance(answer, dict):
             raise AlipayApiError("invalid_answer", description=f"HTTP {response.status_code}")
         code = str(answer.get("code", ""))
+        raw = raw_json_member(response.text, member)
+        signature = body.get("sign")
+        if not (
+            raw is not None
+            and isinstance(signature, str)
+            and verify(raw, signature, self._alipay_key, "utf-8")
+        ):
+            # Not Alipay's word: neither a success nor a final refusal can be trusted.
+            raise AlipayApiError("invalid_answer_signature", code, "answer not signed by Alipay")
         if code != SUCCESS_CODE:
             raise AlipayApiError(
                 code, str(answer.get("sub_code", "")), str(answer.get("sub_msg", ""))
@@ -122,6 +141,39 @@ class AlipayApiClient:
                 return bytes(data)
         except httpx.HTTPError as error:
             raise AlipayApiError("unreachable", description=type(error).__name__) from error
+
+
+def raw_json_member(text: str, name: str) -> str | None:
+    """The exact text of the object value of the top-level member ``name`` of the JSON object
+    in ``text`` (what Alipay signs), or ``None``; ``text`` must already parse as JSON."""
+    key = json.dumps(name)
+    depth, index, in_string, start = 0, 0, False, -1
+    while index < len(text):
+        char = text[index]
+        if in_string:
+            if char == "\\":
+                index += 1  # the escaped character cannot end the string
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            if depth == 1 and start < 0 and text.startswith(key, index):
+                after = text[index + len(key) :].lstrip()
+                if after.startswith(":"):
+                    value = after[1:].lstrip()
+                    if not value.startswith("{"):
+                        return None
+                    start = len(text) - len(value)
+                    index, depth = start + 1, 2
+                    continue
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if start >= 0 and depth == 1:
+                return text[start : index + 1]
+        index += 1
+    return None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

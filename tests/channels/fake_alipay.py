@@ -179,6 +179,8 @@ class FakeAlipay:
     # (code, sub_code) the next customer-service sends answer with, in order
     send_errors: list[tuple[str, str]] = field(default_factory=list)
     refused_signatures: int = 0
+    # Who signs the API's answers: "alipay" (as the platform does), "stranger" or "nobody".
+    answers_signed_by: str = "alipay"
     url: str = ""
 
     @property
@@ -204,17 +206,26 @@ class FakeAlipay:
         content = json.loads(params["biz_content"])
         return content if isinstance(content, dict) else None
 
-    @staticmethod
-    def _invalid_signature(method: str) -> web.Response:
-        return web.json_response(
+    def _answer(self, method: str, answer: dict[str, str]) -> web.Response:
+        """``{"<method>_response": {...}, "sign": "..."}``, signed over the member's exact text
+        as the platform signs it."""
+        member = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+        body = f'{{"{method.replace(".", "_")}_response":{member}'
+        keys = platform_keys()
+        signer = {"alipay": keys.alipay, "stranger": keys.stranger}.get(self.answers_signed_by)
+        if signer is not None:
+            body += f',"sign":"{sign(member, signer.private, "utf-8")}"'
+        return web.Response(text=body + "}", content_type="application/json")
+
+    def _invalid_signature(self, method: str) -> web.Response:
+        return self._answer(
+            method,
             {
-                method.replace(".", "_") + "_response": {
-                    "code": "40002",
-                    "msg": "Invalid Arguments",
-                    "sub_code": "isv.invalid-signature",
-                    "sub_msg": "invalid signature",
-                },
-            }
+                "code": "40002",
+                "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-signature",
+                "sub_msg": "invalid signature",
+            },
         )
 
     async def gateway(self, request: web.Request) -> web.Response:
@@ -228,9 +239,7 @@ class FakeAlipay:
             answer = {"code": code, "msg": "Failed", "sub_code": sub_code, "sub_msg": "refused"}
         else:
             self.sent.append(content)
-        return web.json_response(
-            {"alipay_open_public_message_custom_send_response": answer, "sign": "not-checked"}
-        )
+        return self._answer(method, answer)
 
     async def multimedia(self, request: web.Request) -> web.Response:
         method = "alipay.mobile.public.multimedia.download"

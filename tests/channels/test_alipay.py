@@ -30,6 +30,7 @@ from channels.alipay import (
     verify,
     verify_params,
 )
+from channels.alipay._client import raw_json_member
 from tests.channels.conftest import (
     FakeBackOffice,
     RecordingAgent,
@@ -541,6 +542,47 @@ async def test_a_business_refusal_is_dropped_and_a_passing_failure_is_raised(
     assert alipay.texts() == ["Thank you"]
 
 
+@pytest.mark.parametrize("signer", ["stranger", "nobody"])
+async def test_an_answer_not_signed_by_alipay_is_not_believed(
+    alipay: FakeAlipay, signer: str
+) -> None:
+    output = make_channel(alipay).get_output_channel()
+    alipay.answers_signed_by = signer
+    with pytest.raises(AlipayApiError) as success:
+        await output.send_text_message(USER_ID, "Ticket closed")
+    # Even a final-looking refusal is not taken as final (so not dropped) without the signature.
+    alipay.send_errors = [("40004", "USER_NOT_FOLLOW")]
+    with pytest.raises(AlipayApiError) as refusal:
+        await output.send_text_message(USER_ID, "Ticket closed")
+    assert success.value.code == refusal.value.code == "invalid_answer_signature"
+    assert refusal.value.sub_code == "40004"
+
+
+@pytest.mark.parametrize(
+    ("text", "member", "expected"),
+    [
+        (
+            '{"a_response":{"code":"10000","msg":"Success"},"sign":"x"}',
+            "a_response",
+            '{"code":"10000","msg":"Success"}',
+        ),
+        (
+            '{"sign":"a_response","a_response" : {"m":"}{\\"","n":[{}]}}',
+            "a_response",
+            '{"m":"}{\\"","n":[{}]}',
+        ),
+        ('{"other":{"a_response":{}},"a_response":{"x":1}}', "a_response", '{"x":1}'),
+        ('{"a_response":"text"}', "a_response", None),
+        ('{"b":{}}', "a_response", None),
+    ],
+    ids=["plain", "tricky-strings", "nested-name", "not-an-object", "absent"],
+)
+def test_the_signed_text_of_an_answer_is_found_exactly(
+    text: str, member: str, expected: str | None
+) -> None:
+    assert raw_json_member(text, member) == expected
+
+
 async def test_calls_signed_with_another_key_are_refused_by_the_platform(
     alipay: FakeAlipay,
 ) -> None:
@@ -555,7 +597,7 @@ async def test_calls_signed_with_another_key_are_refused_by_the_platform(
     )
     with pytest.raises(AlipayApiError) as raised:
         await impostor.get_output_channel().send_text_message(USER_ID, "hi")
-    assert raised.value.sub_code == "isv.invalid-signature"
+    assert (raised.value.code, raised.value.sub_code) == ("40002", "isv.invalid-signature")
     assert alipay.sent == []
 
 
