@@ -189,9 +189,11 @@ async def test_a_status_update_from_staff_appears_while_the_page_is_open(
 
 
 # Accessibility and the larger-text mode, at a phone's width and a desktop's.
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 VIEWPORTS = [pytest.param(PHONE, id="phone"), pytest.param(DESKTOP, id="desktop")]
+# WCAG 2.1's reflow width (1.4.10): 320 CSS px, no sideways scrolling.
+SMALL_PHONE: ViewportSize = {"width": 320, "height": 640}
 # A 1x1 PNG the bot "sends back" (as a data: URL, which the page's CSP allows for images).
 DOT_PNG = (
     "data:image/png;base64,"
@@ -371,7 +373,7 @@ MEASURE_PAGE = """() => {
 }"""
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("viewport", [*VIEWPORTS, pytest.param(SMALL_PHONE, id="reflow-320")])
 async def test_larger_text_meets_the_elderly_mode_guidance(
     browser: Browser, agent: RecordingAgent, viewport: ViewportSize
 ) -> None:
