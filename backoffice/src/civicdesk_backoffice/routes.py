@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from civicdesk_backoffice import health, search, staff_views
+from civicdesk_backoffice import health, metrics, search, staff_views
 from civicdesk_backoffice.open311 import views as open311
 
 OPEN311_PREFIX = "/open311/v2"
@@ -13,6 +13,8 @@ OPEN311_PREFIX = "/open311/v2"
 def setup_routes(app: web.Application) -> None:
     """Register every route; ``{fmt}`` is the Open311 format extension (json or xml)."""
     app.router.add_get("/healthz", health.healthz)
+    # GET /metrics, and the middleware counting every request (outermost).
+    metrics.setup_metrics(app)
 
     app.router.add_get(f"{OPEN311_PREFIX}/discovery.{{fmt}}", open311.discovery)
     app.router.add_get(f"{OPEN311_PREFIX}/services.{{fmt}}", open311.service_list)
