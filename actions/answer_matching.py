@@ -170,6 +170,15 @@ _FILLER = frozenset(
         "er",
         "hmm",
         "like",
+        # Wanting or needing says that something is asked for, not which thing ("we need one
+        # new" is no more "I need a larger or extra bin" than "I have just moved in").
+        "need",
+        "needs",
+        "needed",
+        "want",
+        "wants",
+        "wanted",
+        "wanna",
         "think",
         "guess",
         "maybe",
@@ -213,11 +222,11 @@ _FILLER = frozenset(
 _SYNONYM_GROUPS = (
     "broken damaged broke damage smashed cracked bust busted ruined wrecked faulty",
     "full overflowing overflow overfilled overflowed spilling packed rammed crammed stuffed",
-    "missing gone stolen lost disappeared removed",
+    "missing gone stolen lost disappeared removed steal stole nicked pinched robbed",
     "rubbish litter trash garbage waste junk refuse",
     "dirty filthy messy mess dirt grime",
-    "big large huge massive enormous",
-    "small little tiny minor",
+    "big large huge massive enormous bigger larger",
+    "small little tiny minor smaller",
     "dangerous unsafe hazard hazardous risky",
     "loud noisy noise",
     "night nighttime evening overnight dark",
@@ -300,7 +309,11 @@ def stem(word: str) -> str:
         word = word[:-2]
     for ending, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(ending) and len(word) - len(ending) >= 3 and not word.endswith("ss"):
-            return word[: len(word) - len(ending)] + keep
+            word = word[: len(word) - len(ending)] + keep
+            break
+    # A silent "e" goes too, so "recycle" meets "recycling" and "house" meets "houses".
+    if word.endswith("e") and len(word) >= 5:
+        word = word[:-1]
     return word
 
 
@@ -423,9 +436,10 @@ def match_option(
         if plain is not None:
             return OptionMatch(plain)
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
-    # A word said twice is one piece of evidence: "Stanley Street ... in the street" is not
-    # two words for "A cycle lane".
-    said = _first_of_each_stem(said)
+    # A thing said twice is one piece of evidence, in the same word or in two that mean the
+    # same: "Stanley Street ... in the street" is not two words for "A cycle lane", nor "in my
+    # street ... to the road" two for "Water is flooding a road or path".
+    said = _first_of_each_meaning(said)
     if distinct_only:
         said = [word for word in said if _options_fitting(word, options) <= 1]
     if not said:
@@ -457,13 +471,19 @@ def match_option(
     )
 
 
-def _first_of_each_stem(words: list[str]) -> list[str]:
-    """``words`` in their order, each stem kept once (at its first word)."""
-    seen: set[str] = set()
+def _meaning(word: str) -> str | frozenset[str]:
+    """What ``word`` stands for when counting evidence: its synonyms, or else its stem."""
+    return _SYNONYMS.get(word) or _SYNONYMS.get(stem(word)) or stem(word)
+
+
+def _first_of_each_meaning(words: list[str]) -> list[str]:
+    """``words`` in their order, each meaning kept once (at its first word)."""
+    seen: set[str | frozenset[str]] = set()
     kept: list[str] = []
     for word in words:
-        if stem(word) not in seen:
-            seen.add(stem(word))
+        meaning = _meaning(word)
+        if meaning not in seen:
+            seen.add(meaning)
             kept.append(word)
     return kept
 

@@ -75,6 +75,7 @@ _TOTAL_NUMBER = re.compile(
     r"|\bwe(?:'re| are)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b"
 )
 _COUPLE = re.compile(r"\ba couple\b|\bpair\b")
+_HOW_MANY = re.compile(r"\bhow many ([A-Za-z]+)", re.IGNORECASE)
 _AGO = re.compile(
     r"(\d+|an?|one|two|three|four|five|six)\s+(minute|hour|day|week)s?\s+(?:ago|before|back|earlier)"
 )
@@ -138,7 +139,7 @@ def parse_answer(
         return None, "utter_answer_empty"
     datatype = question.get("datatype")
     if datatype == "number":
-        number = _parse_number(text)
+        number = _parse_number(text, unit=_unit_asked(question))
         return ((number,), None) if number is not None else (None, "utter_answer_not_a_number")
     if datatype == "datetime":
         moment = _parse_datetime(text, (now or _utc_now)())
@@ -163,9 +164,17 @@ def display_answer(question: Question, values: tuple[str, ...] | list[str]) -> s
     return ", ".join(names.get(value, value) for value in values)
 
 
-def _parse_number(text: str) -> str | None:
+def _unit_asked(question: Question) -> str:
+    """The thing a "how many" question counts, singular ("For how many days?": "day")."""
+    found = _HOW_MANY.search(str(question.get("question") or ""))
+    return found.group(1).casefold().removesuffix("s") if found else ""
+
+
+def _parse_number(text: str, unit: str = "") -> str | None:
     """The one number ``text`` says, in digits or words ("2", "about 2.5", "just the one",
-    "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed")."""
+    "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed").
+    Of several, the one said with the ``unit`` asked about, if only one is ("14 days, two
+    weeks" for days)."""
     lowered = _COMPOUND.sub(
         lambda m: str(_NUMBER_WORDS[m.group(1)] + _NUMBER_WORDS[m.group(2)]), text.casefold()
     )
@@ -180,13 +189,41 @@ def _parse_number(text: str) -> str | None:
     elif leading:
         # "three, me and my two children": the number said first is the answer.
         found = [leading.group(1)]
-    if len(found) != 1:
+    in_unit = _in_unit(lowered, found, unit) if unit else None
+    if in_unit is not None:
+        value = in_unit
+    elif len(found) != 1:
         return None
-    word = found[0]
-    value = float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word.replace(",", "."))
+    else:
+        value = _value(found[0])
     if abs(value) > MAX_NUMBER:
         return None
     return str(int(value)) if value.is_integer() else str(value)
+
+
+def _value(word: str) -> float:
+    return float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word.replace(",", "."))
+
+
+# How many of a counted unit another unit holds: "two weeks" answers "how many days?" as 14.
+_UNITS_IN = {"day": {"day": 1, "week": 7}, "hour": {"hour": 1, "day": 24}, "week": {"week": 1}}
+_NUMBER_AND_WORD = re.compile(r"\b(\d+(?:[.,]\d+)?|[a-z]+)\s+([a-z]+?)s?\b")
+
+
+def _in_unit(lowered: str, found: list[str], unit: str) -> float | None:
+    """The amount of ``unit`` (a time unit) that every number ``found`` says alike, each with
+    its unit ("14 days, two weeks": 14 days); None when one has no unit or they differ."""
+    units = _UNITS_IN.get(unit)
+    if not units or not found:
+        return None
+    amounts = [
+        _value(number) * units[word]
+        for number, word in _NUMBER_AND_WORD.findall(lowered)
+        if word in units and (number in _NUMBER_WORDS or _NUMBER.fullmatch(number))
+    ]
+    if len(amounts) != len(found) or len(set(amounts)) != 1:
+        return None
+    return amounts[0]
 
 
 def _utc_now() -> datetime:

@@ -225,3 +225,12 @@ def test_not_knowing_says_nothing_about_the_other_options() -> None:
     assert match_option("no idea", [("yes", "Yes"), ("no", "No")]).key is None
     options = [("broken", "Broken"), ("missing", "Missing")]
     assert match_option("not sure, I think it has gone missing", options).key == "missing"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"), [("the one for recycle", "recycling"), ("houses", "house")]
+)
+def test_a_silent_e_does_not_hide_a_word(text: str, key: str) -> None:
+    options = [("general", "General rubbish"), ("recycling", "Recycling"), ("house", "A house")]
+
+    assert match_option(text, options).key == key

@@ -328,3 +328,60 @@ def test_a_word_said_twice_in_a_story_counts_once() -> None:
     assert answers_in("a cycle lane please, a proper cycle lane", [parking], service_name=name) == {
         "request": ["lane"]
     }
+
+
+def test_one_thing_said_in_two_words_of_the_same_meaning_counts_once() -> None:
+    """ "in my street ... to the road" says where, once: not two words for "a road or path"."""
+    problem: Question = {
+        "code": "problem",
+        "datatype": "singlevaluelist",
+        "question": "What can you see?",
+        "hint": "",
+        "choices": [
+            ["leak", "Clean water leaking from a pipe or the ground"],
+            ["flooding", "Water is flooding a road or path"],
+        ],
+    }
+    story = "in my street there is water coming out of the floor, it goes running to the road"
+
+    assert answers_in(story, [problem], service_name="Water leak or blocked drain") == {}
+
+
+def test_wanting_or_needing_names_no_option() -> None:
+    reason: Question = {
+        "code": "reason",
+        "datatype": "singlevaluelist",
+        "question": "Why do you need it?",
+        "hint": "",
+        "choices": [
+            ["new_home", "I have just moved in"],
+            ["stolen", "Mine was stolen"],
+            ["larger", "I need a larger or extra bin"],
+        ],
+    }
+    name = "New, replacement or extra bin"
+
+    assert answers_in(
+        "Our recycling bin was stolen, we need one new", [reason], service_name=name
+    ) == {"reason": ["stolen"]}
+    assert answers_in("we need one new please", [reason], service_name=name) == {}
+    assert parse_answer(reason, "somebody steal it")[0] == ("stolen",)
+    assert parse_answer(reason, "we need a bigger one")[0] == ("larger",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("14 days, two weeks", ("14",)),
+        ("two weeks", ("14",)),
+        ("10 days", ("10",)),
+        ("3 or 4 days", None),
+        ("5 days and 2 skips", None),
+    ],
+)
+def test_a_count_of_days_said_in_weeks_or_twice_in_two_units(
+    raw: str, expected: tuple[str, ...] | None
+) -> None:
+    days: Question = {"code": "days", "datatype": "number", "question": "For how many days?"}
+
+    assert parse_answer(days, raw)[0] == expected
