@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.own_log_level and not quiet:
+        logging.getLogger("civicdesk_backoffice").setLevel(settings.own_log_level.upper())
     command: Command = args.command
     try:
         return command(settings, args)

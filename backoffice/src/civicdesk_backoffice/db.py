@@ -42,12 +42,16 @@ def create_engine(url: str) -> AsyncEngine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = _create_async_engine(parsed, connect_args={"timeout": 30})
+        engine = _create_async_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
         return engine
     # The pool holds as many connections as a busy process keeps in flight, so none is
     # opened and closed per request (PostgreSQL forks a backend for each new connection).
-    engine = _create_async_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    # hide_parameters: SQLAlchemy's error messages (which a logged traceback carries) then
+    # leave out the statement's values, which hold phone numbers, names and citizens' words.
+    engine = _create_async_engine(
+        parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, hide_parameters=True
+    )
     ping = engine.dialect.do_ping
 
     def ping_if_idle(

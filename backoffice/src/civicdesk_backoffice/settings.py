@@ -94,6 +94,9 @@ class Settings(BaseSettings):
             another one gets 404, as the Open311 specification asks.
         contact: Who runs this endpoint, shown in Open311 service discovery.
         log_level: Root logging level for the CLI.
+        own_log_level: Level of the back office's own loggers (``civicdesk_backoffice.*``)
+            when it should differ from ``log_level``, e.g. ``DEBUG`` with libraries at INFO;
+            empty: ``log_level``.
         media_dir: Where uploaded photos are stored (outside any static web root; they are
             served one by one under ``/media/`` by name only).
         max_media_bytes: Largest photo upload accepted.
@@ -132,6 +135,7 @@ class Settings(BaseSettings):
     jurisdiction_id: str = "civicdesk.local"
     contact: str = "CivicDesk back office administrators"
     log_level: str = "INFO"
+    own_log_level: str = ""
     media_dir: Path = Path("var/media")
     max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_media_pixels: int = Field(default=40_000_000, ge=1)
