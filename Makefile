@@ -10,7 +10,7 @@ BO := cd backoffice && .venv/bin
 export TQDM_DISABLE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install browser run train test test-bot test-backoffice test-conversations validate \
+.PHONY: help install browser speech run train test test-bot test-backoffice test-conversations validate \
         lint format backoffice-api-key clean
 
 help: ## List the targets
@@ -29,7 +29,10 @@ browser: ## Install Chromium and axe-core (npm, pinned) for the browser tests if
 	@./scripts/install-chromium.sh
 	@./scripts/install-axe.sh
 
-test: install browser train ## Run every test of both environments
+speech: ## Install espeak-ng for the voice channel's speech test if missing
+	@./scripts/install-espeak.sh
+
+test: install browser speech train ## Run every test of both environments
 	@$(MAKE) --no-print-directory validate test-conversations test-bot test-backoffice
 
 validate: install ## Check the Rasa training data and domain for consistency
@@ -39,7 +42,7 @@ test-conversations: install train ## Conversation tests (test stories) against t
 	$(PY) -m rasa test core --model models/civicdesk.tar.gz --stories tests/conversations \
 	    --fail-on-prediction-errors --out results/conversations
 
-test-bot: install browser train ## Bot-side tests: actions, schema, end-to-end through all three processes
+test-bot: install browser speech train ## Bot-side tests: actions, schema, end-to-end through all three processes
 	$(PY) -m pytest
 
 test-backoffice: install ## Back-office tests (SQLite and PostgreSQL)
