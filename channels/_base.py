@@ -96,6 +96,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise ChannelRequestError(400, "invalid_json", "body nests too deeply") from error
     if not isinstance(data, dict):
         raise ChannelRequestError(400, "invalid_json", "body must be a JSON object")
+    try:
+        # JSON may spell half of a UTF-16 pair ("\ud800"); such text cannot be stored or
+        # sent on, and would fail later, mid-turn.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ChannelRequestError(
+            400, "invalid_json", "body has text that is not valid Unicode"
+        ) from error
     return data
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import itertools
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
+from channels._base import UNLIMITED
 from channels._dedup import MemoryDedupStore
-from channels.signed_rest import SignedRestInput
+from channels.rest import RestInput
+from channels.signed_rest import SignedRestInput, sign
 from channels.telegram import TelegramInput
 from channels.webchat import WebChatInput
 from channels.wechat import WeChatInput, signature
@@ -23,6 +27,9 @@ BODIES = [
     b'{"a":' * 50,
     b"<xml><Encrypt>x</Encrypt></xml>",
     b'--b\r\nContent-Disposition: form-data; name="photo"\r\n\r\nx\r\n',
+    b"[" * 20_000,
+    b'{"sender": 7, "message": ["a"], "metadata": ' + b'{"a":' * 3000 + b"1" + b"}" * 3001,
+    b'{"sender": "\\ud800", "message": "\\udfff\\u0000"}',
 ]
 CONTENT_TYPES = [None, "application/json", "multipart/form-data; boundary=b", "multipart/form-data"]
 
@@ -64,6 +71,8 @@ async def test_odd_requests_never_get_a_server_error(agent: RecordingAgent) -> N
         )
     async with serve_channel(SignedRestInput("s", dedup_store=MemoryDedupStore()), agent) as base:
         errors += await server_errors(base, ["/webhook"], {})
+    async with serve_channel(RestInput(rate_limiter=UNLIMITED), agent) as base:
+        errors += await server_errors(base, ["/webhook"], {})
     wechat = WeChatInput(
         token="t",
         app_id="a",
@@ -92,4 +101,85 @@ async def test_odd_requests_never_get_a_server_error(agent: RecordingAgent) -> N
                 base, ["/webhook"], {"X-Telegram-Bot-Api-Secret-Token": "sec"}
             )
     assert errors == []
+    assert agent.messages == []
+
+
+JUNK = [
+    b"",
+    b"{not json",
+    b"[1, 2]",
+    b"[" * 5_000,
+    b'{"sender": 7, "message": ["hi"], "message_id": 7, "update_id": "x"}',
+    # A lone surrogate (half of a UTF-16 pair) cannot be stored or sent on as text.
+    b'{"sender": "ana", "message": "hi \\udfff", "message_id": "m", "update_id": 1}',
+]
+
+
+async def statuses(
+    url: str, bodies: list[bytes], headers: Callable[[bytes], dict[str, str]], **kwargs: Any
+) -> list[int]:
+    async with httpx.AsyncClient() as client:
+        await client.get(url.rsplit("/", 1)[0] + "/")  # the web chat's session cookie
+        return [
+            (await client.post(url, content=body, headers=headers(body), **kwargs)).status_code
+            for body in bodies
+        ]
+
+
+async def test_junk_from_an_authenticated_sender_is_a_400_and_too_much_a_413(
+    agent: RecordingAgent,
+) -> None:
+    """Past authentication, each webhook says what is wrong with a body (400) or that it is
+    too large (413); none of it reaches the agent."""
+    huge = b'{"message": "' + b"x" * 2_000_000 + b'"}'
+
+    def signed(body: bytes) -> dict[str, str]:
+        ts = str(int(time.time()))
+        return {"X-CivicDesk-Timestamp": ts, "X-CivicDesk-Signature": sign("s", ts, body)}
+
+    found: dict[str, list[int]] = {}
+    async with serve_channel(RestInput(rate_limiter=UNLIMITED), agent) as base:
+        found["rest"] = await statuses(f"{base}/webhook", [*JUNK, huge], lambda _: {})
+    channel = SignedRestInput("s", dedup_store=MemoryDedupStore())
+    async with serve_channel(channel, agent) as base:
+        found["signed_rest"] = await statuses(f"{base}/webhook", [*JUNK, huge * 8], signed)
+    webchat = WebChatInput(
+        session_secret="x" * 20, dedup_store=MemoryDedupStore(), max_posts_per_minute=10_000
+    )
+    async with serve_channel(webchat, agent) as base:
+        found["webchat"] = await statuses(
+            f"{base}/message", [*JUNK, huge], lambda _: {"X-CivicDesk-Webchat": "1"}
+        )
+    ts = str(int(time.time()))
+    wechat = WeChatInput(
+        token="t", app_id="a", app_secret="s", mode="plain", dedup_store=MemoryDedupStore()
+    )
+    async with serve_channel(wechat, agent) as base:
+        found["wechat"] = await statuses(
+            f"{base}/webhook",
+            [*JUNK, b"<xml>" * 10_000, huge],
+            lambda _: {},
+            params={"timestamp": ts, "nonce": "n", "signature": signature("t", ts, "n")},
+        )
+    async with fake_telegram() as telegram:
+        channel = TelegramInput(
+            TOKEN,
+            secret_token="sec",
+            base_url=telegram.base_url,
+            base_file_url=telegram.base_file_url,
+            dedup_store=MemoryDedupStore(),
+        )
+        async with serve_channel(channel, agent) as base:
+            found["telegram"] = await statuses(
+                f"{base}/webhook",
+                [*JUNK, huge],
+                lambda _: {"X-Telegram-Bot-Api-Secret-Token": "sec"},
+            )
+    assert found == {
+        "rest": [400] * len(JUNK) + [413],
+        "signed_rest": [400] * len(JUNK) + [413],
+        "webchat": [400] * len(JUNK) + [413],
+        "wechat": [400] * (len(JUNK) + 1) + [413],
+        "telegram": [400] * len(JUNK) + [413],
+    }
     assert agent.messages == []
