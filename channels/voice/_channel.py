@@ -320,7 +320,8 @@ class VoiceInput(CivicDeskInputChannel):
     def _envelope(request: Request) -> AlexaEnvelope:
         try:
             return AlexaEnvelope.parse(parse_json_object(request.body or b""))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
+            # RecursionError: JSON nested deeper than Python's parser goes.
             raise ChannelRequestError(400, "invalid_request", "not an Alexa request") from error
 
     # --- routes -------------------------------------------------------------------------

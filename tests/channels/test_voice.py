@@ -597,3 +597,28 @@ def test_rasa_loads_the_channel_by_module_path_and_picks_its_output(
         app=SimpleNamespace(ctx=SimpleNamespace(input_channels=[channel])),
     )
     assert isinstance(_get_output_channel(request, None), VoiceInboxOutput)
+
+
+ODD_BODIES = [
+    b"",
+    b"\x00\xff\xfe",
+    b'{"a":' * 50,
+    b"[" * 20_000,
+    b'{"request": "x", "context": [], "session": 5}',
+    b'{"request": {"type": 1, "requestId": [], "timestamp": {}}, "session": {"user": 2}}',
+    json.dumps({"sender": "\ud800", "message": "\udfff\u0000"}).encode("utf-8", "surrogatepass"),
+]
+
+
+async def test_odd_requests_never_get_a_server_error(running: Running) -> None:
+    statuses = []
+    async with httpx.AsyncClient() as client:
+        for path in ("/alexa", "/webhook", "/"):
+            for body in ODD_BODIES:
+                for method in ("POST", "GET"):
+                    response = await client.request(
+                        method, running.url + path, content=body if method == "POST" else None
+                    )
+                    statuses.append((method, path, body[:16], response.status_code))
+    assert [s for s in statuses if s[3] >= 500] == []
+    assert running.agent.messages == []
