@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -267,17 +268,51 @@ class Stack:
         _terminate(list(reversed(self._children)), timeout_seconds)
         self._children.clear()
 
-    def restart(self, *names: str, timeout_seconds: float = 15.0) -> None:
+    def restart(self, *names: str, timeout_seconds: float = 15.0, kill: bool = False) -> None:
         """Stop the named processes (in reverse start order) and start them again as they were
-        started, each healthy before the next; their logs go on in the same files."""
-        children = [child for child in self._children if child.name in names]
-        unknown = set(names) - {child.name for child in children}
-        if unknown:
-            raise StackError(f"no running process named {', '.join(sorted(unknown))}")
-        _terminate(list(reversed(children)), timeout_seconds)
+        started, each healthy before the next; their logs go on in the same files.
+
+        ``kill`` ends them with SIGKILL at once, as a crash would, instead of asking them to
+        stop."""
+        self.halt(*names, timeout_seconds=timeout_seconds, kill=kill)
+        self.resume(*names)
+
+    def halt(self, *names: str, timeout_seconds: float = 15.0, kill: bool = False) -> None:
+        """Stop the named processes and leave them stopped until :meth:`resume` (fault tests:
+        a back office that is down for a while).
+
+        Without ``kill`` each gets SIGTERM, then SIGKILL after ``timeout_seconds``; with it,
+        SIGKILL at once, so nothing it held in memory is saved (a crash). Only the process
+        groups this stack started are signalled."""
+        children = self._named(names)
+        if kill:
+            for child in children:
+                if child.process is not None and child.process.poll() is None:
+                    _signal_group(child.process, signal.SIGKILL)
+            for child in children:
+                if child.process is not None:
+                    child.process.wait(timeout=timeout_seconds)
+        else:
+            _terminate(list(reversed(children)), timeout_seconds)
+
+    def resume(self, *names: str) -> None:
+        """Start the named processes again as they were started (after :meth:`halt`, or after
+        they died), each healthy before the next; their logs go on in the same files."""
+        children = self._named(names)
+        running = [c.name for c in children if c.process is not None and c.process.poll() is None]
+        if running:
+            raise StackError(f"still running, halt first: {', '.join(running)}")
         for child in children:
             self._launch(child, log_mode="ab")
             self._wait_healthy(child)
+
+    def _named(self, names: tuple[str, ...]) -> list[_Child]:
+        """The children called ``names``, in start order."""
+        children = [child for child in self._children if child.name in names]
+        unknown = set(names) - {child.name for child in children}
+        if unknown:
+            raise StackError(f"no process named {', '.join(sorted(unknown))}")
+        return children
 
     def exited(self) -> list[tuple[str, int]]:
         """Names and exit codes of processes that have stopped on their own."""
@@ -373,8 +408,13 @@ class Stack:
                 # the children in order instead of all at once.
                 start_new_session=True,
                 # And if the supervisor dies without stopping them (killed, out of memory),
-                # the kernel stops them: no orphan keeps the ports and an old token.
-                preexec_fn=end_with_parent(os.getpid()),
+                # the kernel stops them: no orphan keeps the ports and an old token. The
+                # kernel's signal follows the *thread* that started the child, so a child
+                # started from another thread (a fault test restarting a part while its
+                # citizens talk) would be stopped when that thread ends: there it is not set.
+                preexec_fn=end_with_parent(os.getpid())
+                if threading.current_thread() is threading.main_thread()
+                else None,
             )
 
     def _wait_healthy(self, child: _Child) -> None:
