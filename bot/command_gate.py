@@ -26,6 +26,22 @@ from rasa.shared.nlu.training_data.message import Message
 
 INTAKE_INTENTS = ("report_issue", "request_service", "give_feedback")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Chinese is written without spaces: a run of Chinese characters is counted as words of two
+# characters each (most Chinese words are), once the filler in it is taken out.
+_CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def words_of(text: str, filler: frozenset[str]) -> list[str]:
+    """The words of ``text`` that are not ``filler``: English words by spaces, Chinese by
+    pairs of characters after taking out each filler phrase ("请问", "一下", "的")."""
+    found = [w for w in _WORD.findall(_CHINESE_RUN.sub(" ", text)) if w not in filler]
+    phrases = sorted((f for f in filler if _CHINESE_RUN.fullmatch(f)), key=len, reverse=True)
+    for run in _CHINESE_RUN.findall(text):
+        for phrase in phrases:
+            run = run.replace(phrase, " ")
+        for piece in run.split():
+            found += [piece[i : i + 2] for i in range(0, len(piece), 2)]
+    return found
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -79,8 +95,7 @@ class CommandGate(GraphComponent):
             return True
         if intent in self._cue_only:
             return False
-        others = [w for w in _WORD.findall(text.casefold()) if w not in self._filler]
-        return len(others) <= self._max_other_words
+        return len(words_of(text.casefold(), self._filler)) <= self._max_other_words
 
     def _gate(self, message: Message) -> None:
         intent = message.get("intent") or {}

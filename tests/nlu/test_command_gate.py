@@ -14,7 +14,7 @@ import pytest
 import yaml
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.command_gate import CommandGate
+from bot.command_gate import CommandGate, words_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,3 +156,44 @@ def test_an_answer_taken_for_a_way_out_of_the_step_stays_an_answer(text: str, in
 )
 def test_a_way_out_said_in_its_words_stays_a_way_out(text: str, intent: str) -> None:
     assert gated(text, intent) == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("我家楼下的路灯坏了一个星期了", "check_status"),
+        ("小区门口的垃圾好几天没人收", "greet"),
+        ("我想给孩子办护照", "ask_help"),
+        ("下水道堵了，臭得不行", "thank"),
+    ],
+)
+def test_a_need_written_in_chinese_goes_to_the_intake(text: str, intent: str) -> None:
+    assert gated(text, intent) == "request_service", "the best intake intent of the ranking"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("我的投诉处理得怎么样了", "check_status"),
+        ("查一下进度", "check_status"),
+        ("您好", "greet"),
+        ("谢谢您", "thank"),
+        ("帮助", "ask_help"),
+        ("我要转人工", "request_human"),
+        ("跳过", "skip"),
+        ("算了不办了", "cancel"),
+        ("返回上一步", "go_back"),
+        ("为什么要填这个", "ask_why"),
+        ("灯又坏了，还没修好", "reopen_ticket"),
+    ],
+)
+def test_a_command_said_in_chinese_stays_a_command(text: str, intent: str) -> None:
+    assert gated(text, intent) == intent
+
+
+def test_chinese_is_counted_in_words_of_two_characters_without_its_filler() -> None:
+    filler = configured_gate()._filler
+
+    assert words_of("请问一下", filler) == []
+    assert words_of("路灯坏了", filler) == ["路灯", "坏"]
+    assert words_of("my 路灯 is broken", filler) == ["broken", "路灯"]
