@@ -7,6 +7,7 @@ and every custom action the domain names is served by the action package.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import pkgutil
@@ -89,3 +90,81 @@ def test_a_conversation_left_for_20_hours_goes_on_where_it_stopped() -> None:
 
     assert session["session_expiration_time"] >= 20 * 60
     assert session["carry_over_slots_to_new_session"] is True
+
+
+# Issue 14: every response speaks English (no condition) and Simplified Chinese (one variation
+# chosen by the `language` slot). The checks take a domain so a scratch copy can be checked too.
+_ZH_CONDITION = [{"type": "slot", "name": "language", "value": "zh-Hans"}]
+_CHINESE_CHARACTER = re.compile(r"[\u4e00-\u9fff]")
+_PLACEHOLDER = re.compile(r"\{([^}]*)\}")
+
+
+def translation_problems(domain: dict[str, Any]) -> list[str]:
+    """What is wrong with the zh-Hans variations of ``domain``'s responses (empty when none)."""
+    problems: list[str] = []
+    for key, variants in domain["responses"].items():
+        english = [v for v in variants if not v.get("condition")]
+        chinese = [v for v in variants if v.get("condition") == _ZH_CONDITION]
+        others = [v for v in variants if v.get("condition") and v not in chinese]
+        if len(english) != 1:
+            problems.append(f"{key}: {len(english)} English variations (one without a condition)")
+        if len(chinese) != 1:
+            problems.append(f"{key}: {len(chinese)} zh-Hans variations")
+        if others:
+            problems.append(f"{key}: a variation with another condition")
+        if len(english) != 1 or len(chinese) != 1:
+            continue
+        en, zh = english[0], chinese[0]
+        en_text, zh_text = en.get("text", ""), zh.get("text", "")
+        if sorted(_PLACEHOLDER.findall(zh_text)) != sorted(_PLACEHOLDER.findall(en_text)):
+            problems.append(f"{key}: placeholders differ")
+        if not _CHINESE_CHARACTER.search(zh_text):
+            problems.append(f"{key}: the zh-Hans text has no Chinese characters")
+        en_payloads = [b["payload"] for b in en.get("buttons") or []]
+        zh_payloads = [b["payload"] for b in zh.get("buttons") or []]
+        if zh_payloads != en_payloads:
+            problems.append(f"{key}: button payloads differ")
+    return problems
+
+
+def test_every_response_has_one_chinese_variation_matching_the_english_one() -> None:
+    assert translation_problems(DOMAIN) == []
+
+
+def test_a_missing_or_broken_translation_is_found() -> None:
+    # The check itself must see each kind of fault, on a copy of the real domain.
+    def faulty(change: Any) -> list[str]:
+        domain = copy.deepcopy(DOMAIN)
+        change(domain["responses"])
+        return translation_problems(domain)
+
+    def drop_translation(responses: dict[str, Any]) -> None:
+        responses["utter_goodbye"] = responses["utter_goodbye"][:1]
+
+    def lose_placeholder(responses: dict[str, Any]) -> None:
+        responses["utter_rated"][1]["text"] = "谢谢您的评价。"
+
+    def swap_payloads(responses: dict[str, Any]) -> None:
+        responses["utter_offer_rating"][1]["buttons"].reverse()
+
+    def leave_english(responses: dict[str, Any]) -> None:
+        responses["utter_goodbye"][1]["text"] = responses["utter_goodbye"][0]["text"]
+
+    assert faulty(drop_translation) == ["utter_goodbye: 0 zh-Hans variations"]
+    assert faulty(lose_placeholder) == ["utter_rated: placeholders differ"]
+    assert faulty(swap_payloads) == ["utter_offer_rating: button payloads differ"]
+    assert faulty(leave_english) == ["utter_goodbye: the zh-Hans text has no Chinese characters"]
+
+
+def test_chinese_button_titles_are_translated() -> None:
+    # A language's own name stays as it is written in that language ("English", "中文").
+    untranslated = {
+        (key, button["title"])
+        for key, variants in DOMAIN["responses"].items()
+        for variant in variants
+        if variant.get("condition") == _ZH_CONDITION
+        for button in variant.get("buttons") or []
+        if not _CHINESE_CHARACTER.search(button["title"]) and "language" not in button["payload"]
+    }
+
+    assert untranslated == set()
