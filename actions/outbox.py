@@ -10,12 +10,20 @@ twice on a server that honours it.
 Requests to talk to a person (handoffs), and withdrawals, reopenings and ratings, that the
 back office could not take are kept in the same file and retried the same way, so none is
 lost; the citizen is told the outcome once it is known.
+
+Crashes in the middle (tests/faults/): a row is claimed by a process (its pid and start
+time), and a row held by a process that no longer exists is sent again at once rather than
+after the lease; the same submission from the same conversation within an hour (the citizen
+sent it again because a crash swallowed the turn) is the row already kept, so it is filed
+once. The file is meant for the processes of one host, which is where pids mean something.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import random
 import sqlite3
 import time
@@ -44,8 +52,13 @@ State = Literal["pending", "sending", "delivered", "rejected"]
 
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 15 * 60.0
-# A row left in "sending" this long (the process died mid-request) may be claimed again.
+# A row left in "sending" this long (the process died mid-request) may be claimed again;
+# sooner when the process that claimed it is known to be gone.
 SENDING_LEASE_SECONDS = 120.0
+# The same submission again from the same conversation within this time is the one kept: a
+# turn lost to a crash is sent again by the citizen (or their platform), and must not file
+# a second ticket.
+REPEAT_WINDOW_SECONDS = 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -60,7 +73,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at REAL NOT NULL,
     service_request_id TEXT,
     service_notice TEXT,
-    announced INTEGER NOT NULL DEFAULT 0
+    announced INTEGER NOT NULL DEFAULT 0,
+    payload_digest TEXT,
+    claimed_by TEXT,
+    pushed_at REAL,
+    push_attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation_id, created_at);
@@ -79,7 +96,8 @@ CREATE TABLE IF NOT EXISTS handoffs (
     department TEXT,
     expected_response TEXT,
     expected_response_hours INTEGER,
-    announced INTEGER NOT NULL DEFAULT 0
+    announced INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT
 );
 CREATE INDEX IF NOT EXISTS handoffs_due ON handoffs (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS ticket_moves (
@@ -95,10 +113,58 @@ CREATE TABLE IF NOT EXISTS ticket_moves (
     next_attempt_at REAL NOT NULL,
     claimed_at REAL,
     created_at REAL NOT NULL,
-    announced INTEGER NOT NULL DEFAULT 0
+    announced INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT
 );
 CREATE INDEX IF NOT EXISTS ticket_moves_due ON ticket_moves (state, next_attempt_at);
 """
+# Columns added after the first release: files made before them get them on opening.
+_ADDED_COLUMNS = (
+    ("outbox", "payload_digest", "TEXT"),
+    ("outbox", "claimed_by", "TEXT"),
+    ("outbox", "pushed_at", "REAL"),
+    ("outbox", "push_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("handoffs", "claimed_by", "TEXT"),
+    ("ticket_moves", "claimed_by", "TEXT"),
+)
+# Each table's key column, for the claims that all three share.
+_KEYS = {"outbox": "idempotency_key", "handoffs": "key", "ticket_moves": "key"}
+# After a push Rasa did not take (or whose announcement did not happen), wait this long
+# times the pushes made so far before pushing again; give up after a day (the citizen is
+# then told on their next message).
+PUSH_RETRY_SECONDS = 10.0
+PUSH_GIVE_UP_SECONDS = 24 * 3600.0
+# A row delivered by the filing action is announced by that action at once; one still
+# unannounced after this long was delivered by an action server that died before saying it.
+ANNOUNCE_GRACE_SECONDS = 60.0
+
+
+def process_token(pid: int) -> str | None:
+    """``"pid:start time"`` of a process that exists now, None if there is none.
+
+    The start time (``/proc/<pid>/stat``, field 22) tells a reused pid from the process
+    that held it; without ``/proc`` the token is the pid alone."""
+    if not Path("/proc/self/stat").exists():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return f"{pid}:"
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return f"{pid}:{fields[19]}"
+
+
+def _claimer_gone(token: str) -> bool:
+    """Whether the process that claimed a row (its ``process_token``) has ended."""
+    pid, _, _ = token.partition(":")
+    if not pid.isdigit():
+        return False  # not a token this code wrote: trust the lease alone
+    return process_token(int(pid)) != token
 
 
 # Kinds of waiting work as /metrics names them, and the table each is kept in.
@@ -222,6 +288,7 @@ class Outbox:
         path: The SQLite file; its folder is created if missing.
         clock: Seconds since the epoch (tests pass a fake clock).
         rng: Uniform random numbers in [0, 1) for the jitter.
+        owner: Who claims rows (``process_token`` of this process; tests pass another).
     """
 
     def __init__(
@@ -230,13 +297,47 @@ class Outbox:
         *,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        owner: str | None = None,
     ) -> None:
         self._path = path
         self._clock = clock
         self._rng = rng
+        self._owner = owner or process_token(os.getpid()) or f"{os.getpid()}:"
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        # What a process that died mid-send left claimed is due again now (a restarted
+        # action server sends it at once instead of after the lease).
+        self.release_orphans()
+
+    def release_orphans(self) -> int:
+        """Make rows claimed by processes that have ended pending and due now; returns how
+        many. The relay calls it every round, a new process on opening the file."""
+        released = 0
+        now = self._clock()
+        with self._connect() as db:
+            for table, key_column in _KEYS.items():
+                rows = db.execute(
+                    f"SELECT {key_column} AS key, claimed_by FROM {table}"  # noqa: S608
+                    " WHERE state = 'sending' AND claimed_by IS NOT NULL AND claimed_by != ?",
+                    (self._owner,),
+                ).fetchall()
+                for row in rows:
+                    if not _claimer_gone(str(row["claimed_by"])):
+                        continue
+                    released += db.execute(
+                        f"UPDATE {table} SET state = 'pending', claimed_at = NULL,"  # noqa: S608
+                        f" claimed_by = NULL, next_attempt_at = ? WHERE {key_column} = ?"
+                        " AND state = 'sending' AND claimed_by = ?",
+                        (now, row["key"], row["claimed_by"]),
+                    ).rowcount
+        if released:
+            logger.info("outbox: %d row(s) left by an ended process are due again", released)
+        return released
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -264,15 +365,34 @@ class Outbox:
         return result
 
     def enqueue(self, conversation_id: str, request: NewServiceRequest) -> OutboxEntry:
-        """Store a submission durably before any attempt to send it."""
-        key = uuid.uuid4().hex
+        """Store a submission durably before any attempt to send it.
+
+        The same submission from the same conversation within ``REPEAT_WINDOW_SECONDS``
+        (not one the back office refused) is the row already kept, returned as it stands:
+        the citizen sent it again because a crash swallowed the turn that filed it, and it
+        must be filed once and its reference told."""
+        payload = _dump(request)
+        digest = hashlib.sha256(f"{conversation_id}\n{payload}".encode()).hexdigest()
         now = self._clock()
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO outbox (idempotency_key, conversation_id, service_code, payload,"
-                " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                (key, conversation_id, request.service_code, _dump(request), now, now),
-            )
+            db.execute("BEGIN IMMEDIATE")
+            kept = db.execute(
+                "SELECT idempotency_key FROM outbox WHERE conversation_id = ? AND"
+                " payload_digest = ? AND created_at > ? AND state != 'rejected'"
+                " ORDER BY created_at DESC LIMIT 1",
+                (conversation_id, digest, now - REPEAT_WINDOW_SECONDS),
+            ).fetchone()
+            if kept is not None:
+                key = str(kept["idempotency_key"])
+            else:
+                key = uuid.uuid4().hex
+                db.execute(
+                    "INSERT INTO outbox (idempotency_key, conversation_id, service_code,"
+                    " payload, payload_digest, state, next_attempt_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (key, conversation_id, request.service_code, payload, digest, now, now),
+                )
+            db.execute("COMMIT")
         return self.get(key)
 
     def get(self, key: str) -> OutboxEntry:
@@ -317,6 +437,7 @@ class Outbox:
 
     def due_keys(self, limit: int = 20) -> list[str]:
         """Keys of rows that may be sent now."""
+        self.release_orphans()
         now = self._clock()
         with self._connect() as db:
             rows = db.execute(
@@ -331,9 +452,10 @@ class Outbox:
         now = self._clock()
         with self._connect() as db:
             claimed = db.execute(
-                "UPDATE outbox SET state = 'sending', claimed_at = ? WHERE idempotency_key = ?"
+                "UPDATE outbox SET state = 'sending', claimed_at = ?, claimed_by = ?"
+                " WHERE idempotency_key = ?"
                 " AND (state = 'pending' OR (state = 'sending' AND claimed_at < ?))",
-                (now, key, now - SENDING_LEASE_SECONDS),
+                (now, self._owner, key, now - SENDING_LEASE_SECONDS),
             ).rowcount
             if claimed != 1:
                 return None
@@ -362,7 +484,52 @@ class Outbox:
         else:
             reference = created.service_request_id or created.token
             self._finish(key, "delivered", reference, created.service_notice)
+            self._wake_pending()
         return self.get(key)
+
+    def _wake_pending(self) -> None:
+        # The back office just took a submission, so it is back: what waits out a backoff
+        # from its outage is due now, and the citizens hear their references without
+        # waiting up to the longest backoff (the relay sends them in its next rounds).
+        now = self._clock()
+        with self._connect() as db:
+            db.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending'"
+                " AND next_attempt_at > ?",
+                (now, now),
+            )
+
+    # Telling the citizen: the relay pushes a conversation whose delivered reference is not
+    # told yet, and again later while it stays untold (Rasa was down, or restarting).
+
+    def conversations_to_push(self) -> list[str]:
+        """Conversations holding a delivered reference not yet told whose next push is due:
+        pushed before and not told since (after ``PUSH_RETRY_SECONDS`` times the pushes so
+        far), or never pushed and delivered by a filing action that did not tell it."""
+        now = self._clock()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT conversation_id FROM outbox WHERE state = 'delivered'"
+                " AND announced = 0 AND created_at > ? AND ("
+                " (pushed_at IS NULL AND created_at < ?)"
+                " OR (pushed_at IS NOT NULL AND pushed_at + ? * push_attempts <= ?))",
+                (
+                    now - PUSH_GIVE_UP_SECONDS,
+                    now - ANNOUNCE_GRACE_SECONDS,
+                    PUSH_RETRY_SECONDS,
+                    now,
+                ),
+            ).fetchall()
+        return [str(row["conversation_id"]) for row in rows]
+
+    def mark_pushed(self, conversation_id: str) -> None:
+        """Record a push of the conversation's untold references (taken by Rasa or not)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE outbox SET pushed_at = ?, push_attempts = push_attempts + 1"
+                " WHERE conversation_id = ? AND state = 'delivered' AND announced = 0",
+                (self._clock(), conversation_id),
+            )
 
     async def deliver_due(self, client: Filer, limit: int = 20) -> list[OutboxEntry]:
         """Send every row whose retry time has come; stop early while the back office is down."""
@@ -382,7 +549,7 @@ class Outbox:
             attempts = int(row["attempts"]) + 1
             db.execute(
                 "UPDATE outbox SET state = 'pending', attempts = ?, next_attempt_at = ?,"
-                " claimed_at = NULL WHERE idempotency_key = ?",
+                " claimed_at = NULL, claimed_by = NULL WHERE idempotency_key = ?",
                 (attempts, self._clock() + backoff_delay(attempts, self._rng), key),
             )
 
@@ -391,8 +558,8 @@ class Outbox:
         with self._connect() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, service_request_id = ?, service_notice = ?,"
-                " payload = NULL, claimed_at = NULL, attempts = attempts + 1"
-                " WHERE idempotency_key = ?",
+                " payload = NULL, claimed_at = NULL, claimed_by = NULL,"
+                " attempts = attempts + 1 WHERE idempotency_key = ?",
                 (state, reference, notice, key),
             )
 
@@ -446,9 +613,10 @@ class Outbox:
         now = self._clock()
         with self._connect() as db:
             claimed = db.execute(
-                "UPDATE handoffs SET state = 'sending', claimed_at = ? WHERE key = ?"
+                "UPDATE handoffs SET state = 'sending', claimed_at = ?, claimed_by = ?"
+                " WHERE key = ?"
                 " AND (state = 'pending' OR (state = 'sending' AND claimed_at < ?))",
-                (now, key, now - SENDING_LEASE_SECONDS),
+                (now, self._owner, key, now - SENDING_LEASE_SECONDS),
             ).rowcount
             row = db.execute("SELECT * FROM handoffs WHERE key = ?", (key,)).fetchone()
         if claimed != 1 or row is None:
@@ -586,9 +754,10 @@ class Outbox:
         now = self._clock()
         with self._connect() as db:
             claimed = db.execute(
-                "UPDATE ticket_moves SET state = 'sending', claimed_at = ? WHERE key = ?"
+                "UPDATE ticket_moves SET state = 'sending', claimed_at = ?, claimed_by = ?"
+                " WHERE key = ?"
                 " AND (state = 'pending' OR (state = 'sending' AND claimed_at < ?))",
-                (now, key, now - SENDING_LEASE_SECONDS),
+                (now, self._owner, key, now - SENDING_LEASE_SECONDS),
             ).rowcount
             row = db.execute("SELECT * FROM ticket_moves WHERE key = ?", (key,)).fetchone()
         if claimed != 1 or row is None:

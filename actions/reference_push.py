@@ -5,8 +5,11 @@ For each conversation that got a reference this way it asks Rasa's HTTP API to t
 intent ``EXTERNAL_request_filed`` (``POST /conversations/{id}/trigger_intent`` with
 ``output_channel=latest``); its rule runs ``action_announce_filed_requests``, which says the
 references not yet told (each once, see ``Outbox.take_unannounced``) on the channel the
-citizen last wrote from. Without ``CIVICDESK_RASA_URL`` and ``CIVICDESK_RASA_TOKEN`` nothing
-is pushed and the reference is told the next time the citizen writes.
+citizen last wrote from. A reference still untold later (the push failed, or Rasa took it
+but was killed before the announcement) is pushed again in later rounds, at growing
+intervals (``Outbox.conversations_to_push``). Without ``CIVICDESK_RASA_URL`` and
+``CIVICDESK_RASA_TOKEN`` nothing is pushed and the reference is told the next time the
+citizen writes.
 """
 
 from __future__ import annotations
@@ -100,8 +103,13 @@ async def relay_round(
         delivered = [entry.conversation_id for entry in entries if entry.state == "delivered"]
         delivered += [h.conversation_id for h in handoffs if h.state == "delivered"]
         delivered += [m.conversation_id for m in moves if m.outcome is not None]
+        # A reference filed earlier whose push Rasa did not take (down, restarting) or whose
+        # announcement never happened is pushed again, with growing gaps, until it is told:
+        # the citizen was promised it and may not write again.
+        delivered += outbox.conversations_to_push()
         for conversation_id in dict.fromkeys(delivered):
             await pusher.push(conversation_id)
+            outbox.mark_pushed(conversation_id)
     return entries
 
 

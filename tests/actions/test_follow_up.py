@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,9 @@ async def test_my_tickets_lists_this_conversations_tickets(
     await outbox.deliver(outbox.enqueue("citizen-1", request).idempotency_key, catalogue)
     outbox.take_unannounced("citizen-1")
     catalogue.unavailable = True
-    await outbox.deliver(outbox.enqueue("citizen-1", request).idempotency_key, catalogue)
+    # A second request (the same one again would be the first: a retried turn).
+    second = dataclasses.replace(request, description="dark again")
+    await outbox.deliver(outbox.enqueue("citizen-1", second).idempotency_key, catalogue)
     catalogue.unavailable = False
 
     _, dispatcher = await follow_up("check_status", "my tickets")

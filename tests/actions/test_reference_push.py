@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.outbox import Outbox
+from actions.outbox import ANNOUNCE_GRACE_SECONDS, PUSH_RETRY_SECONDS, Outbox
 from actions.reference_push import (
     FILED_INTENT,
     ActionAnnounceFiledRequests,
@@ -80,8 +82,10 @@ async def test_the_relay_pushes_once_per_conversation_with_new_references(
     catalogue: FakeOpen311, outbox: Outbox
 ) -> None:
     catalogue.unavailable = True
-    for conversation in ("citizen-1", "citizen-1", "citizen-2"):
-        await outbox.deliver(outbox.enqueue(conversation, REQUEST).idempotency_key, catalogue)
+    for number, conversation in enumerate(("citizen-1", "citizen-1", "citizen-2")):
+        # Two requests of one chat (the same one twice would be one: a retried turn).
+        request = dataclasses.replace(REQUEST, description=f"dark {number}")
+        await outbox.deliver(outbox.enqueue(conversation, request).idempotency_key, catalogue)
     pusher = RecordingPusher()
 
     await relay_round(outbox, catalogue, pusher)  # still down: nothing filed, nothing pushed
@@ -143,3 +147,56 @@ async def test_the_relay_pushes_the_conversation_of_a_kept_handoff_once_sent(
     assert pusher.pushed == ["citizen-3"], "one push per conversation"
     await relay_round(outbox, catalogue, pusher)
     assert pusher.pushed == ["citizen-3"]
+
+
+class FailingPusher(RecordingPusher):
+    """Rasa cannot be reached (down, restarting): every push fails."""
+
+    async def push(self, conversation_id: str) -> bool:
+        self.pushed.append(conversation_id)
+        return False
+
+
+async def test_a_reference_whose_push_failed_is_pushed_again_until_told(
+    catalogue: FakeOpen311, tmp_path: Path
+) -> None:
+    clock = [1_000.0]
+    outbox = Outbox(tmp_path / "o.sqlite3", clock=lambda: clock[0], rng=lambda: 0.5)
+    catalogue.unavailable = True
+    await outbox.deliver(outbox.enqueue("citizen-1", REQUEST).idempotency_key, catalogue)
+    catalogue.unavailable = False
+    clock[0] += 3600
+    pusher = FailingPusher()
+
+    await relay_round(outbox, catalogue, pusher)  # filed; the push fails
+    await relay_round(outbox, catalogue, pusher)  # too soon to push again
+    clock[0] += PUSH_RETRY_SECONDS
+    await relay_round(outbox, catalogue, pusher)  # pushed again
+    clock[0] += PUSH_RETRY_SECONDS
+    await relay_round(outbox, catalogue, pusher)  # the gap grows: not yet
+    assert pusher.pushed == ["citizen-1", "citizen-1"]
+    clock[0] += PUSH_RETRY_SECONDS
+    await relay_round(outbox, catalogue, pusher)
+    assert pusher.pushed == ["citizen-1"] * 3
+    outbox.take_unannounced("citizen-1")  # Rasa took a push and the citizen was told
+    clock[0] += 10 * PUSH_RETRY_SECONDS
+    await relay_round(outbox, catalogue, pusher)
+
+    assert pusher.pushed == ["citizen-1"] * 3, "told once: no more pushes"
+
+
+async def test_a_reference_an_action_filed_but_never_said_is_pushed(
+    catalogue: FakeOpen311, tmp_path: Path
+) -> None:
+    # The filing action delivered it and was killed before it could say the reference.
+    clock = [1_000.0]
+    outbox = Outbox(tmp_path / "o.sqlite3", clock=lambda: clock[0])
+    await outbox.deliver(outbox.enqueue("citizen-1", REQUEST).idempotency_key, catalogue)
+    pusher = RecordingPusher()
+
+    await relay_round(outbox, catalogue, pusher)
+    assert pusher.pushed == [], "the action says it itself, in its own turn"
+    clock[0] += ANNOUNCE_GRACE_SECONDS + 1
+    await relay_round(outbox, catalogue, pusher)
+
+    assert pusher.pushed == ["citizen-1"]
