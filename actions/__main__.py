@@ -1,7 +1,9 @@
 """Run the action server: ``python -m actions``.
 
 rasa_sdk's own server accepts any caller; this entry point adds the shared-token check that
-DESIGN.md asks for between Rasa and the action server, serves ``/metrics``
+DESIGN.md asks for between Rasa and the action server, a body-size limit
+(``CIVICDESK_ACTIONS_MAX_BODY_BYTES``) and a shape check of action calls
+(``actions/server_limits.py``), serves ``/metrics``
 (``actions/metrics.py``), and reads host and port from settings.
 """
 
@@ -14,11 +16,13 @@ import logging
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 
+from actions import server_limits
 from actions.dependencies import get_open311_client, get_outbox, get_settings
 from actions.metrics import METRICS_PATH, instrument
-from actions.observability import configure_own_loggers
+from actions.observability import configure_own_loggers, hush_url_loggers
 from actions.reference_push import pusher_from_settings, relay_round
 from actions.settings import ActionSettings
+from channels._server_limits import ACTIONS_ENV, DEFAULT_ACTIONS_MAX_BODY_BYTES, max_body_bytes
 
 logger = logging.getLogger("actions")
 
@@ -49,6 +53,10 @@ def create_server_app(settings: ActionSettings, *, relay: bool = True) -> Sanic:
             return response.json({"error": "missing or wrong action token"}, status=401)
         return None
 
+    # After the token check: bodies over the limit and malformed action calls get a JSON
+    # 413/400 instead of a 500 from rasa_sdk (actions/server_limits.py).
+    server_limits.install(app, max_body_bytes(ACTIONS_ENV, DEFAULT_ACTIONS_MAX_BODY_BYTES))
+
     async def relay_outbox() -> None:
         # Retries what the back office could not take (submissions, requests for a person,
         # withdrawals, reopenings, ratings) until the server stops, and pushes each outcome
@@ -77,6 +85,7 @@ def main() -> None:
     """Start the action server in the foreground until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     configure_own_loggers()
+    hush_url_loggers()
     settings = get_settings()
     if not settings.backoffice_api_key.get_secret_value():
         raise SystemExit(
