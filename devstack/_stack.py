@@ -121,6 +121,10 @@ def scratch_config(
         rasa_port=free_port(),
         environment={
             "CIVICDESK_OUTBOX_PATH": str(var_dir / "outbox.sqlite3"),
+            # Tests, simulated citizens and benchmarks type far faster than a person: the
+            # per-sender limit stays on, set where only a runaway loop meets it.
+            "CIVICDESK_RATE_LIMIT_PER_MINUTE": "6000",
+            "CIVICDESK_RATE_LIMIT_BURST": "1000",
             **(environment or {}),
         },
         plain_rest=plain_rest,
@@ -341,7 +345,11 @@ class Stack:
         """The channels of ``credentials.yml``, plus the unsigned REST channel if asked for."""
         text = (ROOT / "credentials.yml").read_text()
         if self.config.plain_rest:
-            text += "\n# Added by devstack for local development and tests only.\nrest:\n"
+            text += (
+                "\n# Added by devstack for local development and tests only: Rasa's REST"
+                " wire format,\n# malformed bodies refused with a reason (channels/rest/).\n"
+                "channels.rest.RestInput:\n"
+            )
         path = self.config.var_dir / "rasa-credentials.yml"
         path.write_text(text)
         return path
