@@ -6,6 +6,14 @@ file (``catalogue/services.yml`` in this package, the default) holding ``version
 one catalogue with one version. The YAML is the source of truth; the ``services`` table is a
 copy the API reads. Loading inserts new entries, updates changed ones and marks entries that
 left the catalogue inactive, so tickets filed under them keep a valid service code.
+
+Translations are data beside the English: the index may name ``translations`` (locale tags
+such as ``zh-Hans``); each has a folder of that name next to the index holding
+``groups.yml`` (the label of every group) and one overlay file per service file, of the same
+name, keyed by service code. An overlay replaces the words a citizen sees (name,
+description, group, keywords and synonyms, questions, hints, option names), never the
+structure: naming a service, attribute or option the English lacks is an error, and
+:func:`missing_translations` lists whatever the English has and a locale does not.
 """
 
 from __future__ import annotations
@@ -157,12 +165,39 @@ class CatalogueEntry(_Strict):
             "attributes": [attribute.model_dump(mode="json") for attribute in self.attributes],
         }
 
+    def stored_translation(self, overlay: LocaleOverlay) -> dict[str, Any] | None:
+        """This entry's words in ``overlay``'s language as the ``translations`` column keeps them.
+
+        Keywords and synonyms are merged as :meth:`column_values` merges the English ones, and
+        the group label is looked up; None if the overlay has no entry for this service.
+        """
+        words = overlay.services.get(self.code)
+        if words is None:
+            return None
+        return {
+            "name": words.name,
+            "description": words.description,
+            "group": overlay.groups.get(self.group),
+            "keywords": list(dict.fromkeys([*words.keywords, *words.synonyms])),
+            "location_question": words.location_question,
+            "photo_question": words.photo_question,
+            "attributes": {
+                code: attribute.model_dump(mode="json")
+                for code, attribute in words.attributes.items()
+            },
+        }
+
 
 class Catalogue(_Strict):
-    """The whole catalogue: a single file, or an index file and its service files."""
+    """The whole catalogue: a single file, or an index file and its service files.
+
+    ``translations`` maps a locale tag to its overlay; every overlay names only services,
+    attributes, options and groups the English has, and words only questions it asks.
+    """
 
     version: Annotated[int, Field(ge=1)]
     services: Annotated[list[CatalogueEntry], Field(min_length=1)]
+    translations: dict[str, LocaleOverlay] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _codes_are_unique(self) -> Catalogue:
@@ -173,6 +208,99 @@ class Catalogue(_Strict):
             seen.add(entry.code)
         return self
 
+    @model_validator(mode="after")
+    def _translations_name_what_exists(self) -> Catalogue:
+        problems = [
+            f"{locale}: {problem}"
+            for locale, overlay in self.translations.items()
+            for problem in _overlay_problems(self.services, overlay)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def column_values(self, entry: CatalogueEntry) -> dict[str, Any]:
+        """``entry``'s row values including its ``translations`` column (locale -> words)."""
+        translations = {
+            locale: stored
+            for locale, overlay in self.translations.items()
+            if (stored := entry.stored_translation(overlay)) is not None
+        }
+        return {**entry.column_values(), "translations": translations}
+
+
+def _overlay_problems(services: Sequence[CatalogueEntry], overlay: LocaleOverlay) -> list[str]:
+    """What ``overlay`` names that the English catalogue lacks (typos would vanish silently)."""
+    by_code = {entry.code: entry for entry in services}
+    problems = [
+        f"groups: {group!r} is not a group of any service"
+        for group in overlay.groups
+        if group not in {entry.group for entry in services}
+    ]
+    for code, words in overlay.services.items():
+        entry = by_code.get(code)
+        if entry is None:
+            problems.append(f"service {code!r} is not in the catalogue")
+            continue
+        if words.location_question is not None and entry.location_question is None:
+            problems.append(f"service {code!r}: location_question has no English to translate")
+        if words.photo_question is not None and entry.photo_question is None:
+            problems.append(f"service {code!r}: photo_question has no English to translate")
+        attributes = {attribute.code: attribute for attribute in entry.attributes}
+        for attribute_code, attribute_words in words.attributes.items():
+            attribute = attributes.get(attribute_code)
+            where = f"service {code!r}, attribute {attribute_code!r}"
+            if attribute is None:
+                problems.append(f"{where} is not an attribute of that service")
+                continue
+            if attribute_words.datatype_description and not attribute.datatype_description:
+                problems.append(f"{where}: datatype_description has no English to translate")
+            keys = {value.key for value in attribute.values}
+            problems.extend(
+                f"{where}: option {key!r} is not one of its values"
+                for key in attribute_words.values
+                if key not in keys
+            )
+    return problems
+
+
+def missing_translations(catalogue: Catalogue, locale: str) -> list[str]:
+    """Every word of the English catalogue that ``locale`` does not translate, one line each.
+
+    A locale the catalogue has no overlay for lacks everything; an empty list means complete.
+    """
+    overlay = catalogue.translations.get(locale)
+    if overlay is None:
+        return [f"{locale}: no translation of the catalogue"]
+    missing = [
+        f"group {group!r}"
+        for group in dict.fromkeys(entry.group for entry in catalogue.services)
+        if group not in overlay.groups
+    ]
+    for entry in catalogue.services:
+        words = overlay.services.get(entry.code)
+        if words is None:
+            missing.append(f"service {entry.code!r}")
+            continue
+        if entry.location_question is not None and words.location_question is None:
+            missing.append(f"service {entry.code!r}: location_question")
+        if entry.photo_question is not None and words.photo_question is None:
+            missing.append(f"service {entry.code!r}: photo_question")
+        for attribute in entry.attributes:
+            where = f"service {entry.code!r}, attribute {attribute.code!r}"
+            attribute_words = words.attributes.get(attribute.code)
+            if attribute_words is None:
+                missing.append(where)
+                continue
+            if attribute.datatype_description and not attribute_words.datatype_description:
+                missing.append(f"{where}: datatype_description")
+            missing.extend(
+                f"{where}: option {value.key!r}"
+                for value in attribute.values
+                if value.key not in attribute_words.values
+            )
+    return missing
+
 
 class CatalogueIndex(_Strict):
     """The index file of a catalogue split over several files of one folder."""
@@ -180,12 +308,64 @@ class CatalogueIndex(_Strict):
     version: Annotated[int, Field(ge=1)]
     # A bare file-name pattern: service files must sit beside the index, nowhere else.
     include: Annotated[str, Field(pattern=r"^[A-Za-z0-9_*?.-]+$")]
+    # Locale tags; each names a folder beside the index (so no slashes or dots in them).
+    translations: list[Annotated[str, Field(pattern=f"^{_LOCALE_TAG}$")]] = Field(
+        default_factory=list
+    )
+
+
+class OverlayPart(_Strict):
+    """One overlay file of a translation: words for the services of one service file."""
+
+    services: dict[str, ServiceTranslation]
+
+
+class OverlayGroups(_Strict):
+    """``groups.yml`` of a translation: the label of every group."""
+
+    groups: dict[_Label, _Label]
 
 
 class CataloguePart(_Strict):
     """One service file of a split catalogue: services only, the index holds the version."""
 
     services: Annotated[list[CatalogueEntry], Field(min_length=1)]
+
+
+class AttributeTranslation(_Strict):
+    """One attribute's words in another language; its code, datatype and keys stay English."""
+
+    description: _Text
+    datatype_description: _Text | None = None
+    values: dict[_Label, _Text] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _question_alone(cls, raw: object) -> object:
+        # A question with no hint and no options may be written as the bare string.
+        return {"description": raw} if isinstance(raw, str) else raw
+
+
+class ServiceTranslation(_Strict):
+    """One service's words in another language (the overlay entry under its code)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: _LongText
+    keywords: Annotated[list[_Label], Field(min_length=1)]
+    synonyms: list[_Label] = Field(default_factory=list)
+    location_question: _Text | None = None
+    photo_question: _Text | None = None
+    attributes: dict[_AttributeCode, AttributeTranslation] = Field(default_factory=dict)
+
+
+class LocaleOverlay(_Strict):
+    """A whole translation of the catalogue: group labels and every service's words."""
+
+    groups: dict[_Label, _Label]
+    services: dict[str, ServiceTranslation]
+
+
+_LOCALE_TAG = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 
 
 _ATTRIBUTES = TypeAdapter(list[ServiceAttribute])
@@ -291,9 +471,58 @@ def _read_split_catalogue(index_path: Path, raw_index: dict[str, Any]) -> Catalo
                 continue
             first_file[entry.code] = part_path.name
             services.append(entry)
+    translations = {
+        locale: _read_overlay(index_path.parent / locale, first_file, problems)
+        for locale in index.translations
+    }
     if problems:
         raise CatalogueError(source, problems)
-    return Catalogue(version=index.version, services=services)
+    try:
+        return Catalogue(version=index.version, services=services, translations=translations)
+    except ValidationError as error:
+        raise CatalogueError(source, [str(issue["msg"]) for issue in error.errors()]) from error
+
+
+def _read_overlay(folder: Path, file_of: dict[str, str], problems: list[str]) -> LocaleOverlay:
+    """Read one translation folder; its problems are added to ``problems``.
+
+    ``file_of`` maps each service code to the service file it is in: a service's overlay
+    lives in the overlay file of the same name, so the two are edited side by side.
+    """
+    locale = folder.name
+    groups: dict[str, str] = {}
+    services: dict[str, ServiceTranslation] = {}
+    groups_path = folder / "groups.yml"
+    raw_groups = _read_yaml(groups_path, str(groups_path))
+    try:
+        groups = OverlayGroups.model_validate(raw_groups).groups
+    except ValidationError as error:
+        problems.extend(
+            f"{locale}/groups.yml: {_describe_issue(raw_groups, i)}" for i in error.errors()
+        )
+    english_files = set(file_of.values())
+    for part_path in sorted(folder.glob("*.yml")):
+        if part_path.name == groups_path.name:
+            continue
+        where = f"{locale}/{part_path.name}"
+        if part_path.name not in english_files:
+            problems.append(f"{where}: there is no service file {part_path.name} to translate")
+            continue
+        raw = _read_yaml(part_path, str(part_path))
+        try:
+            part = OverlayPart.model_validate(raw)
+        except ValidationError as error:
+            problems.extend(f"{where}: {_describe_issue(raw, i)}" for i in error.errors())
+            continue
+        for code, words in part.services.items():
+            home = file_of.get(code)
+            if home is not None and home != part_path.name:
+                problems.append(f"{where}: service {code!r} belongs in {locale}/{home}")
+            elif code in services:
+                problems.append(f"{where}: service {code!r} is translated twice")
+            else:
+                services[code] = words
+    return LocaleOverlay(groups=groups, services=services)
 
 
 def parse_catalogue(raw: object, *, source: str = "<data>") -> Catalogue:
@@ -371,7 +600,7 @@ async def sync_catalogue(session: AsyncSession, catalogue: Catalogue) -> SyncRep
     updated: list[str] = []
     unchanged = 0
     for entry in catalogue.services:
-        values = entry.column_values()
+        values = catalogue.column_values(entry)
         row = existing.pop(entry.code, None)
         if row is None:
             session.add(

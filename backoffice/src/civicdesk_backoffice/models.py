@@ -173,6 +173,8 @@ class ServiceEntry(Base):
     photo_question: Mapped[str | None] = mapped_column(String(500))
     sla_hours: Mapped[int] = mapped_column(Integer)
     attributes: Mapped[list[Any]] = mapped_column(default=list)
+    translations: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    """Locale tag -> the service's words in it (``catalogue.CatalogueEntry.stored_translation``)."""
     catalogue_version: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -249,6 +251,8 @@ class Ticket(Base):
     """When the ticket last left the open statuses (cleared on reopening), for the dashboard."""
     points_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """The citizen asked to earn points for this report (see ``points.py``)."""
+    locale: Mapped[str] = mapped_column(String(35), default="en", server_default=text("'en'"))
+    """The language the ticket was filed in (a BCP 47 tag): staff and pushes answer in it."""
 
 
 class ApiKey(Base):
