@@ -85,6 +85,18 @@ def configure_own_loggers(environ: Mapping[str, str] | None = None) -> None:
             handler.setLevel(level)
 
 
+# Libraries that log each HTTP request's full URL at INFO: the URLs carry a citizen's
+# identity in their path (/api/v1/citizens/telegram:123/...) and their words in queries
+# (services/search?q=...).
+URL_LOGGERS = ("httpx",)
+
+
+def hush_url_loggers() -> None:
+    """Keep the request-URL loggers of HTTP clients to warnings (entry points call it)."""
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from actions.observability import sender_tag
 from actions.open311_client import (
     BackOfficeError,
     BackOfficeUnavailable,
@@ -474,15 +475,23 @@ class Outbox:
         request = self._claim(key)
         if request is None:
             return self.get(key)
+        # Log lines name the submission by its key's start and the sender by a keyed hash:
+        # the request itself holds contact details and the citizen's words.
+        sender = sender_tag(request.account_id)
+        logger.debug("submission %s claimed for sending (%s)", key[:8], sender)
         try:
             created = await client.create_request(request, idempotency_key=key)
         except BackOfficeUnavailable:
+            logger.info("submission %s kept for a retry (%s)", key[:8], sender)
             self._reschedule(key)
         except RequestRejected as error:
-            logger.error("back office rejected a queued submission: %s", error.status)
+            logger.error(
+                "back office rejected queued submission %s: %s (%s)", key[:8], error.status, sender
+            )
             self._finish(key, "rejected", None, None)
         else:
             reference = created.service_request_id or created.token
+            logger.info("submission %s filed as %s (%s)", key[:8], reference, sender)
             self._finish(key, "delivered", reference, created.service_notice)
             self._wake_pending()
         return self.get(key)

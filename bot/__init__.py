@@ -1,12 +1,13 @@
 """Rasa-side parts of CivicDesk: the command gate, the tracker and lock stores, and what is
 installed on import: only offered buttons can be pressed (``payload_gate``), the compiled
 check of action server responses (``action_results``), the event and slot type tables
-(``event_types``) and the conversation's language (``language``, wrapping the payload gate's
-parsing, so it is installed after it)."""
+(``event_types``), the conversation's language (``language``, wrapping the payload gate's
+parsing, so it is installed after it) and error logs without frame locals (``log_privacy``)."""
 
-from bot import action_results, event_types, language, payload_gate
+from bot import action_results, event_types, language, log_privacy, payload_gate
 
 action_results.install()
 event_types.install()
 payload_gate.install()
+log_privacy.install()
 language.install()
