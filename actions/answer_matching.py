@@ -29,6 +29,61 @@ Option = tuple[str, str]  # (key, name as shown)
 
 # A word, with an apostrophe inside it kept ("it's", "don't").
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
+_CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Chinese that says nothing about which option is meant, longest first: taken out of a run
+# of characters before it is cut into pairs.
+_CHINESE_FILLER = (
+    "我们",
+    "你们",
+    "这个",
+    "那个",
+    "一个",
+    "就是",
+    "还是",
+    "应该",
+    "可能",
+    "好像",
+    "的",
+    "了",
+    "吗",
+    "呢",
+    "啊",
+    "吧",
+    "呀",
+    "嗯",
+    "哦",
+    "是",
+    "我",
+    "您",
+    "你",
+    "他",
+    "她",
+    "它",
+    "很",
+    "都",
+    "也",
+    "在",
+    "有",
+    "请",
+)
+# A place in a list said in Chinese: "第二个", "第2项", "二", "最后一个".
+_CHINESE_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_CHINESE_POSITION = re.compile(
+    r"^\W*(?:选|选择|就)?(?:第\s*)?(\d+|[一二两三四五六七八九十])\s*(?:个|项|条|种|号)?(?:吧|吗|啊|的)?\W*$"
+)
+_CHINESE_LAST = re.compile(r"^\W*(?:选|就)?最后(?:一个|一项|那个)?(?:吧)?\W*$")
 _ORDINAL_WORDS = {
     "first": 1,
     "1st": 1,
@@ -318,12 +373,47 @@ def stem(word: str) -> str:
 
 
 def meaningful_words(text: str) -> list[str]:
-    """The words of ``text`` that can say which option is meant, in order."""
-    return [w for w in _WORD.findall(fold(text)) if w not in _FILLER]
+    """The words of ``text`` that can say which option is meant, in order.
+
+    Chinese, written without spaces, gives its pairs of neighbouring characters once its
+    filler is out ("垃圾桶满了" gives 垃圾, 圾桶, 桶满, then 垃, 圾, 桶, 满), so an answer and an
+    option meet on the pairs and characters they share whatever the words' boundaries.
+    """
+    found: list[str] = []
+    for word in _WORD.findall(fold(text)):
+        if not _CHINESE_RUN.search(word):
+            if word not in _FILLER:
+                found.append(word)
+            continue
+        for part in _CHINESE_RUN.split(word):
+            if part and part not in _FILLER:
+                found.append(part)  # a word in other letters, next to Chinese ("A4纸")
+        for run in _CHINESE_RUN.findall(word):
+            found += _chinese_pairs(run)
+    return found
+
+
+def _chinese_pairs(run: str) -> list[str]:
+    for phrase in _CHINESE_FILLER:
+        run = run.replace(phrase, " ")
+    pairs: list[str] = []
+    for piece in run.split():
+        pairs += [piece[i : i + 2] for i in range(len(piece) - 1)]
+        # Each character too, as weaker evidence (see word_fit): "弄坏" meets "坏了" on 坏.
+        pairs += list(piece)
+    return pairs
 
 
 def position_in(text: str, count: int) -> int | None:
-    """The 1-based position ``text`` names among ``count`` options ("2", "the second one")."""
+    """The 1-based position ``text`` names among ``count`` options ("2", "the second one",
+    "第二个")."""
+    chinese = _CHINESE_POSITION.match(text)
+    if chinese is not None:
+        said = chinese.group(1)
+        number = int(said) if said.isdigit() else _CHINESE_DIGITS[said]
+        return number if 1 <= number <= count else None
+    if _CHINESE_LAST.match(text):
+        return count
     found = _WORD.findall(fold(text))
     rest = [w for w in found if w not in _POSITION_FILLER]
     if not rest and found == ["one"]:
@@ -370,9 +460,12 @@ def word_fit(said: str, option_word: str) -> float:
     """How well one typed word stands for one word of an option, from 1 (the same) to 0.
 
     The same word or stem 1; a synonym 0.9; a typo of the word, or its start ("pave" for
-    "pavement", four letters at least) 0.8; a typo of a synonym 0.7.
+    "pavement", four letters at least) 0.8; a typo of a synonym 0.7. One Chinese character
+    (see :func:`meaningful_words`) 0.5: a pair of characters says more.
     """
-    if said == option_word or stem(said) == stem(option_word):
+    if said == option_word:
+        return 0.5 if len(said) == 1 and _CHINESE_RUN.match(said) else 1.0
+    if stem(said) == stem(option_word):
         return 1.0
     synonyms = _SYNONYMS.get(option_word) or _SYNONYMS.get(stem(option_word), frozenset())
     if said in synonyms or stem(said) in {stem(s) for s in synonyms}:
@@ -491,9 +584,11 @@ def _first_of_each_meaning(words: list[str]) -> list[str]:
 # Saying one does not know, and an option that means it ("I do not know", "Not sure").
 _SAYS_NOT_KNOWN = re.compile(
     r"\b(no idea|no clue|not a clue|not sure|unsure|(don'?t|do not|dont) know|dunno|idk|"
-    r"not certain|can'?t say|cannot say|haven'?t a clue)\b"
+    r"not certain|can'?t say|cannot say|haven'?t a clue)\b|不知道|不清楚|不确定|说不好|不晓得"
 )
-_NOT_KNOWN_OPTION = re.compile(r"\b(do not know|don'?t know|not sure|unknown|no idea|cannot say)\b")
+_NOT_KNOWN_OPTION = re.compile(
+    r"\b(do not know|don'?t know|not sure|unknown|no idea|cannot say)\b|不知道|不清楚|不确定"
+)
 
 
 def means_not_known(key: str, name: str) -> bool:
@@ -502,16 +597,26 @@ def means_not_known(key: str, name: str) -> bool:
 
 
 _YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "correct", "definitely"})
+# A Chinese answer starts with its yes or no: "是的，孩子们天天走这条路", "不是".
+_CHINESE_YES_NO = re.compile(
+    r"^\W*(?:(?P<no>不是|不对|没有|不|否|没)|是|对|好的|可以|嗯|确认|没错)"
+)
 _NO = frozenset({"no", "nope", "nah", "never"})
 _NOT_AN_ANSWER = frozenset({"idea", "clue"})  # "no idea" does not say "No"
 
 
 def _yes_or_no(text: str, options: Sequence[Option]) -> str | None:
-    """ "yes, it's the path the children take" to a question whose options are Yes and No."""
-    names = {fold(name).strip(".!"): key for key, name in options}
+    """ "yes, it's the path the children take" to a question whose options are Yes and No
+    (in English, or 是 and 否)."""
+    names = {fold(name).strip(".!。！"): key for key, name in options}
+    if {"是", "否"} <= names.keys():
+        names = {**names, "yes": names["是"], "no": names["否"]}
     words = _WORD.findall(text)
     if not words or not {"yes", "no"} <= names.keys() or _NOT_AN_ANSWER & set(words[1:2]):
         return None
+    chinese = _CHINESE_YES_NO.match(text)
+    if chinese is not None:
+        return names["no"] if chinese.group("no") else names["yes"]
     if words[0] in _YES:
         return names["yes"]
     if words[0] in _NO:
@@ -563,7 +668,8 @@ _DECLINE = re.compile(
     r"\b(?:no|nope|nah|not|don'?t|do not|rather not|prefer not|anonymous(?:ly)?|"
     r"no thanks?|no thank you|skip|none|nothing|never mind|keep it private|private|"
     r"just (?:reply|answer|write) here|here only|in (?:this|the) chat|needn'?t|no need|"
-    r"(?:i'?ll |i will )?leave (?:it|that)|i'?ll pass|(?:don'?t|do not) bother)\b",
+    r"(?:i'?ll |i will )?leave (?:it|that)|i'?ll pass|(?:don'?t|do not) bother)\b"
+    r"|不用|不留|不要联系|匿名|不方便|不需要|不想(留|给|说)|算了",
     re.IGNORECASE,
 )
 

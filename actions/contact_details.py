@@ -29,7 +29,19 @@ _EMAIL_SHAPE = re.compile(
 # A phone number as people type it: digits with spaces, dots, dashes or brackets, maybe a "+".
 _PHONE = re.compile(r"\+?\(?\d[\d\s().-]*\d")
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
+# A digit glued to a letter: a mistyped number. Chinese is written without spaces, so a
+# digit next to a Chinese character ("手机13912345678") is not glued.
 _GLUED = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A Chinese name: two to four characters, or a name with a middle dot ("阿依·木沙").
+_CHINESE_NAME = re.compile(
+    r"[\u3400-\u4dbf\u4e00-\u9fff]{2,4}|[\u3400-\u4dbf\u4e00-\u9fff]{1,6}·[\u3400-\u4dbf\u4e00-\u9fff]{1,6}"
+)
+# What Chinese speakers say around their details, longest first; never part of a name.
+_CHINESE_FILLER = re.compile(
+    r"我的名字是|我的名字叫|名字是|名字叫|我叫|我是|我姓|姓名|联系人|称呼|手机号码|手机号|电话号码|"
+    r"号码|手机|电话|邮箱|邮件|微信|联系方式|联系我|打这个|打给我|可以|请|您|你|就|叫|是|的|吧"
+)
 _TIME = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm)\b", re.IGNORECASE)  # "after 6pm"
 _NAME = re.compile(r"[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]+)*\.?")
 # What people say around their details, which is not part of a name.
@@ -107,6 +119,8 @@ def name_in(text: Any) -> str | None:
     line = clean_text(text)
     if line is None or line.startswith("/") or declines(line):
         return None
+    if _CHINESE.search(line):
+        return _chinese_name_in(line)
     tokens = _TOKEN.findall(line)
     kept: list[str] = []
     for index, token in enumerate(tokens):
@@ -124,6 +138,13 @@ def name_in(text: Any) -> str | None:
     return check_name(rest) if rest else None
 
 
+def _chinese_name_in(line: str) -> str | None:
+    """The name in "我叫李娜", "李娜", "联系人：王先生", or None."""
+    rest = _CHINESE_FILLER.sub(" ", line)
+    names = [part for part in re.split(r"[^\w·]+", rest) if _CHINESE_NAME.fullmatch(part)]
+    return names[0] if len(names) == 1 else None
+
+
 def read_contact(text: Any) -> ContactDetails | None:
     """The phone, email and name in one message; None when it holds a broken one.
 
@@ -138,7 +159,7 @@ def read_contact(text: Any) -> ContactDetails | None:
     if emails and email is None:
         return None
     rest = _TIME.sub(" ", _EMAIL.sub(" ", line))
-    if _GLUED.search(rest):
+    if _GLUED.search(_CHINESE.sub(" ", rest)):
         return None  # "139-1234-567a": a mistyped number, not a number and a name
     numbers = [m.group().strip() for m in _PHONE.finditer(rest)]
     # Beside a number long enough to call, a short one is a time or a house number ("ring
@@ -155,7 +176,7 @@ def read_contact(text: Any) -> ContactDetails | None:
     return ContactDetails(phone=phone, email=email, name=name)
 
 
-_CLAUSES = re.compile(r"[,;\n]")
+_CLAUSES = re.compile(r"[,;\n，；。]")
 
 
 def _digits(text: str) -> int:

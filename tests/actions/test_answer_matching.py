@@ -234,3 +234,42 @@ def test_a_silent_e_does_not_hide_a_word(text: str, key: str) -> None:
     options = [("general", "General rubbish"), ("recycling", "Recycling"), ("house", "A house")]
 
     assert match_option(text, options).key == key
+
+
+BINS_ZH = [
+    ("overflowing_bin", "公共垃圾桶满了或溢出"),
+    ("damaged_bin", "公共垃圾桶坏了或不见了"),
+    ("litter", "街道或人行道上有垃圾"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("垃圾桶满了都溢出来了", "overflowing_bin"),
+        ("桶被人弄坏了", "damaged_bin"),
+        ("人行道上好多垃圾", "litter"),
+        ("第二个", "damaged_bin"),
+        ("选第3个", "litter"),
+        ("3", "litter"),
+        ("最后一个", "litter"),
+    ],
+)
+def test_a_chinese_answer_meets_an_option_on_the_characters_they_share(text: str, key: str) -> None:
+    assert match_option(text, BINS_ZH).key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("是的，孩子们天天走这条路", "yes"), ("不是", "no"), ("没有", "no"), ("好几天了", None)],
+)
+def test_a_chinese_yes_or_no_starts_the_answer(text: str, key: str | None) -> None:
+    for options in ([("yes", "是"), ("no", "否")], [("yes", "Yes"), ("no", "No")]):
+        assert match_option(text, options).key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "declined"), [("不用了，谢谢", True), ("匿名", True), ("13912345678", False)]
+)
+def test_declining_in_chinese(text: str, declined: bool) -> None:
+    assert declines(text) is declined

@@ -174,3 +174,19 @@ def test_check_name(value: Any, expected: str | None) -> None:
 def test_a_name_is_split_for_open311_at_the_first_space() -> None:
     assert split_name("Lin Mei Hua") == ("Lin", "Mei Hua")
     assert split_name("Jo") == ("Jo", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone", "email", "name"),
+    [
+        ("我叫李娜，手机13912345678", "13912345678", None, "李娜"),
+        ("李娜 13912345678", "13912345678", None, "李娜"),
+        ("联系人：王先生，电话 020-12345678", "020-12345678", None, "王先生"),
+        ("邮箱 lina@example.org 李娜", None, "lina@example.org", "李娜"),
+        ("13912345678", "13912345678", None, None),
+    ],
+)
+def test_chinese_details_in_one_message(
+    text: str, phone: str | None, email: str | None, name: str | None
+) -> None:
+    assert read_contact(text) == ContactDetails(phone=phone, email=email, name=name)
