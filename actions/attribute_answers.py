@@ -270,6 +270,11 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
     Words that point ahead give a moment ahead; a bare weekday is the last one, as a problem
     is reported after it happened. None for anything else or more than two years ahead.
     """
+    if _CHINESE.search(text):
+        said = _chinese_moment(text, now)
+        if said is not None and said <= now + _FURTHEST_AHEAD:
+            return format_datetime(said)
+        return None
     lowered = text.casefold()
     ago = _AGO.search(lowered)
     if ago:
@@ -316,6 +321,126 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
     if moment is None or moment > now + _FURTHEST_AHEAD:
         return None
     return format_datetime(moment)
+
+
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+_CHINESE_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CHINESE_NUMBER = r"(\d{1,2}|[零一二两三四五六七八九十]{1,3})"
+_CHINESE_DAY_WORDS = {
+    "大前天": -3,
+    "前天": -2,
+    "昨天": -1,
+    "昨晚": -1,
+    "昨日": -1,
+    "今天": 0,
+    "今晚": 0,
+    "今早": 0,
+    "今日": 0,
+    "刚才": 0,
+    "现在": 0,
+    "明天": 1,
+    "明早": 1,
+    "明晚": 1,
+    "后天": 2,
+    "大后天": 3,
+}
+_CHINESE_WEEKDAYS = "一二三四五六日天"
+_CHINESE_WEEKDAY = re.compile(
+    r"(上上|上|这|本|下下|下)?(?:个)?(?:周|星期|礼拜)([一二三四五六日天])"
+)
+_CHINESE_SPAN = re.compile(
+    _CHINESE_NUMBER + r"\s*(?:个)?(天|周|星期|礼拜|个月)(前|以前|之前|后|以后|之后)"
+)
+_CHINESE_WEEK = re.compile(r"(上|下)(?:个)?(?:周|星期|礼拜)")
+_CHINESE_DATE = re.compile(
+    r"(?:(\d{4})年)?" + _CHINESE_NUMBER + r"月" + _CHINESE_NUMBER + r"(?:日|号)"
+)
+_CHINESE_TIME = re.compile(
+    r"(凌晨|早上|上午|中午|下午|傍晚|晚上|夜里)?\s*"
+    + _CHINESE_NUMBER
+    + r"\s*(?:点|时)(半|"
+    + _CHINESE_NUMBER
+    + r"分?)?"
+)
+
+
+def _chinese_number(said: str) -> int:
+    """ "12", "十二", "二十五", "两" as a number."""
+    if said.isdigit():
+        return int(said)
+    if "十" in said:
+        tens, _, ones = said.partition("十")
+        return _CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(ones, 0)
+    return _CHINESE_DIGITS.get(said, 0)
+
+
+def _chinese_moment(text: str, now: datetime) -> datetime | None:
+    """A moment said in Chinese: 昨天, 前天, 明天下午三点, 三天前, 上周六, 下星期一, 5月12日."""
+    day: datetime | None = None
+    for word in sorted(_CHINESE_DAY_WORDS, key=len, reverse=True):
+        if word in text:
+            day = now + timedelta(days=_CHINESE_DAY_WORDS[word])
+            break
+    span = _CHINESE_SPAN.search(text)
+    weekday = _CHINESE_WEEKDAY.search(text)
+    week = _CHINESE_WEEK.search(text)
+    date = _CHINESE_DATE.search(text)
+    if day is None and span:
+        amount, unit, direction = span.groups()
+        days = _chinese_number(amount) * {"天": 1, "周": 7, "星期": 7, "礼拜": 7, "个月": 30}[unit]
+        day = now + timedelta(days=days if direction.endswith("后") else -days)
+    elif day is None and weekday:
+        which, name = weekday.groups()
+        wanted = min(_CHINESE_WEEKDAYS.index(name), 6)
+        weeks = {"上上": -2, "上": -1, "这": 0, "本": 0, "下": 1, "下下": 2}.get(which or "")
+        if weeks is None:  # a bare weekday is the last one, as a problem is reported after it
+            day = now - timedelta(days=(now.weekday() - wanted) % 7 or 7)
+        else:
+            monday = now - timedelta(days=now.weekday())
+            day = monday + timedelta(days=7 * weeks + wanted)
+    elif day is None and week:
+        day = now + timedelta(days=-7 if week.group(1) == "上" else 7)
+    elif day is None and date:
+        year_text, month_text, day_text = date.groups()
+        year = int(year_text) if year_text else now.year
+        try:
+            day = datetime(
+                year, _chinese_number(month_text), _chinese_number(day_text), 12, tzinfo=now.tzinfo
+            )
+        except ValueError:
+            return None
+        if not year_text and day > now + _FURTHEST_AHEAD:
+            day = day.replace(year=year - 1)
+    time = _CHINESE_TIME.search(text)
+    if time is None:
+        return day
+    part, hour_text, minutes_text = time.groups()[:3]
+    hour = _chinese_number(hour_text)
+    evening = part in ("下午", "傍晚", "晚上", "夜里") or (part is None and "晚" in text)
+    if evening and hour < 12:
+        hour += 12
+    minutes = (
+        30
+        if minutes_text == "半"
+        else _chinese_number(minutes_text.rstrip("分"))
+        if minutes_text
+        else 0
+    )
+    if hour > 23 or minutes > 59:
+        return None
+    return (day or now).replace(hour=hour, minute=minutes, second=0, microsecond=0)
 
 
 _PART_OF_MONTH = re.compile(

@@ -385,3 +385,29 @@ def test_a_count_of_days_said_in_weeks_or_twice_in_two_units(
     days: Question = {"code": "days", "datatype": "number", "question": "For how many days?"}
 
     assert parse_answer(days, raw)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("昨天", "2026-05-09T12:00:00Z"),
+        ("明天下午三点", "2026-05-11T15:00:00Z"),
+        ("三天前", "2026-05-07T12:00:00Z"),
+        # 10 May 2026 is a Sunday: last week's Saturday, next week's Monday, the last Wednesday.
+        ("上周六", "2026-05-02T12:00:00Z"),
+        ("下星期一", "2026-05-11T12:00:00Z"),
+        ("周三", "2026-05-06T12:00:00Z"),
+        ("5月12日", "2026-05-12T12:00:00Z"),
+        ("十二月二十五号", "2026-12-25T12:00:00Z"),
+        ("后天上午九点半", "2026-05-12T09:30:00Z"),
+        ("今晚8点", "2026-05-10T20:00:00Z"),
+        ("不记得了", None),
+    ],
+)
+def test_a_moment_said_in_chinese(raw: str, expected: str | None) -> None:
+    moment: Question = {"code": "when", "datatype": "datetime", "question": "什么时候？"}
+
+    values, _ = parse_answer(
+        moment, raw, now=lambda: datetime(2026, 5, 10, 12, tzinfo=timezone.utc)
+    )
+    assert values == ((expected,) if expected else None)
