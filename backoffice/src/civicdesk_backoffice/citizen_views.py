@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import web
 from open311_schema import format_datetime
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicdesk_backoffice import handoffs, media, staff, workflow
+from civicdesk_backoffice import handoffs, idempotency, media, staff, workflow
 from civicdesk_backoffice.api_support import page_size, read_json_object, require_api_client
 from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
@@ -24,6 +25,7 @@ from civicdesk_backoffice.models import (
     ApiKey,
     CommentAuthor,
     CommentVisibility,
+    Handoff,
     ServiceEntry,
     Ticket,
     TicketComment,
@@ -142,36 +144,71 @@ async def create_handoff(request: web.Request) -> web.Response:
     """``POST /api/v1/citizens/{identity}/handoffs`` ``{"message", "service_request_id"}``.
 
     The citizen asks for a person. Returns 201 with the handoff id, the department that
-    answers and when an answer can be expected.
+    answers and when an answer can be expected. With an ``Idempotency-Key`` header a retry
+    creates nothing more: the same key with the same request answers the first handoff
+    again (``Idempotent-Replayed: true``), with another request 422.
     """
     client = await require_api_client(request)
     identity = channel_identity(request.match_info["identity"])
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     body = await read_json_object(request)
-    message = workflow.clean_text(
-        body.get("message"), "message", handoffs.MAX_MESSAGE_CHARS, required=True
+    message = (
+        workflow.clean_text(
+            body.get("message"), "message", handoffs.MAX_MESSAGE_CHARS, required=True
+        )
+        or ""
     )
     reference = body.get("service_request_id")
     if reference is not None and not isinstance(reference, str):
         raise ApiError(400, "service_request_id must be a string.")
+    keyed = None if key is None else handoffs.keyed_id(client.id, key)
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONMAKER].begin() as session:
-        ticket = None
-        if reference is not None and reference.strip():
-            ticket = await _ticket_of(session, reference.strip(), identity)
-        handoff = handoffs.new_handoff(
-            session,
-            identity=identity,
-            message=message or "",
-            department=settings.handoff_department if ticket is None else ticket.department,
-            response_hours=settings.handoff_response_hours,
-            ticket=ticket,
-        )
-        await session.flush()
-        staff.record_citizen_audit(
-            session, client, "handoff.create", ticket=ticket, detail={"handoff_id": handoff.id}
-        )
-        view = handoffs.citizen_view(handoff)
+    try:
+        async with request.app[SESSIONMAKER].begin() as session:
+            ticket = None
+            if reference is not None and reference.strip():
+                ticket = await _ticket_of(session, reference.strip(), identity)
+            if keyed is not None and (earlier := await session.get(Handoff, keyed)) is not None:
+                return _replayed_handoff(earlier, identity, message, ticket)
+            handoff = handoffs.new_handoff(
+                session,
+                identity=identity,
+                message=message,
+                department=settings.handoff_department if ticket is None else ticket.department,
+                response_hours=settings.handoff_response_hours,
+                ticket=ticket,
+                handoff_id=keyed,
+            )
+            await session.flush()
+            staff.record_citizen_audit(
+                session, client, "handoff.create", ticket=ticket, detail={"handoff_id": handoff.id}
+            )
+            view = handoffs.citizen_view(handoff)
+    except IntegrityError:
+        if keyed is None:
+            raise
+        # A retry with the same key committed first: answer with what it stored.
+        async with request.app[SESSIONMAKER]() as session:
+            earlier = await session.get(Handoff, keyed)
+            if earlier is None:
+                raise
+            ticket = (
+                None if earlier.ticket_id is None else await session.get(Ticket, earlier.ticket_id)
+            )
+            return _replayed_handoff(earlier, identity, message, ticket)
     return web.json_response(view, status=201)
+
+
+def _replayed_handoff(
+    earlier: Handoff, identity: str, message: str, ticket: Ticket | None
+) -> web.Response:
+    if not handoffs.same_request(earlier, identity, message, ticket):
+        raise ApiError(
+            422, f"This {idempotency.HEADER} was already used for another request for a person."
+        )
+    return web.json_response(
+        handoffs.citizen_view(earlier), status=201, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 _FALLBACK_SLA_HOURS = 72
@@ -349,6 +386,7 @@ def _citizen_view(ticket: Ticket, service_name: str) -> dict[str, Any]:
         "overdue": workflow.is_overdue(ticket, utcnow()),
         "duplicate_of": ticket.duplicate_of,
         "rating": ticket.rating,
+        "locale": ticket.locale,
     }
 
 

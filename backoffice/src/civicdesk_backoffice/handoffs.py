@@ -7,6 +7,7 @@ all), and a reply reaches the citizen through the chat push outbox.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -30,6 +31,26 @@ MAX_REPLY_CHARS = 4000
 _ID_PREFIX = "h_"
 
 
+def keyed_id(api_key_id: int, idempotency_key: str) -> str:
+    """The id of the handoff an API client asks for with ``Idempotency-Key``.
+
+    Derived from the client and the key, so a retry of the same request names the same
+    handoff and the primary key lets only one be stored, whichever request commits first
+    (no claim row, no migration); the id has the shape of a random one.
+    """
+    digest = hashlib.sha256(f"{api_key_id}\x00{idempotency_key}".encode()).hexdigest()
+    return _ID_PREFIX + digest[:24]
+
+
+def same_request(handoff: Handoff, identity: str, message: str, ticket: Ticket | None) -> bool:
+    """Whether ``handoff`` is what a request with these values would have created."""
+    return (
+        handoff.identity == identity
+        and handoff.message == message
+        and handoff.ticket_id == (None if ticket is None else ticket.id)
+    )
+
+
 def new_handoff(
     session: AsyncSession,
     *,
@@ -38,11 +59,16 @@ def new_handoff(
     department: str,
     response_hours: int,
     ticket: Ticket | None,
+    handoff_id: str | None = None,
 ) -> Handoff:
-    """Queue a citizen's request for a person in the session's transaction."""
+    """Queue a citizen's request for a person in the session's transaction.
+
+    ``handoff_id`` is :func:`keyed_id` for a request with an ``Idempotency-Key``; random
+    otherwise.
+    """
     now = utcnow()
     handoff = Handoff(
-        id=_ID_PREFIX + secrets.token_hex(12),
+        id=handoff_id or _ID_PREFIX + secrets.token_hex(12),
         identity=identity,
         ticket_id=None if ticket is None else ticket.id,
         department=department,
