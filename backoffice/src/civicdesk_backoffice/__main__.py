@@ -1,9 +1,10 @@
 """Command line of the back office: ``civicdesk-backoffice <command>``.
 
 Commands: ``serve``, ``migrate``, ``load-catalogue``, ``api-key create|revoke|list``,
-``staff create`` and ``dev-bootstrap``. Settings come from ``BACKOFFICE__*`` environment
-variables (see ``settings.py``). Expected failures (database down, schema not migrated,
-invalid catalogue, name taken) end with one line on stderr and exit code 1.
+``staff create``, ``retention run`` and ``dev-bootstrap``. Settings come from
+``BACKOFFICE__*`` environment variables (see ``settings.py``). Expected failures
+(database down, schema not migrated, invalid catalogue, name taken) end with one line on
+stderr and exit code 1.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from civicdesk_backoffice.db import (
     safe_url,
 )
 from civicdesk_backoffice.models import ApiKey, StaffRole
+from civicdesk_backoffice.retention import RetentionResult, strip_closed_contacts
 from civicdesk_backoffice.schema import SchemaNotReadyError, check_schema, head_revision, migrate
 from civicdesk_backoffice.settings import Settings
 
@@ -150,6 +152,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     staff_create.set_defaults(command=_staff_create)
 
+    retention = commands.add_parser("retention", help="apply the retention settings")
+    retention_commands = retention.add_subparsers(
+        title="retention commands", required=True, metavar="ACTION"
+    )
+    retention_run = retention_commands.add_parser(
+        "run",
+        help="remove contact details of tickets closed longer than the retention period",
+    )
+    retention_run.add_argument(
+        "--days",
+        type=int,
+        help="the period in days (default: BACKOFFICE__RETENTION__CONTACT_DAYS)",
+    )
+    retention_run.set_defaults(command=_retention_run)
+
     bootstrap = commands.add_parser(
         "dev-bootstrap",
         help="migrate, load the catalogue and write working dev credentials (idempotent)",
@@ -223,6 +240,27 @@ def _load_catalogue(settings: Settings, args: argparse.Namespace) -> int:
             return (await load_catalogue(sessionmaker, path)).summary()
 
     print(f"loaded {path}: {asyncio.run(run())}")
+    return 0
+
+
+def _retention_run(settings: Settings, args: argparse.Namespace) -> int:
+    days = args.days if args.days is not None else settings.retention.contact_days
+    if days is None:
+        raise CommandError(
+            "retention is off: set BACKOFFICE__RETENTION__CONTACT_DAYS or pass --days"
+        )
+    if days < 1:
+        raise CommandError("--days must be at least 1")
+
+    async def run() -> RetentionResult:
+        async with _database(settings) as sessionmaker:
+            return await strip_closed_contacts(sessionmaker, days)
+
+    result = asyncio.run(run())
+    print(
+        f"contact details removed from {result.tickets} ticket(s) closed before "
+        f"{result.cutoff.isoformat(timespec='seconds')} ({days} days)"
+    )
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from civicdesk_backoffice import citizen_views, media, points, staff_views
+from civicdesk_backoffice import citizen_data, citizen_views, media, points, staff_views
 
 _STAFF_TICKET = "/api/v1/staff/tickets/{service_request_id}"
 _CITIZEN = "/api/v1/citizens/{identity}/tickets"
@@ -23,6 +23,7 @@ def setup_extension_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/staff/audit", staff_views.read_audit)
     app.router.add_get("/api/v1/staff/handoffs", staff_views.list_handoffs)
     app.router.add_post("/api/v1/staff/handoffs/{handoff_id}/reply", staff_views.reply_to_handoff)
+    citizen_data.setup_citizen_data_routes(app)
 
     app.router.add_get(_CITIZEN, citizen_views.list_tickets)
     app.router.add_get(f"{_CITIZEN}/{{service_request_id}}", citizen_views.get_ticket)
