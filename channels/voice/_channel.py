@@ -76,6 +76,9 @@ BUILT_IN_WORDS = {
 }
 STOP_INTENTS = frozenset({"AMAZON.StopIntent", "AMAZON.NavigateHomeIntent", "AMAZON.PauseIntent"})
 CONTINUE_INTENTS = frozenset({"AMAZON.MoreIntent", "AMAZON.NextIntent"})
+# The bot's answers to "talk to a person": with a hotline set, the adapter adds its number, so
+# a caller can choose a person now rather than a reply later.
+HANDOFF_RESPONSES = frozenset({"utter_handoff", "utter_handoff_filed", "utter_handoff_queued"})
 # Said to the adapter, not the bot: the rest of a long reply, or the last one again.
 CONTINUE_WORDS = frozenset(
     {"continue", "go on", "more", "tell me more", "keep going", "carry on", "继续"}
@@ -527,7 +530,11 @@ class VoiceInput(CivicDeskInputChannel):
             messages.append({"text": self.reply_text("voice_news", turn.language)})
             # Only their words: numbers for their buttons would clash with this turn's.
             messages.extend({"text": item.get("text", "")} for item in news)
-        messages.extend(await self._turn(turn, text, on_new_message, about_address))
+        said, responses = await self._turn(turn, text, on_new_message, about_address)
+        messages.extend(said)
+        if self._hotline and responses & HANDOFF_RESPONSES and not self._names_hotline(said):
+            line = self.reply_text("voice_hotline", turn.language).format(hotline=self._hotline)
+            messages.append({"text": line})
         speech = speak_turn(
             messages, phrases=self._phrases(turn.language), budget_seconds=self._budget
         )
@@ -536,8 +543,9 @@ class VoiceInput(CivicDeskInputChannel):
 
     async def _turn(
         self, turn: VoiceTurn, text: str, on_new_message: OnNewMessage, about_address: bool
-    ) -> list[dict[str, Any]]:
-        collector = CollectingOutputChannel()
+    ) -> tuple[list[dict[str, Any]], set[str]]:
+        """The bot's messages of one turn, and the names of the responses they came from."""
+        collector = _TurnCollector()
         extra: dict[str, Any] = {"voice_platform": turn.platform, "message_id": turn.delivery}
         if about_address:
             extra["voice_device_address"] = True
@@ -550,7 +558,13 @@ class VoiceInput(CivicDeskInputChannel):
             metadata=message_metadata(self.name(), location=turn.location, extra=extra),
         )
         await on_new_message(message)
-        return [dict(m) for m in collector.messages]
+        return [dict(m) for m in collector.messages], collector.responses
+
+    def _names_hotline(self, messages: list[dict[str, Any]]) -> bool:
+        digits = re.sub(r"\D", "", self._hotline or "")
+        return bool(digits) and any(
+            digits in re.sub(r"\D", "", str(m.get("text") or "")) for m in messages
+        )
 
     def _reply(self, speech: Speech, part: int) -> VoiceReply:
         ssml = speech.parts[part] if part < len(speech.parts) else speech.parts[-1]
@@ -592,3 +606,18 @@ class VoiceInput(CivicDeskInputChannel):
             # Number words are English; other languages hear digits, read in their language.
             spell_numbers=(supported_language(language) or self.language or "en") == "en",
         )
+
+
+class _TurnCollector(CollectingOutputChannel):  # type: ignore[misc]
+    """Rasa's collecting channel that also notes which responses the bot used
+    (``utter_action``, which Rasa puts on each message it sends)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.responses: set[str] = set()
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        name = message.get("utter_action")
+        if isinstance(name, str):
+            self.responses.add(name)
+        await super().send_response(recipient_id, message)

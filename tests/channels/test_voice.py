@@ -71,6 +71,14 @@ async def bot(message: UserMessage) -> None:
         await out.send_text_with_buttons(
             message.sender_id, LOCATION_QUESTION["text"], LOCATION_QUESTION["buttons"]
         )
+    elif text == "talk to a person":
+        await out.send_response(
+            message.sender_id,
+            {
+                "text": "I have asked a person to help. Someone will answer you here.",
+                "utter_action": "utter_handoff_filed",
+            },
+        )
     elif text == "long":
         sentences = [
             f"Point {n} is here to make the answer long enough for parts." for n in range(12)
@@ -460,10 +468,26 @@ async def test_the_webhook_answers_in_ssml_with_numbered_choices(running: Runnin
 
 async def test_the_webhook_names_the_hotline_when_the_reply_gives_it(running: Running) -> None:
     _, body = await running.webhook_post(
-        {"sender": "ivr-call-2", "message_id": "w-2", "message": "talk to a person"}
+        {"sender": "ivr-call-2", "message_id": "w-2", "message": "what now"}
     )
     assert body["hotline"] == "12345"
     assert "1 2 3 4 5" in body["ssml"]
+
+
+async def test_talk_to_a_person_offers_the_hotline_too(running: Running) -> None:
+    _, body = await running.webhook_post(
+        {"sender": "ivr-call-7", "message_id": "w-7", "message": "talk to a person"}
+    )
+    assert body["hotline"] == "12345"
+    assert body["ssml"].endswith(
+        "I have asked a person to help. Someone will answer you here."
+        " If you would rather speak to someone now, call 1 2 3 4 5.</speak>"
+    )
+    # Without the bot's handoff answer, no line is added.
+    _, other = await running.webhook_post(
+        {"sender": "ivr-call-7", "message_id": "w-8", "message": "where"}
+    )
+    assert other["hotline"] is None
 
 
 async def test_the_webhook_uses_the_address_the_platform_gives(running: Running) -> None:
