@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from civicdesk_backoffice import log_ids
 from civicdesk_backoffice.__main__ import main
 from civicdesk_backoffice.models import (
     AuditEntry,
@@ -293,3 +295,23 @@ async def test_the_retention_command_is_off_until_configured(
     async with sessionmaker() as session:
         phone = await session.scalar(select(Ticket.phone).where(Ticket.service_request_id == old))
     assert phone is None
+
+
+async def test_erasure_is_logged_by_hashed_identity_only(
+    client: Client,
+    api_key: str,
+    make_staff: StaffFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = await _arrange(client, api_key, make_staff)
+    log_ids.configure("test-key")
+    with caplog.at_level(logging.DEBUG, logger="civicdesk_backoffice"):
+        answer = await client.post(
+            f"/api/v1/staff/citizens/{ME}/erase", headers=world["admin"].headers
+        )
+    assert answer.status == 200
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert log_ids.sender_tag(ME) in text
+    assert world["lamp"] in text
+    for personal in PERSONAL:
+        assert personal not in text

@@ -21,7 +21,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import api_keys, staff
+from civicdesk_backoffice import api_keys, log_ids, staff
 from civicdesk_backoffice.access_log import RedactedAccessLogger, install_log_redaction
 from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.bootstrap import dev_bootstrap
@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    log_ids.configure(settings.log_hash_key.get_secret_value())
     if settings.own_log_level and not quiet:
         logging.getLogger("civicdesk_backoffice").setLevel(settings.own_log_level.upper())
     command: Command = args.command

@@ -20,6 +20,7 @@ keeps what was erased.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from civicdesk_backoffice import handoffs, media, staff, workflow
 from civicdesk_backoffice.app_keys import SESSIONMAKER
 from civicdesk_backoffice.citizen_views import channel_identity
 from civicdesk_backoffice.errors import ApiError
+from civicdesk_backoffice.log_ids import sender_tag
 from civicdesk_backoffice.models import (
     AuditEntry,
     CitizenPoint,
@@ -58,6 +60,8 @@ ERASED_IDENTITY = "erased"
 """What a handoff's or a point's identity becomes: it matches no ``channel:id``."""
 
 Json = dict[str, Any]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -282,6 +286,9 @@ async def export_view(request: web.Request) -> web.Response:
             body = await export(session, user, identity)
     if refused:
         _require_reach(user)
+    logger.info(
+        "citizen data exported: %d ticket(s) (%s)", len(body["tickets"]), sender_tag(identity)
+    )
     return web.json_response(body)
 
 
@@ -298,6 +305,11 @@ async def erase_view(request: web.Request) -> web.Response:
             report = await erase(session, user, identity)
     if refused:
         _require_reach(user)
+    logger.info(
+        "citizen data erased: ticket(s) %s (%s)",
+        ",".join(report.tickets) or "none",
+        sender_tag(identity),
+    )
     return web.json_response({"scope": _scope(user), "erased": report.as_json()})
 
 

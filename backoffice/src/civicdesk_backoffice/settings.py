@@ -73,9 +73,10 @@ class RetentionSettings(BaseModel):
 
     Attributes:
         contact_days: Days after a ticket closed (closed, rejected, duplicate, or resolved)
-            before its contact details (phone, email, names, device id, chat identity) are
-            removed by ``civicdesk-backoffice retention run``; ``None`` (the default) keeps
-            them until erased on request. Description, service, status and place stay.
+            before its contact details (phone, email, names, device id) are removed by
+            ``civicdesk-backoffice retention run``; ``None`` (the default) keeps them until
+            erased on request. Description, service, status, place and the chat identity
+            (so the citizen can still find and reopen the ticket) stay.
     """
 
     contact_days: int | None = Field(default=None, ge=1, le=36500)
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
             (see :class:`RetentionSettings`).
         log_hash_key: Key of the hashed sender ids in log lines (``log_ids.sender_tag``);
             empty draws a random key per process, so tags are not comparable across them.
+            The same value as the bot side's ``CIVICDESK_LOG_HASH_KEY`` gives one citizen
+            the same tag everywhere.
     """
 
     model_config = SettingsConfigDict(
