@@ -19,6 +19,7 @@ from civicdesk_backoffice.console import setup_console
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
 from civicdesk_backoffice.errors import error_middleware
 from civicdesk_backoffice.open311.views import TICKET_FILER
+from civicdesk_backoffice.public import setup_public
 from civicdesk_backoffice.routes import setup_routes
 from civicdesk_backoffice.settings import Settings
 from civicdesk_backoffice.tickets import TicketFiler
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_routes(app)
     setup_extension_routes(app)
     setup_console(app)
+    setup_public(app)
     return app
 
 

@@ -99,7 +99,8 @@ def _parse_cursor(raw: str) -> tuple[datetime, int] | None:
     return moment, number
 
 
-def _key(after: tuple[datetime, int]) -> Any:  # noqa: ANN401 (a SQL row value)
+def keyset_key(after: tuple[datetime, int]) -> Any:  # noqa: ANN401 (a SQL row value)
+    """The SQL row value of a keyset cursor ``(timestamp, id)``."""
     # Typed binds, so SQLite gets the same naive-UTC text the column stores.
     return tuple_(literal(after[0], UTCDateTime()), literal(after[1], Integer()))
 
@@ -183,12 +184,14 @@ async def queue_page(
         listing = listing.where(tab)  # type: ignore[arg-type]
     if query.sort is Sort.AGE:
         if query.after is not None:
-            listing = listing.where(tuple_(Ticket.requested_at, Ticket.id) < _key(query.after))
+            listing = listing.where(
+                tuple_(Ticket.requested_at, Ticket.id) < keyset_key(query.after)
+            )
         listing = listing.order_by(Ticket.requested_at.desc(), Ticket.id.desc())
     else:
         listing = listing.where(Ticket.expected_at.is_not(None))
         if query.after is not None:
-            listing = listing.where(tuple_(Ticket.expected_at, Ticket.id) > _key(query.after))
+            listing = listing.where(tuple_(Ticket.expected_at, Ticket.id) > keyset_key(query.after))
         listing = listing.order_by(Ticket.expected_at.asc(), Ticket.id.asc())
     rows = [(t, name) for t, name in (await session.execute(listing.limit(PAGE_SIZE + 1))).tuples()]
     more = len(rows) > PAGE_SIZE
