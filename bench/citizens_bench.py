@@ -1,12 +1,13 @@
-"""Task success of simulated citizens, tapping and typing, through the running stack.
+"""Task success of simulated citizens, tapping, typing and speaking, through the running stack.
 
 Starts the three processes (back office on SQLite, action server, Rasa with the trained
-model), plays every scenario of ``evals/scenarios/dev.yml`` and ``heldout.yml`` in both modes
-over Rasa's REST channel, and judges each conversation by the ticket it filed. Prints, per
-scenario set, mode and kind: the share of citizens who got the right ticket, the median
-number of messages they sent, the median time a whole conversation took as they waited for
-it, and the most consecutive turns one identical bot message was said in. Failures are
-listed by id (``python -m evals.run <set> --only <id>`` shows the conversation).
+model), plays every scenario of ``evals/scenarios/dev.yml`` and ``heldout.yml`` in each mode
+(tapping and typing over Rasa's REST channel, speaking through the voice channel), and
+judges each conversation by the ticket it filed. Prints, per scenario set, mode and kind:
+the share of citizens who got the right ticket, the median number of messages they sent,
+the median time a whole conversation took as they waited for it, and the most consecutive
+turns one identical bot message was said in. Failures are listed by id
+(``python -m evals.run <set> --only <id>`` shows the conversation).
 docs/benchmarks.md ("Simulated citizens") records the figures; the held-back set is
 reported apart.
 
@@ -30,6 +31,8 @@ from evals.run import local_stack, run_scenarios
 from evals.scenarios import load
 
 KINDS = ("complaint", "application", "feedback")
+# "voice": through the voice channel, answers spoken, no buttons (evals/voice_channel.py).
+MODES = ("tap", "type", "voice")
 
 
 def row(label: str, outcomes: list[Outcome]) -> str:
@@ -53,18 +56,18 @@ def main() -> int:
     with local_stack() as stack:
         for name in args.sets:
             results[name] = asyncio.run(
-                run_scenarios(stack, load(name), ["tap", "type"], label=f"bench-{name}")
+                run_scenarios(stack, load(name), list(MODES), label=f"bench-{name}")
             )
     print("| set, mode, kind | right ticket | median messages | median s | max repeat |")
     print("|---|---|---|---|---|")
     for name, outcomes in results.items():
-        for mode in ("tap", "type"):
+        for mode in MODES:
             mine = [o for o in outcomes if o.mode == mode]
             print(row(f"{name}, {mode}, all", mine))
             for kind in KINDS:
                 print(row(f"{name}, {mode}, {kind}", [o for o in mine if o.scenario.kind == kind]))
     for name, outcomes in results.items():
-        for mode in ("tap", "type"):
+        for mode in MODES:
             failed = [o for o in outcomes if o.mode == mode and not o.success]
             if failed:
                 print(f"\n{name} {mode} failed:")

@@ -19,7 +19,8 @@ from typing import Literal
 from evals.bot_messages import Button, Reply
 from evals.scenarios import Scenario
 
-Mode = Literal["tap", "type"]
+# "voice" answers as "type" does, through the voice channel (evals/voice_channel.py).
+Mode = Literal["tap", "type", "voice"]
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 
 

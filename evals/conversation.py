@@ -22,6 +22,7 @@ import httpx
 from evals.bot_messages import Reply, read_reply, response_key
 from evals.citizen import Catalogue, Citizen, Mode
 from evals.scenarios import Scenario
+from evals.voice_channel import say_by_voice
 
 MAX_TURNS = 20
 # A queued submission is announced when the citizen writes again.
@@ -68,16 +69,23 @@ async def converse(
     mode: Mode,
     catalogue: Catalogue,
     sender: str,
+    rasa_token: str = "",
 ) -> Outcome:
-    """Play ``scenario`` to its end (a reference, or ``MAX_TURNS`` messages)."""
+    """Play ``scenario`` to its end (a reference, or ``MAX_TURNS`` messages); the voice mode
+    talks through the voice channel and reads the turn from the tracker (``rasa_token``)."""
     outcome = Outcome(scenario, mode)
     citizen = Citizen(scenario, mode, catalogue)
     started = time.perf_counter()
     message = scenario.opening
     repeats: dict[str, int] = {}  # bot text -> consecutive turns it was said in
     while outcome.turns < MAX_TURNS:
-        reply = await _say(client, rasa_url, sender, message)
-        outcome.turns += 1
+        if mode == "voice":
+            reply, sent, heard = await say_by_voice(client, rasa_url, rasa_token, sender, message)
+            outcome.turns += sent
+            outcome.problems.extend(heard)
+        else:
+            reply = await _say(client, rasa_url, sender, message)
+            outcome.turns += 1
         outcome.transcript.append(("citizen", message))
         outcome.transcript.extend(("bot", text) for text in reply.texts)
         # Button captions ("Or:") come with every ask of some steps; the question itself and

@@ -21,6 +21,7 @@ from devstack import Stack, scratch_config
 from evals.citizen import Mode
 from evals.conversation import Outcome, converse, judge, read_catalogue
 from evals.scenarios import Scenario, load
+from evals.voice_channel import VoiceStack, voice_environment
 
 # Conversations at once: a few citizens chatting together, within the machine's two cores.
 CONCURRENCY = 4
@@ -30,8 +31,10 @@ CONCURRENCY = 4
 def local_stack() -> Iterator[Stack]:
     """The three processes on free ports, with their state in a fresh directory."""
     with tempfile.TemporaryDirectory(prefix="civicdesk-evals-") as scratch:
-        config = scratch_config(Path(scratch), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1"})
-        with Stack(config) as stack:
+        config = scratch_config(
+            Path(scratch), {"CIVICDESK_OUTBOX_RETRY_SECONDS": "1", **voice_environment()}
+        )
+        with VoiceStack(config) as stack:
             yield stack
 
 
@@ -52,6 +55,7 @@ async def run_scenarios(
                     mode,
                     catalogue,
                     sender=f"{label}-{mode}-{scenario.id}",
+                    rasa_token=stack.rasa_token or "",
                 )
                 await judge(
                     client, stack.config.backoffice_url, stack.config.database_path, outcome
@@ -81,7 +85,7 @@ def describe(outcome: Outcome) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("set", nargs="?", default="dev", help="scenario file (dev, heldout)")
-    parser.add_argument("--mode", choices=("tap", "type", "both"), default="both")
+    parser.add_argument("--mode", choices=("tap", "type", "voice", "both"), default="both")
     parser.add_argument("--only", nargs="*", help="scenario ids to run")
     parser.add_argument("--quiet", action="store_true", help="no transcripts")
     args = parser.parse_args(argv)
