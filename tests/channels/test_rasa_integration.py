@@ -18,6 +18,7 @@ from rasa.core.run import configure_app, create_http_input_channels
 from rasa.server import _get_output_channel
 from sanic import Sanic
 
+from bot.erasure import ConversationErasureInput
 from bot.metrics import MetricsInput
 from channels.alipay import AlipayInput, AlipayOutput
 from channels.signed_rest import SignedRestInput, sign
@@ -73,7 +74,11 @@ def channel_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_repositorys_credentials_file_loads() -> None:
     channels = create_http_input_channels(None, str(ROOT / "credentials.yml"))
-    assert {type(channel) for channel in channels} == {WebChatInput, MetricsInput}
+    assert {type(channel) for channel in channels} == {
+        WebChatInput,
+        MetricsInput,
+        ConversationErasureInput,
+    }
 
 
 def test_every_channel_loads_from_credentials_by_module_path(
