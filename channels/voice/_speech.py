@@ -26,6 +26,8 @@ from channels._output import SHARE_LOCATION_PAYLOAD, Button
 # default voices (about 150 to 175 words a minute): the 30-second ceiling must hold on both.
 WORDS_PER_SECOND = 2.4
 SPELLED_CHARACTER_SECONDS = 0.45
+# Chinese is read character by character, about 2.7 a second by espeak-ng's Mandarin voice.
+CJK_CHARACTERS_PER_SECOND = 2.5
 # Below the 30 s a reply may take, with room for the estimate being off.
 DEFAULT_BUDGET_SECONDS = 22.0
 
@@ -59,8 +61,10 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # shorter, so they are read as numbers.
 _SPELLED = re.compile(r"\b(?P<reference>CD-?[0-9A-Z]{6})\b|(?P<phone>\+?\d(?:[ ]?\d){4,})")
 _SCREEN_WORDS = re.compile(r"\b(type|press|tap|click)\b", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+# A sentence ends at ". ", "! " or "? " before a capital, or after Chinese 。！？；
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|(?<=[。！？；])\s*")
 _WORD = re.compile(r"\S+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
 @dataclass(frozen=True)
@@ -157,15 +161,21 @@ def ssml_of(text: str) -> str:
 
 
 def seconds_to_say(text: str) -> float:
-    """An estimate of how long plain ``text`` takes to say (spelled runs cost per character)."""
+    """An estimate of how long plain ``text`` takes to say: words, Chinese characters, and
+    spelled runs, each at their own pace."""
     seconds = 0.0
     position = 0
     for match in _SPELLED.finditer(text):
-        seconds += len(_WORD.findall(text[position : match.start()])) / WORDS_PER_SECOND
+        seconds += _plain_seconds(text[position : match.start()])
         seconds += len(match.group(0).replace(" ", "")) * SPELLED_CHARACTER_SECONDS
         position = match.end()
-    seconds += len(_WORD.findall(text[position:])) / WORDS_PER_SECOND
-    return seconds
+    return seconds + _plain_seconds(text[position:])
+
+
+def _plain_seconds(text: str) -> float:
+    characters = len(_CJK.findall(text))
+    words = len(_WORD.findall(_CJK.sub(" ", text)))
+    return words / WORDS_PER_SECOND + characters / CJK_CHARACTERS_PER_SECOND
 
 
 def number_word(number: int, phrases: ChoicePhrases) -> str:
@@ -206,6 +216,12 @@ def sentences_of(text: str, budget_seconds: float) -> list[str]:
             if not sentence:
                 continue
             while seconds_to_say(sentence) > budget_seconds:
+                if _CJK.search(sentence):
+                    # Chinese has no spaces: cut between characters.
+                    cut = max(1, int(budget_seconds * CJK_CHARACTERS_PER_SECOND * 0.8))
+                    sentences.append(sentence[:cut])
+                    sentence = sentence[cut:]
+                    continue
                 words = sentence.split(" ")
                 cut = max(1, int(budget_seconds * WORDS_PER_SECOND * 0.8))
                 sentences.append(" ".join(words[:cut]))

@@ -69,8 +69,13 @@ TURNS = [*_bot_turns(), *_catalogue_turns()]
 def _seconds_of(ssml: str, out: Path) -> float:
     espeak = shutil.which("espeak-ng")
     assert espeak, "espeak-ng is missing: run scripts/install-espeak.sh"
+    # The bot's Chinese replies are read by espeak-ng's Mandarin voice, the rest in English.
+    voice = "cmn" if re.search(r"[\u3400-\u9fff]", ssml) else "en"
     done = subprocess.run(
-        [espeak, "-m", "-w", str(out), ssml], capture_output=True, text=True, timeout=60
+        [espeak, "-v", voice, "-m", "-w", str(out), ssml],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert not done.stderr.strip(), done.stderr

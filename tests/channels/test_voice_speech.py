@@ -109,3 +109,14 @@ def test_the_device_address_option_is_picked_only_by_its_number_or_name(
 ) -> None:
     assert picks_location(said, LOCATION_CHOICES) is picked
     assert picks_location(said, (SpokenChoice(1, "Yes", "/affirm"),)) is False
+
+
+def test_chinese_is_timed_by_the_character_and_cut_at_its_own_full_stops() -> None:
+    sentence = "办理的工作人员可以联系您吗？可以的话，请在这里输入您的电话或邮箱。"
+    speech = speak_turn([{"text": sentence * 4}])
+
+    assert seconds_to_say(sentence) > 10  # 33 characters, not one "word"
+    assert len(speech.parts) > 1
+    plain = [p.replace("Say continue to hear the rest.", "") for p in speech.parts]
+    assert all(seconds_to_say(p) <= 22.0 for p in plain)
+    assert "".join(p.replace(" ", "") for p in plain) == sentence * 4
