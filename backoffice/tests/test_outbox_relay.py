@@ -157,18 +157,21 @@ async def test_staff_changes_are_pushed_once_each(
             "status": "acknowledged",
             "kind": "status",
             "message": "Now acknowledged.",
+            "locale": "en",
         },
         {
             "service_request_id": reference,
             "status": "acknowledged",
             "kind": "comment",
             "message": "Crew booked.",
+            "locale": "en",
         },
         {
             "service_request_id": reference,
             "status": "acknowledged",
             "kind": "handoff_reply",
             "message": "Calling at 3.",
+            "locale": "en",
         },
     ]
 

@@ -381,6 +381,69 @@ def parse_attributes(stored: list[Any]) -> list[ServiceAttribute]:
     return _ATTRIBUTES.validate_python(stored, strict=False)
 
 
+@dataclass(frozen=True)
+class ServiceWords:
+    """What a citizen reads of one service, in one language."""
+
+    name: str
+    description: str
+    group: str
+    keywords: tuple[str, ...]
+    location_question: str | None
+    photo_question: str | None
+
+
+def _translation(service: ServiceEntry, locale: str) -> dict[str, Any]:
+    stored = (service.translations or {}).get(locale)
+    return stored if isinstance(stored, dict) else {}
+
+
+def words_of(service: ServiceEntry, locale: str) -> ServiceWords:
+    """``service``'s words in ``locale``; each one the translation lacks is the English.
+
+    English (or any locale without a translation on this row) is the row's own columns.
+    """
+    words = _translation(service, locale)
+    return ServiceWords(
+        name=words.get("name") or service.name,
+        description=words.get("description") or service.description,
+        group=words.get("group") or service.group,
+        keywords=tuple(words.get("keywords") or service.keywords),
+        location_question=words.get("location_question") or service.location_question,
+        photo_question=words.get("photo_question") or service.photo_question,
+    )
+
+
+def localised_attributes(service: ServiceEntry, locale: str) -> list[ServiceAttribute]:
+    """The attribute definitions of ``service`` with questions, hints and options in ``locale``.
+
+    Codes, datatypes and option keys never change: an answer given in any language is
+    filed with the same keys.
+    """
+    translated = _translation(service, locale).get("attributes") or {}
+    localised: list[ServiceAttribute] = []
+    for attribute in attributes_of(service):
+        words = translated.get(attribute.code)
+        if not isinstance(words, dict):
+            localised.append(attribute)
+            continue
+        names = words.get("values") or {}
+        localised.append(
+            attribute.model_copy(
+                update={
+                    "description": words.get("description") or attribute.description,
+                    "datatype_description": words.get("datatype_description")
+                    or attribute.datatype_description,
+                    "values": [
+                        AttributeValue(key=value.key, name=names.get(value.key) or value.name)
+                        for value in attribute.values
+                    ],
+                }
+            )
+        )
+    return localised
+
+
 def is_service_code(text: str) -> bool:
     """Whether ``text`` has the shape of a service code (snake_case, at most 64 characters)."""
     return re.fullmatch(_SERVICE_CODE, text) is not None

@@ -87,6 +87,8 @@ def enqueue(
             "status": "" if ticket is None else ticket.status,
             "kind": kind.value,
             "message": message or "",
+            # The language the ticket was filed in, so the bot answers in it ("" without one).
+            "locale": "" if ticket is None else ticket.locale,
         },
         state=OutboxState.PENDING.value,
         attempts=0,

@@ -457,6 +457,7 @@ def _staff_view(ticket: Ticket, service_name: str, usernames: dict[int, str]) ->
         "overdue": workflow.is_overdue(ticket, utcnow()),
         "duplicate_of": ticket.duplicate_of,
         "rating": ticket.rating,
+        "locale": ticket.locale,
         "citizen": {
             "first_name": ticket.first_name,
             "last_name": ticket.last_name,

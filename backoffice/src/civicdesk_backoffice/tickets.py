@@ -108,12 +108,14 @@ class Filing:
             recorded on it in the storing transaction (one ``UPDATE`` for the whole group).
         on_stored: Runs inside the storing transaction with the new ticket's id, so what
             it writes commits (or rolls back) together with the ticket.
+        locale: The language the citizen filed in (a served locale, see ``locales.py``).
     """
 
     new: NewServiceRequest
     api_key: str | None = None
     claim: idempotency.Claim | None = None
     on_stored: OnStored | None = None
+    locale: str = "en"
 
 
 FilingOutcome = FiledTicket | BaseException
@@ -327,6 +329,7 @@ async def _store_batch_once(
                 continue
             # References distinct within the batch, so each returned one names one request.
             rows[index] = _new_ticket(filing.new, service, answers, now, _fresh_reference(taken))
+            rows[index]["locale"] = filing.locale
         ids = await _insert_tickets(connection, list(rows.values()))
         completed = [
             (claim, ids[rows[index]["service_request_id"]])

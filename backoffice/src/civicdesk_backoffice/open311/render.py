@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
@@ -108,17 +108,26 @@ def _xml_text(value: object) -> str:
     return _NOT_XML_CHARS.sub("\ufffd", str(value))
 
 
-def revalidated(request: web.Request, response: web.Response) -> web.Response:
+def revalidated(
+    request: web.Request, response: web.Response, *, locale: str | None = None
+) -> web.Response:
     """``response`` with an ``ETag``, or ``304 Not Modified`` if the client holds that version.
 
     For the catalogue's resources, which change only when the catalogue is reloaded: a client
     keeps what it read and asks again with ``If-None-Match``; an unchanged resource costs it
     no body (docs/backoffice-api.md, "Caching the catalogue"). The tag is a digest of the body,
-    so it changes exactly when the bytes do, whatever changed them.
+    so it changes exactly when the bytes do, whatever changed them. With a ``locale`` the
+    response is marked with its language, and the language is digested too: a tag is never
+    shared by two languages, even where a service's words fall back to the same English.
     """
     body = response.body if isinstance(response.body, bytes) else b""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    digest = hashlib.sha256(body)
+    headers = {"Cache-Control": "no-cache"}
+    if locale is not None:
+        digest.update(b"\0" + locale.encode())
+        mark_language(headers, locale)
+    etag = '"' + digest.hexdigest()[:32] + '"'
+    headers["ETag"] = etag
     held = _tags(request.headers.get("If-None-Match", ""))
     if etag in held or "*" in held:
         return web.Response(status=304, headers=headers)
@@ -130,3 +139,17 @@ def _tags(header: str) -> set[str]:
     """The entity tags of an ``If-None-Match`` header; a weak tag matches as a strong one."""
     tags = {part.strip() for part in header.split(",") if part.strip()}
     return {tag[2:] if tag.startswith("W/") else tag for tag in tags}
+
+
+def mark_language(headers: MutableMapping[str, str], locale: str) -> None:
+    """Say which language a response is in and that it depends on Accept-Language.
+
+    ``Vary`` is set even when the ``locale`` parameter chose the language: a cache keyed
+    on the URL alone must still not hand one client's language to another.
+    """
+    headers["Content-Language"] = locale
+    existing = headers.get("Vary")
+    if existing is None:
+        headers["Vary"] = "Accept-Language"
+    elif "accept-language" not in existing.casefold():
+        headers["Vary"] = f"{existing}, Accept-Language"

@@ -8,7 +8,7 @@ from aiohttp import web
 from open311_schema import NewServiceRequest, SchemaError, Service, ServiceRequestCreated
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicdesk_backoffice import api_keys, catalogue, idempotency, media, tickets
+from civicdesk_backoffice import api_keys, catalogue, idempotency, locales, media, tickets
 from civicdesk_backoffice.app_keys import READ_ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import utcnow
@@ -77,48 +77,54 @@ async def discovery(request: web.Request) -> web.Response:
 
 
 async def service_list(request: web.Request) -> web.Response:
-    """``GET services.{fmt}``: every service currently offered."""
+    """``GET services.{fmt}``: every service currently offered, in the negotiated language."""
     fmt = _open311_request(request)
+    locale = locales.negotiate(request.query, request.headers)
     async with request.app[READ_SESSIONMAKER]() as session:
         services = await catalogue.active_services(session)
-    body = [
-        {
-            **Service(
-                service_code=service.code,
-                service_name=service.name,
-                description=service.description,
-                metadata=bool(service.attributes),
-                type="realtime",  # every request gets its id at once, never a token
-                keywords=tuple(service.keywords),
-                group=service.group,
-            ).to_json(),
-            # CivicDesk extensions beyond GeoReport v2 (docs/backoffice-api.md): the bot asks
-            # for a map pin or a photo only where the service needs one, in the service's
-            # own words where the catalogue has them (null: the bot's generic question).
-            "needs_location": service.needs_location,
-            "needs_photo": service.needs_photo,
-            "location_question": service.location_question,
-            "photo_question": service.photo_question,
-        }
-        for service in services
-    ]
-    return revalidated(request, render(fmt, body, root="services"))
+    body = []
+    for service in services:
+        words = catalogue.words_of(service, locale)
+        body.append(
+            {
+                **Service(
+                    service_code=service.code,
+                    service_name=words.name,
+                    description=words.description,
+                    metadata=bool(service.attributes),
+                    type="realtime",  # every request gets its id at once, never a token
+                    keywords=words.keywords,
+                    group=words.group,
+                ).to_json(),
+                # CivicDesk extensions beyond GeoReport v2 (docs/backoffice-api.md): the bot
+                # asks for a map pin or a photo only where the service needs one, in the
+                # service's own words where the catalogue has them (null: its generic one).
+                "needs_location": service.needs_location,
+                "needs_photo": service.needs_photo,
+                "location_question": words.location_question,
+                "photo_question": words.photo_question,
+            }
+        )
+    return revalidated(request, render(fmt, body, root="services"), locale=locale)
 
 
 async def service_definition(request: web.Request) -> web.Response:
     """``GET services/{code}.{fmt}``: the attributes (questions) of one service."""
     fmt = _open311_request(request)
+    locale = locales.negotiate(request.query, request.headers)
     code = request.match_info["code"]
     async with request.app[READ_SESSIONMAKER]() as session:
         service = await catalogue.active_service(session, code)
     if service is None:
         raise ApiError(404, f"There is no service with service_code {code[:64]!r}.")
-    attributes = sorted(catalogue.attributes_of(service), key=lambda item: item.order)
+    attributes = sorted(
+        catalogue.localised_attributes(service, locale), key=lambda item: item.order
+    )
     body = {
         "service_code": service.code,
         "attributes": [attribute.to_open311() for attribute in attributes],
     }
-    return revalidated(request, render(fmt, body, root="service_definition"))
+    return revalidated(request, render(fmt, body, root="service_definition"), locale=locale)
 
 
 async def create_request(request: web.Request) -> web.Response:
@@ -141,8 +147,11 @@ async def create_request(request: web.Request) -> web.Response:
         raise ApiError(403, "An api_key is required to create a service request.")
     try:
         _check_jurisdiction(request, single_value(form, "jurisdiction_id"))
+        # ``locale`` is a CivicDesk extension field (the language the citizen files in); it
+        # is taken out here because the shared schema refuses fields it does not know.
+        locale = _filing_locale(form)
         try:
-            new = NewServiceRequest.from_form(form)
+            new = NewServiceRequest.from_form([pair for pair in form if pair[0] != "locale"])
         except SchemaError as error:
             raise ApiError(400, *error.problems) from None
     except ApiError:
@@ -151,7 +160,7 @@ async def create_request(request: web.Request) -> web.Response:
         raise
     filer = request.app[TICKET_FILER]
     if idempotency_key is None:
-        filed = await _file(filer, new, api_key=presented)
+        filed = await _file(filer, new, locale, api_key=presented)
         return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
     # The API key is verified and the Idempotency-Key claimed in one committed transaction
     # shared with concurrent requests; a key already in use is looked at on its own.
@@ -169,7 +178,7 @@ async def create_request(request: web.Request) -> web.Response:
         notice = tickets.service_notice(ticket.department, ticket.expected_at)
         return _created(fmt, ticket.service_request_id, notice, replayed=True)
     try:
-        filed = await _file(filer, new, claimed=outcome)
+        filed = await _file(filer, new, locale, claimed=outcome)
     except Exception:
         # Refused or failed: the key is free again for a corrected request. Not when this
         # handler is cancelled: its group may still commit the ticket with the claim, so the
@@ -179,9 +188,20 @@ async def create_request(request: web.Request) -> web.Response:
     return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
 
 
+def _filing_locale(form: list[tuple[str, str]]) -> str:
+    """The served locale a request is filed in: its ``locale`` field, English without one."""
+    given = [value for key, value in form if key == "locale" and value.strip()]
+    if not given:
+        return locales.DEFAULT_LOCALE
+    if len(set(given)) > 1:
+        raise ApiError(400, "locale was given more than once")
+    return locales.parse_locale_parameter(given[0])
+
+
 async def _file(
     filer: tickets.TicketFiler,
     new: NewServiceRequest,
+    locale: str,
     *,
     api_key: str | None = None,
     claimed: idempotency.Claim | None = None,
@@ -194,7 +214,11 @@ async def _file(
             await media.attach_unclaimed(session, uploaded, ticket_id)
 
     filing = tickets.Filing(
-        new, api_key=api_key, claim=claimed, on_stored=link if uploaded is not None else None
+        new,
+        api_key=api_key,
+        claim=claimed,
+        on_stored=link if uploaded is not None else None,
+        locale=locale,
     )
     try:
         return await filer.file(filing)
