@@ -33,6 +33,9 @@ SESSION_COOKIE = "cd_staff"
 LOGIN_CSRF_COOKIE = "cd_login_csrf"
 CSRF_FIELD = "csrf_token"
 
+_MAX_NEXT = 1000
+"""The longest return address a sign-in redirect carries."""
+
 
 @dataclass(frozen=True)
 class Signed:
@@ -94,7 +97,10 @@ def console_view(
             if signed is None:
                 if post:
                     raise ApiError(403, "Sign in first.")
-                raise web.HTTPSeeOther("/staff/login?" + urlencode({"next": request.path_qs}))
+                # Encoded again, a long query would make a Location header no client reads;
+                # past a screenful, the page is enough to go back to.
+                back = request.path_qs if len(request.path_qs) <= _MAX_NEXT else request.path
+                raise web.HTTPSeeOther("/staff/login?" + urlencode({"next": back[:_MAX_NEXT]}))
             if roles is not None and StaffRole(signed.user.role) not in roles:
                 staff.record_audit(
                     session, signed.user, "console.refused", detail={"page": request.path[:100]}
