@@ -77,7 +77,7 @@ class OutboxCollector(Collector):
     """Reads the outbox's backlog when ``/metrics`` is scraped."""
 
     def __init__(self, backlog: Backlog) -> None:
-        self._backlog = backlog
+        self.backlog = backlog
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         waiting = GaugeMetricFamily(
@@ -90,7 +90,7 @@ class OutboxCollector(Collector):
             "Age of the oldest row waiting for the back office (0 when none waits)",
             labels=["kind"],
         )
-        for kind, (count, age) in sorted(self._backlog().items()):
+        for kind, (count, age) in sorted(self.backlog().items()):
             waiting.add_metric([kind], count)
             oldest.add_metric([kind], age or 0.0)
         yield waiting
@@ -109,7 +109,9 @@ def _action_name(request: Request) -> str:
     return name if isinstance(name, str) and _ACTION_NAME.fullmatch(name) else "unknown"
 
 
-_collectors: dict[int, OutboxCollector] = {}
+# One collector per process: the action server has one app; tests that build several in
+# turn point it at the newest one's outbox instead of registering duplicates.
+_collector: OutboxCollector | None = None
 
 
 def instrument(app: Sanic, backlog: Backlog, webhook_path: str = "/webhook") -> None:
@@ -118,9 +120,12 @@ def instrument(app: Sanic, backlog: Backlog, webhook_path: str = "/webhook") -> 
     Call before the server starts. The caller keeps ``/metrics`` out of its action-token
     check: it has its own (``metrics_refusal``).
     """
-    collector = OutboxCollector(backlog)
-    REGISTRY.register(collector)
-    _collectors[id(app)] = collector
+    global _collector
+    if _collector is None:
+        _collector = OutboxCollector(backlog)
+        REGISTRY.register(_collector)
+    else:
+        _collector.backlog = backlog
 
     @app.on_request
     async def start_timer(request: Request) -> None:
@@ -153,7 +158,8 @@ def instrument(app: Sanic, backlog: Backlog, webhook_path: str = "/webhook") -> 
 
 
 def uninstrument(app: Sanic) -> None:
-    """Stop reporting ``app``'s outbox (tests build several apps in one process)."""
-    collector = _collectors.pop(id(app), None)
-    if collector is not None:
-        REGISTRY.unregister(collector)
+    """Stop reporting an outbox (tests, after ``app`` is done)."""
+    global _collector
+    if _collector is not None:
+        REGISTRY.unregister(_collector)
+        _collector = None
