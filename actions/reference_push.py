@@ -24,6 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dependencies import Open311Api
+from actions.observability import sender_tag
 from actions.outbox import Outbox, OutboxEntry
 from actions.report_issue import announce_delivered
 from actions.settings import ActionSettings
@@ -70,10 +71,18 @@ class ReferencePusher:
             )
         except httpx.HTTPError as error:
             # No URL in the log: it holds the conversation id and the token.
-            logger.warning("could not reach Rasa to push a reference: %s", type(error).__name__)
+            logger.warning(
+                "could not reach Rasa to push a reference: %s (%s)",
+                type(error).__name__,
+                sender_tag(conversation_id),
+            )
             return False
         if not response.is_success:
-            logger.warning("Rasa refused a reference push: %d", response.status_code)
+            logger.warning(
+                "Rasa refused a reference push: %d (%s)",
+                response.status_code,
+                sender_tag(conversation_id),
+            )
             return False
         return True
 
