@@ -25,6 +25,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 
@@ -39,6 +40,7 @@ OWN_LOGGERS = ("actions", "channels", "bot")
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 _process_key: bytes | None = None
+_CHANNEL_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,31}:")
 
 
 def _hash_key() -> bytes:
@@ -55,11 +57,15 @@ def sender_tag(sender_id: str | None) -> str:
     """A stable pseudonym of a sender for log lines: ``s-`` and 12 hex digits.
 
     Keyed (HMAC-SHA256), because most chat ids are short numbers that an unkeyed hash would
-    give away to anyone who hashes every number. ``None`` or an empty id gives ``s-none``.
+    give away to anyone who hashes every number. ``None`` or an empty id gives ``s-none``;
+    a ``channel:`` prefix is ignored.
     """
     if not sender_id:
         return "s-none"
-    digest = hmac.new(_hash_key(), sender_id.encode(), hashlib.sha256).hexdigest()
+    # An identity "telegram:12345" and its conversation id "12345" get the same tag, here
+    # and in the back office (civicdesk_backoffice/log_ids.py), so lines can be joined.
+    conversation = _CHANNEL_PREFIX.sub("", sender_id, count=1)
+    digest = hmac.new(_hash_key(), conversation.encode(), hashlib.sha256).hexdigest()
     return f"s-{digest[:12]}"
 
 

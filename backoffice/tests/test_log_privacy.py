@@ -36,3 +36,17 @@ async def test_a_failed_insert_does_not_show_the_values_it_held(db_url: str) -> 
     assert "INSERT INTO tickets" in message
     for value in ("+49 30 5550199", "wang.fang@example.org", "Wang Fang"):
         assert value not in message
+
+
+def test_an_identity_is_tagged_by_its_conversation_id_with_the_shared_key() -> None:
+    import hashlib
+    import hmac
+
+    from civicdesk_backoffice import log_ids
+
+    log_ids.configure("shared-key")
+    expected = hmac.new(b"shared-key", b"12345", hashlib.sha256).hexdigest()[:12]
+    # The bot side's actions/observability.sender_tag gives this same value for this key.
+    assert log_ids.sender_tag("telegram:12345") == f"s-{expected}"
+    assert log_ids.sender_tag("12345") == f"s-{expected}"
+    assert log_ids.sender_tag(None) == "s-none"

@@ -17,11 +17,24 @@ def test_a_sender_tag_is_stable_keyed_and_hides_the_id(monkeypatch: pytest.Monke
     first = sender_tag("telegram:12345")
     assert re.fullmatch(r"s-[0-9a-f]{12}", first)
     assert sender_tag("telegram:12345") == first
+    # An identity and its conversation id are one citizen: one tag.
+    assert sender_tag("12345") == first
     assert "12345" not in first
     assert sender_tag("telegram:12346") != first
     monkeypatch.setenv("CIVICDESK_LOG_HASH_KEY", "key-two")
     assert sender_tag("telegram:12345") != first
     assert sender_tag(None) == "s-none"
+
+
+def test_the_back_office_tags_an_identity_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The back office's helper (its own environment) must give the same tag for the same key:
+    # this is its algorithm, written out, checked against ours.
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("CIVICDESK_LOG_HASH_KEY", "shared-key")
+    expected = hmac.new(b"shared-key", b"12345", hashlib.sha256).hexdigest()[:12]
+    assert sender_tag("telegram:12345") == f"s-{expected}"
 
 
 def test_without_a_key_each_process_draws_its_own(monkeypatch: pytest.MonkeyPatch) -> None:

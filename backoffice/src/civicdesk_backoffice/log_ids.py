@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 _key: bytes = secrets.token_bytes(32)
+_CHANNEL_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,31}:")
 
 
 def configure(key: str) -> None:
@@ -27,4 +29,7 @@ def sender_tag(identity: str | None) -> str:
     """The log pseudonym of ``identity``; ``s-none`` for none."""
     if not identity:
         return "s-none"
-    return "s-" + hmac.new(_key, identity.encode(), hashlib.sha256).hexdigest()[:12]
+    # The hash is of the conversation id (the part after "channel:"), as on the bot side,
+    # where some lines know only Rasa's conversation id: one citizen, one tag.
+    conversation = _CHANNEL_PREFIX.sub("", identity, count=1)
+    return "s-" + hmac.new(_key, conversation.encode(), hashlib.sha256).hexdigest()[:12]
