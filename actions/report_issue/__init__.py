@@ -42,6 +42,7 @@ from actions.report_issue.asking import (
 from actions.report_issue.delivered import MOVE_DONE, announce_delivered
 from actions.report_issue.form import ValidateIntakeForm
 from actions.report_issue.opening import (
+    ActionAnswerStrayReply,
     ActionStartIntake,
     allowed_media_bases,
     location_in,
@@ -51,6 +52,7 @@ from actions.report_issue.submission import ActionCancelComplaint, ActionSubmitC
 
 __all__ = [
     "MOVE_DONE",
+    "ActionAnswerStrayReply",
     "ActionAskAttributeAnswer",
     "ActionAskConfirmSubmission",
     "ActionAskContactChoice",

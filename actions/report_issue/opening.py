@@ -273,3 +273,65 @@ class ActionStartIntake(Action):
             if location is not None and coordinates is None:
                 events.append(SlotSet("issue_location", location))
         return [*events, FollowupAction(FORM)]
+
+
+# Meaningful words a stray answer must have, outside a process, to be taken as a new matter:
+# more than a way out or a yes ("no, go back to the start") ever says.
+STRAY_MATTER_WORDS = 4
+
+
+class ActionAnswerStrayReply(Action):
+    """A yes, no, skip, back, change or button answer with nothing going on.
+
+    The intent model files some needs under these ("I am having Indian driving licence, can I
+    change it to local one?" is change_value), and the command gate keeps them by their cue
+    words; with no form to answer, a message that says what it is about starts the intake as
+    a new matter. Anything shorter gets "anything else I can help with?". Reads the latest
+    message only; sets what :class:`ActionStartIntake` sets.
+    """
+
+    def name(self) -> str:
+        return "action_answer_stray_reply"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = clean_text(tracker.latest_message.get("text"))
+        if text and not text.startswith("/") and says_a_matter(text):
+            return [FollowupAction("action_start_intake")]
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
+
+
+def says_a_matter(text: str) -> bool:
+    """Whether a message said outside any process says what a new matter is about."""
+    return len(words(text) - _OPENING_WORDS - _WAYS_OUT_WORDS) >= STRAY_MATTER_WORDS
+
+
+# The words of the ways out and of yes and no, which say nothing about a matter.
+_WAYS_OUT_WORDS = frozenset(
+    [
+        "yes",
+        "no",
+        "not",
+        "ok",
+        "okay",
+        "go",
+        "back",
+        "start",
+        "skip",
+        "next",
+        "change",
+        "previous",
+        "step",
+        "question",
+        "sure",
+        "fine",
+        "right",
+        "wrong",
+        "that",
+        "this",
+        "one",
+        "again",
+    ]
+)

@@ -16,6 +16,7 @@ from actions.form_steps import choice_payload
 from actions.open311_client import ServiceMatch
 from actions.outbox import Outbox
 from actions.report_issue import (
+    ActionAnswerStrayReply,
     ActionAskAttributeAnswer,
     ActionAskConfirmSubmission,
     ActionAskContactChoice,
@@ -81,6 +82,33 @@ def test_only_an_opening_that_says_what_is_wrong_counts_as_description(
     text: str, expected: bool
 ) -> None:
     assert says_what_is_wrong(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "intake"),
+    [
+        (
+            "I came here from India 4 months back. I am having Indian driving licence, can I "
+            "change it to local one?",
+            True,
+        ),
+        ("yes", False),
+        ("no, go back to the start", False),
+        ("change that one please", False),
+        ('/choose_option{"choice": "submit"}', False),
+    ],
+)
+async def test_a_stray_answer_that_says_a_matter_starts_the_intake(text: str, intake: bool) -> None:
+    dispatcher = CollectingDispatcher()
+
+    events = await ActionAnswerStrayReply().run(dispatcher, make_tracker({}, text=text), DOMAIN)
+
+    if intake:
+        assert events == [FollowupAction("action_start_intake")]
+        assert dispatcher.messages == []
+    else:
+        assert events == []
+        assert responses(dispatcher) == ["utter_anything_else"]
 
 
 async def test_first_message_becomes_description_and_its_location_is_kept(
