@@ -151,6 +151,10 @@ _POSITION_FILLER = frozenset(
     ]
 )
 _LAST = frozenset({"last", "final", "bottom"})
+# A comparison of equal size, whose size word says nothing about bigger or smaller.
+_AS_BIG_AS = re.compile(
+    r"\b(?:as|so)\s+(?:big|large|small|wide|deep|long|tall|high|little)\s+as\b"
+)
 
 # Words that say nothing about which option is meant.
 _FILLER = frozenset(
@@ -277,7 +281,9 @@ _FILLER = frozenset(
 _SYNONYM_GROUPS = (
     "broken damaged broke damage smashed cracked bust busted ruined wrecked faulty",
     "full overflowing overflow overfilled overflowed spilling packed rammed crammed stuffed",
-    "missing gone stolen lost disappeared removed steal stole nicked pinched robbed",
+    # No "stole": one letter from "stone".
+    "missing gone stolen lost disappeared removed steal nicked pinched robbed",
+    "loose rocking rocks wobbly wobbles wobble wobbling unstable",
     "rubbish litter trash garbage waste junk refuse",
     "dirty filthy messy mess dirt grime",
     "big large huge massive enormous bigger larger",
@@ -528,11 +534,15 @@ def match_option(
         plain = _yes_or_no(wanted, options)
         if plain is not None:
             return OptionMatch(plain)
+    # "as big as a car wheel" is about that size, not bigger than it.
+    wanted = _AS_BIG_AS.sub(" ", wanted)
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
-    # A thing said twice is one piece of evidence, in the same word or in two that mean the
-    # same: "Stanley Street ... in the street" is not two words for "A cycle lane", nor "in my
-    # street ... to the road" two for "Water is flooding a road or path".
-    said = _first_of_each_meaning(said)
+    # A word said twice is one piece of evidence: "Stanley Street ... in the street" is not
+    # two words for "A cycle lane". Read off a story, so is one thing said in two words of
+    # one meaning: "in my street ... to the road" says where, not "a road or path" twice. In
+    # an answer to the question, two such words still count ("my two daughters, for the
+    # children" is the child benefit, not "Another payment").
+    said = _first_of_each_meaning(said) if distinct_only else _first_of_each_stem(said)
     if distinct_only:
         said = [word for word in said if _options_fitting(word, options) <= 1]
     if not said:
@@ -562,6 +572,17 @@ def match_option(
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+def _first_of_each_stem(words: list[str]) -> list[str]:
+    """``words`` in their order, each stem kept once (at its first word)."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for word in words:
+        if stem(word) not in seen:
+            seen.add(stem(word))
+            kept.append(word)
+    return kept
 
 
 def _meaning(word: str) -> str | frozenset[str]:

@@ -273,3 +273,30 @@ def test_a_chinese_yes_or_no_starts_the_answer(text: str, key: str | None) -> No
 )
 def test_declining_in_chinese(text: str, declined: bool) -> None:
     assert declines(text) is declined
+
+
+def test_a_loose_stone_is_not_a_missing_kerb() -> None:
+    """ "stone" is one letter from "stole", so "stole" is no synonym of "missing"."""
+    hazards = [
+        ("loose_slab", "A loose or rocking paving slab"),
+        ("kerb", "A broken or missing kerb"),
+    ]
+
+    assert match_option("the stone wobbles about when you step on it", hazards).key == "loose_slab"
+
+
+def test_as_big_as_is_not_bigger() -> None:
+    sizes = [("medium", "The size of a car tyre"), ("large", "Bigger than a car tyre")]
+
+    equal = match_option("as big as a car tyre", sizes)
+    assert equal.key is None, "not bigger: the size is asked again between the two"
+    assert equal.tied == ("medium", "large")
+    assert equal.unknown_words == ()
+    assert match_option("it's huge, way bigger than a tyre", sizes).key == "large"
+
+
+def test_two_words_of_one_meaning_count_twice_in_an_answer() -> None:
+    payments = [("child", "Child benefit"), ("other", "Another payment")]
+
+    said = "It's the payment I get for my two daughters, for the children."
+    assert match_option(said, payments).key == "child"
