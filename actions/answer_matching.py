@@ -152,9 +152,7 @@ _POSITION_FILLER = frozenset(
 )
 _LAST = frozenset({"last", "final", "bottom"})
 # A comparison of equal size, whose size word says nothing about bigger or smaller.
-_AS_BIG_AS = re.compile(
-    r"\b(?:as|so)\s+(?:big|large|small|wide|deep|long|tall|high|little)\s+as\b"
-)
+_AS_BIG_AS = re.compile(r"\b(?:as|so)\s+(?:big|large|small|wide|deep|long|tall|high|little)\s+as\b")
 
 # Words that say nothing about which option is meant.
 _FILLER = frozenset(
