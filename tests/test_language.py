@@ -111,9 +111,7 @@ async def test_a_language_name_is_the_set_language_intent(
 async def test_buttons_and_undecided_messages_are_left_as_parsed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert (await _parse('/set_language{"language": "en"}', CHINESE, monkeypatch))[
-        "entities"
-    ] == []
+    assert (await _parse('/set_language{"language": "en"}', CHINESE, monkeypatch))["entities"] == []
     assert (await _parse("12 Tianhe Road", CHINESE, monkeypatch))["entities"] == []
 
 
