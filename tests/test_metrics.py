@@ -100,3 +100,36 @@ def test_error_logs_are_counted_by_component() -> None:
 )
 def test_channel_labels_are_channel_names_or_other(given: str | None, label: str) -> None:
     assert metrics.channel_label(given) == label
+
+
+class _FailingProcessor:
+    async def handle_message(self, message: object) -> None:
+        raise RuntimeError("the policy ensemble fell over")
+
+
+class _FailingAgent(Agent):
+    """A real Agent whose processor raises, as a broken model or store would."""
+
+    def is_ready(self) -> bool:
+        return True
+
+
+async def test_a_turn_that_raises_is_counted_as_an_error(
+    app: Sanic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CIVICDESK_METRICS_TOKEN", raising=False)
+    agent = _FailingAgent()
+    agent.processor = _FailingProcessor()
+    app.ctx.agent = agent
+    async with serve_app(app) as base, httpx.AsyncClient() as client:
+        before = (await client.get(f"{base}/metrics")).text
+        sent = await client.post(
+            f"{base}/webhooks/rest/webhook", json={"sender": "m-2", "message": "hello"}
+        )
+        after = (await client.get(f"{base}/metrics")).text
+    # Rasa's REST channel logs the failure and still answers 200.
+    assert sent.status_code == 200
+    errors = "civicdesk_rasa_turn_errors_total"
+    assert sample(after, errors, channel="rest") == sample(before, errors, channel="rest") + 1
+    turns = "civicdesk_rasa_turns_total"
+    assert sample(after, turns, channel="rest") == sample(before, turns, channel="rest") + 1
