@@ -31,10 +31,13 @@ def sketch(reports: Sequence[PublicReport]) -> Markup | None:
     span_x = max((max(longs) - min(longs)) * mid, 1e-4)
     span_y = max(max(lats) - min(lats), 1e-4)
     scale = min((WIDTH - 2 * MARGIN) / span_x, (HEIGHT - 2 * MARGIN) / span_y)
+    # Centred in the box: one report, or several close together, sit in the middle.
+    offset_x = (WIDTH - 2 * MARGIN - (max(longs) - min(longs)) * mid * scale) / 2
+    offset_y = (HEIGHT - 2 * MARGIN - (max(lats) - min(lats)) * scale) / 2
     dots: list[str] = []
     for report, lat, long in placed:
-        x = MARGIN + (long - min(longs)) * mid * scale
-        y = HEIGHT - MARGIN - (lat - min(lats)) * scale
+        x = MARGIN + offset_x + (long - min(longs)) * mid * scale
+        y = HEIGHT - MARGIN - offset_y - (lat - min(lats)) * scale
         label = f"{report.service_request_id}: {report.service_name}"
         dots.append(
             f'<a href="/reports/{escape(report.service_request_id)}" aria-label="{escape(label)}">'
