@@ -38,7 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.observability import configure_own_loggers, metrics_refusal
+from actions.observability import metrics_refusal
 
 # Turn times from a cached greeting (tens of ms) to a slow back office (seconds).
 TURN_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -125,7 +125,6 @@ class MetricsInput(InputChannel):  # type: ignore[misc]
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> MetricsInput:
-        configure_own_loggers()
         install()
         return cls()
 
