@@ -3,7 +3,8 @@
 rasa_sdk's own server accepts any caller; this entry point adds the shared-token check that
 DESIGN.md asks for between Rasa and the action server, a body-size limit
 (``CIVICDESK_ACTIONS_MAX_BODY_BYTES``) and a shape check of action calls
-(``actions/server_limits.py``), serves ``/metrics``
+(``actions/server_limits.py``), reads the catalogue in each call's conversation language
+(``actions/catalogue_language.py``), serves ``/metrics``
 (``actions/metrics.py``), and reads host and port from settings.
 """
 
@@ -17,6 +18,7 @@ from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 
 from actions import server_limits
+from actions.catalogue_language import catalogue_locale, locale_of_call
 from actions.dependencies import get_open311_client, get_outbox, get_settings
 from actions.metrics import METRICS_PATH, instrument
 from actions.observability import configure_own_loggers, hush_url_loggers
@@ -56,6 +58,17 @@ def create_server_app(settings: ActionSettings, *, relay: bool = True) -> Sanic:
     # After the token check: bodies over the limit and malformed action calls get a JSON
     # 413/400 instead of a 500 from rasa_sdk (actions/server_limits.py).
     server_limits.install(app, max_body_bytes(ACTIONS_ENV, DEFAULT_ACTIONS_MAX_BODY_BYTES))
+
+    @app.on_request
+    async def read_in_conversation_language(request: Request) -> None:
+        # The catalogue language of this call (actions/catalogue_language.py), set in the
+        # request's own context, which its handler runs in; after the limits, so only a body
+        # that passed them is read.
+        if request.method == "POST" and request.path == "/webhook":
+            try:
+                catalogue_locale.set(locale_of_call(request.json))
+            except Exception:  # a body the limits let through but cannot be read: English
+                catalogue_locale.set(None)
 
     async def relay_outbox() -> None:
         # Retries what the back office could not take (submissions, requests for a person,

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from actions.catalogue_language import catalogue_locale
 from actions.metrics import backoffice_error
 from open311_schema import (
     NewServiceRequest,
@@ -260,10 +261,12 @@ class Open311Client:
             ExtensionUnavailable: the server has no search endpoint; rank locally instead.
             BackOfficeUnavailable: the server could not be reached or failed.
         """
+        params: dict[str, Any] = {"q": query, "limit": limit}
+        locale = catalogue_locale.get()
+        if locale:
+            params["locale"] = locale
         try:
-            response = await self._send(
-                "GET", "/services/search", params={"q": query, "limit": limit}, extension=True
-            )
+            response = await self._send("GET", "/services/search", params=params, extension=True)
         except RequestRejected as error:
             raise ExtensionUnavailable(f"search answered {error.status}") from error
         body = _json_body(response)
@@ -520,20 +523,24 @@ class Open311Client:
         return _json_body(await self._send("GET", path))
 
     async def _get_catalogue(self, path: str) -> Any:
-        """A catalogue resource: as kept while fresh, else asked again with its ``ETag``."""
-        kept = self._catalogue.get(path)
+        """A catalogue resource in the call's language (``actions/catalogue_language.py``):
+        as kept while fresh, else asked again with its ``ETag``."""
+        locale = catalogue_locale.get()
+        params = {"locale": locale} if locale else {}
+        key = f"{path}?locale={locale}" if locale else path
+        kept = self._catalogue.get(key)
         now = self._clock()
         if kept is not None and now - kept.checked_at < self._catalogue_fresh_seconds:
             return kept.body
         headers = {"If-None-Match": kept.etag} if kept is not None and kept.etag else {}
-        response = await self._send("GET", path, headers=headers)
+        response = await self._send("GET", path, headers=headers, params=params)
         if response.status_code == 304 and kept is not None:
             kept.checked_at = now
             return kept.body
         body = _json_body(response)
         if len(self._catalogue) >= _MAX_KEPT:
             self._catalogue.clear()
-        self._catalogue[path] = _Kept(body, response.headers.get("ETag"), now)
+        self._catalogue[key] = _Kept(body, response.headers.get("ETag"), now)
         return body
 
     async def _send(

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
+from actions.catalogue_language import catalogue_locale, locale_of_call
 from actions.open311_client import (
     IDEMPOTENCY_HEADER,
     BackOfficeUnavailable,
@@ -460,3 +461,42 @@ async def test_no_freshness_asks_every_time() -> None:
         await api.list_services()
 
     assert count == 2
+
+
+async def test_the_catalogue_is_read_in_the_calls_language_and_kept_apart_per_language() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        locale = request.url.params.get("locale")
+        seen.append(locale)
+        name = "路灯不亮" if locale == "zh-Hans" else "Street light"
+        return httpx.Response(200, json=[{**SERVICES[0], "service_name": name}])
+
+    api = Open311Client("http://bo", "cd_key", transport=httpx.MockTransport(handler))
+    async with api:
+        [english] = await api.list_services()
+        token = catalogue_locale.set("zh-Hans")
+        try:
+            [chinese] = await api.list_services()
+            await api.list_services()
+        finally:
+            catalogue_locale.reset(token)
+        [again] = await api.list_services()
+
+    assert (english.service_name, chinese.service_name, again.service_name) == (
+        "Street light",
+        "路灯不亮",
+        "Street light",
+    )
+    assert seen == [None, "zh-Hans"], "each language read once, then kept"
+
+
+def test_the_language_of_an_action_call_is_its_trackers_slot() -> None:
+    def call(slots: object) -> dict[str, object]:
+        return {"next_action": "action_x", "tracker": {"slots": slots}}
+
+    assert locale_of_call(call({"language": "zh-Hans"})) == "zh-Hans"
+    assert locale_of_call(call({"language": "en"})) is None
+    assert locale_of_call(call({"language": "fr"})) is None
+    assert locale_of_call(call("junk")) is None
+    assert locale_of_call([]) is None

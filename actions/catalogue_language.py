@@ -1,0 +1,29 @@
+"""The language the catalogue is read in for the action being run.
+
+A conversation in Chinese (the ``language`` slot is ``zh-Hans``, see bot/language.py) should
+see service names, questions and options in Chinese. Every catalogue read of
+:class:`actions.open311_client.Open311Client` asks the back office for the language of the
+action call it serves (``?locale=zh-Hans``; docs/backoffice-api.md, "Languages"), and keeps
+each language's copy apart. The action server sets it once per call from the tracker the call
+carries (``actions/__main__.py``); outside a call (the outbox relay) it is English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+CHINESE = "zh-Hans"
+# Only languages the bot speaks; anything else reads the catalogue in its own language.
+SPOKEN = frozenset({CHINESE})
+
+catalogue_locale: ContextVar[str | None] = ContextVar("catalogue_locale", default=None)
+
+
+def locale_of_call(call: Any) -> str | None:
+    """The catalogue language of an action call's tracker: ``zh-Hans``, or None (English)."""
+    tracker = call.get("tracker") if isinstance(call, Mapping) else None
+    slots = tracker.get("slots") if isinstance(tracker, Mapping) else None
+    language = slots.get("language") if isinstance(slots, Mapping) else None
+    return language if language in SPOKEN else None
