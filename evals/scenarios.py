@@ -47,6 +47,8 @@ class Scenario:
     id: str
     kind: Kind
     persona: str
+    # The language the citizen writes in: "en" or "zh-Hans" (they answer and are answered in it).
+    language: str
     opening: str
     description: str
     place: str
@@ -72,6 +74,7 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         id=str(raw["id"]),
         kind=raw["kind"],
         persona=str(raw.get("persona", "")),
+        language=str(raw.get("language", "en")),
         opening=str(raw["opening"]),
         description=str(facts.get("description") or raw["opening"]),
         place=str(facts.get("place") or ""),

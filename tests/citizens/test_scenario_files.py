@@ -3,6 +3,7 @@ its service requires, so that a failed scenario means the bot failed, not the sc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ def problems(scenario: Scenario) -> list[str]:
     if service is None:
         return [f"unknown service {scenario.expect.service_code!r}"]
     found: list[str] = []
+    if scenario.language not in ("en", "zh-Hans"):
+        found.append(f"language {scenario.language!r} is neither 'en' nor 'zh-Hans'")
+    if scenario.language == "zh-Hans" and not re.search(r"[\u4e00-\u9fff]", scenario.opening):
+        found.append("a Chinese citizen whose opening has no Chinese")
     if service.get("type") != scenario.kind:
         found.append(f"kind {scenario.kind!r} but the service is a {service.get('type')}")
     attributes = {a["code"]: a for a in service.get("attributes") or []}
