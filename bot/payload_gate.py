@@ -20,7 +20,9 @@ and the step it reaches asks again in plain language (a step refuses text starti
 
 A message longer than ``MAX_MESSAGE_CHARS`` is not parsed at all (200,000 characters would
 cost the NLU seconds): it gets the intent ``message_too_long``, whose rules ask the citizen to
-send it in shorter parts; the conversation keeps it whole, as sent.
+send it in shorter parts; the conversation keeps it whole, as sent. A message with no words
+(spaces or line breaks only) is not parsed either: it is Rasa's ``nlu_fallback``, so the step
+asks again (parsed, it made the classifier fail).
 
 Installed by ``bot/__init__.py``.
 """
@@ -38,6 +40,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 PREFIX = "/"
 MAX_MESSAGE_CHARS = 2000
 TOO_LONG_INTENT = "message_too_long"
+BLANK_INTENT = "nlu_fallback"
 # Channel texts for a share without words, and the metadata key that must come with each.
 SHARED = {"/share_photo": "photo", "/share_location": "location"}
 EXTERNAL_PREFIX = "EXTERNAL_"
@@ -104,6 +107,8 @@ async def _parse_message(
     text = message.text or ""
     if len(text) > MAX_MESSAGE_CHARS:
         return too_long(text)
+    if not text.strip():
+        return blank(text)
     if tracker is None or not text.lstrip().startswith(PREFIX):
         return await _original_parse(self, message, tracker, only_output_properties)
     if may_press(text, message.metadata, tracker):
@@ -111,6 +116,14 @@ async def _parse_message(
     parse_data = await _original_parse(self, as_words(message), tracker, only_output_properties)
     parse_data["text"] = text  # what the citizen sent, kept as sent
     return parse_data
+
+
+def blank(text: str) -> dict[str, Any]:
+    """The parse of a message with no words (empty, or spaces and line breaks only): Rasa's
+    fallback intent, so the step asks again. Parsed, such a message gives the classifier two
+    features fewer than it was trained on and the turn fails (found by tests/fuzz/)."""
+    intent = {"name": BLANK_INTENT, "confidence": 1.0}
+    return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": []}
 
 
 def too_long(text: str) -> dict[str, Any]:
@@ -129,4 +142,4 @@ def uninstall() -> None:
     MessageProcessor.parse_message = _original_parse  # type: ignore[method-assign]
 
 
-__all__ = ["as_words", "install", "may_press", "offered_payloads", "too_long", "uninstall"]
+__all__ = ["as_words", "blank", "install", "may_press", "offered_payloads", "too_long", "uninstall"]

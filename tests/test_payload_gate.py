@@ -75,3 +75,16 @@ def test_a_message_too_long_to_read_is_not_parsed_and_kept_whole() -> None:
     [reply] = DOMAIN["responses"]["utter_message_too_long"]
     assert f"{MAX_MESSAGE_CHARS:,}" in reply["text"]
     assert "message_too_long" in DOMAIN["intents"]
+
+
+async def test_a_message_with_no_words_is_the_fallback_intent_without_parsing() -> None:
+    from rasa.core.channels.channel import UserMessage
+
+    from bot.payload_gate import _parse_message
+
+    for text in ("", " ", "\r\n\t", "\u3000\u00a0"):
+        # No processor is needed: such a message never reaches the classifier, which fails
+        # on it (tests/fuzz/test_chat_fuzz.py found it through the running stack).
+        parsed = await _parse_message(None, UserMessage(text), tracker_with())  # type: ignore[arg-type]
+        assert parsed["intent"] == {"name": "nlu_fallback", "confidence": 1.0}
+        assert parsed["entities"] == []
