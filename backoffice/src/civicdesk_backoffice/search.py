@@ -11,6 +11,12 @@ outranks an entry that merely mentions "street" and "light" apart. A query word 
 does not know is corrected to catalogue terms within one edit (two for long words; swapping
 two letters is one edit), and such a match counts for less than an exact one.
 
+Chinese is searched in an index of its own, built from the catalogue's zh-Hans words by the
+rules of ``search_chinese.py`` (character bigrams, single characters at a low weight, and the
+pinyin of each bigram for homophone typos); Latin words inside Chinese text (KTV, app) go
+through the English rules above. A query containing Chinese characters is searched in the
+Chinese index, any other in the English one, whatever language the answer is written in.
+
 The index is plain Python built in memory from the active ``services`` rows; it holds no
 connection. :class:`SearchIndexCache` rebuilds it when the catalogue version in the database
 changes, and :func:`search_view` serves ``GET /api/v1/services/search``.
@@ -42,10 +48,12 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from civicdesk_backoffice import locales, search_chinese
 from civicdesk_backoffice.app_keys import SESSIONMAKER
-from civicdesk_backoffice.catalogue import CatalogueEntry
+from civicdesk_backoffice.catalogue import Catalogue, CatalogueEntry, words_of
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import ServiceEntry
+from civicdesk_backoffice.open311.render import mark_language
 
 MAX_QUERY_CHARS = 500
 """Longest query accepted; a citizen's first message is rarely longer than a few lines."""
@@ -207,6 +215,26 @@ def terms(text: str) -> list[str]:
     ]
 
 
+CHINESE = "zh-Hans"
+"""The language whose index is read by the Chinese rules (``search_chinese.py``)."""
+
+
+def terms_in(text: str, language: str) -> list[str]:
+    """Index terms of ``text`` written in ``language``.
+
+    Chinese text: the Chinese terms of its Chinese characters plus the English terms of any
+    Latin words in it; other languages: the English rules.
+    """
+    if language != CHINESE:
+        return terms(text)
+    return terms(search_chinese.latin_part(text)) + search_chinese.document_terms(text)
+
+
+def _is_word_term(term: str) -> bool:
+    """A Latin single-word term: the ones a misspelt query word may be corrected to."""
+    return term.isascii() and " " not in term and not term.startswith("~")
+
+
 @dataclass(frozen=True)
 class SearchDocument:
     """What the search knows about one service."""
@@ -220,38 +248,48 @@ class SearchDocument:
     department: str
 
     @classmethod
-    def from_row(cls, row: ServiceEntry) -> SearchDocument:
-        """From a ``services`` row (its keywords already include the synonyms)."""
+    def from_row(cls, row: ServiceEntry, locale: str = locales.DEFAULT_LOCALE) -> SearchDocument:
+        """From a ``services`` row in ``locale`` (its keywords already include the synonyms)."""
+        words = words_of(row, locale)
         return cls(
             code=row.code,
-            name=row.name,
-            group=row.group,
+            name=words.name,
+            group=words.group,
             type=row.type,
-            description=row.description,
-            keywords=tuple(str(keyword) for keyword in row.keywords),
+            description=words.description,
+            keywords=tuple(str(keyword) for keyword in words.keywords),
             department=row.department,
         )
 
     @classmethod
-    def from_entry(cls, entry: CatalogueEntry) -> SearchDocument:
-        """From a catalogue file entry, as it will be stored."""
+    def from_entry(
+        cls, entry: CatalogueEntry, translated: Mapping[str, Any] | None = None
+    ) -> SearchDocument:
+        """From a catalogue file entry, as it will be stored.
+
+        Args:
+            entry: The entry.
+            translated: Its words in another language, as ``services.translations`` keeps
+                them (``CatalogueEntry.stored_translation``); None for the English.
+        """
+        words = translated or {}
         return cls(
             code=entry.code,
-            name=entry.name,
-            group=entry.group,
+            name=words.get("name") or entry.name,
+            group=words.get("group") or entry.group,
             type=entry.type,
-            description=entry.description,
-            keywords=tuple(entry.column_values()["keywords"]),
+            description=words.get("description") or entry.description,
+            keywords=tuple(words.get("keywords") or entry.column_values()["keywords"]),
             department=entry.department,
         )
 
-    def field_terms(self) -> dict[str, list[str]]:
+    def field_terms(self, language: str = locales.DEFAULT_LOCALE) -> dict[str, list[str]]:
         """Index terms per field; keywords are phrases, so no pair spans two of them."""
         return {
-            "name": terms(self.name),
-            "keywords": [term for keyword in self.keywords for term in terms(keyword)],
-            "description": terms(self.description),
-            "group": terms(self.group),
+            "name": terms_in(self.name, language),
+            "keywords": [term for keyword in self.keywords for term in terms_in(keyword, language)],
+            "description": terms_in(self.description, language),
+            "group": terms_in(self.group, language),
         }
 
 
@@ -269,12 +307,18 @@ class SearchHit:
     score: float
     matched: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """The hit as the search API returns it."""
+    def to_json(self, shown: SearchDocument | None = None) -> dict[str, Any]:
+        """The hit as the search API returns it.
+
+        Args:
+            shown: The same service's document in the language of the answer, when the
+                query was searched in another language's index.
+        """
+        named = shown or self.document
         return {
             "service_code": self.document.code,
-            "service_name": self.document.name,
-            "group": self.document.group,
+            "service_name": named.name,
+            "group": named.group,
             "type": self.document.type,
             "department": self.document.department,
             "score": round(self.score, 3),
@@ -292,12 +336,20 @@ class _QueryTerm:
 class CatalogueIndex:
     """An immutable search index over a set of services."""
 
-    def __init__(self, documents: Iterable[SearchDocument], *, version: int | None = None) -> None:
-        """Index ``documents``; ``version`` is the catalogue version they come from."""
+    def __init__(
+        self,
+        documents: Iterable[SearchDocument],
+        *,
+        version: int | None = None,
+        language: str = locales.DEFAULT_LOCALE,
+    ) -> None:
+        """Index ``documents``, written in ``language``, of catalogue ``version``."""
         self.documents: tuple[SearchDocument, ...] = tuple(documents)
         self.version = version
+        self.language = language
+        self.by_code = {document.code: document for document in self.documents}
         self._postings = self._build_postings()
-        self._vocabulary = frozenset(term for term in self._postings if " " not in term)
+        self._vocabulary = frozenset(term for term in self._postings if _is_word_term(term))
         self._deletions: dict[str, set[str]] = defaultdict(set)
         for term in self._vocabulary:
             for variant in _deletions(term, _max_edits(term)):
@@ -307,7 +359,7 @@ class CatalogueIndex:
 
     def _build_postings(self) -> dict[str, dict[int, float]]:
         """Term -> {document number: BM25F contribution}, computed once at build time."""
-        per_document = [document.field_terms() for document in self.documents]
+        per_document = [document.field_terms(self.language) for document in self.documents]
         count = max(len(self.documents), 1)
         average = {
             name: max(sum(len(fields[name]) for fields in per_document) / count, 1.0)
@@ -363,6 +415,21 @@ class CatalogueIndex:
         return tuple(dict.fromkeys(sources))
 
     def _query_terms(self, query: str) -> Iterator[_QueryTerm]:
+        if self.language != CHINESE:
+            yield from self._english_query_terms(query)
+            return
+        yield from self._english_query_terms(search_chinese.latin_part(query))
+        seen: set[str] = set()
+        for chinese in search_chinese.query_terms(query):
+            term, weight = chinese.term, chinese.weight
+            if term not in self._postings and chinese.fallback is not None:
+                # An unknown bigram may be a homophone typo: look for its pinyin instead.
+                term, weight = chinese.fallback, search_chinese.PINYIN_WEIGHT
+            if term in self._postings and term not in seen:
+                seen.add(term)
+                yield _QueryTerm(term, weight, chinese.source)
+
+    def _english_query_terms(self, query: str) -> Iterator[_QueryTerm]:
         written = tokens(query)
         stems = [stem(token) for token in written]
         phrases = [phrase_form(token) for token in written]
@@ -482,25 +549,39 @@ class SearchIndexCache:
 
     recheck_seconds: float = 5.0
     clock: Callable[[], float] = time.monotonic
-    _index: CatalogueIndex | None = field(default=None, init=False)
+    _indexes: dict[str, CatalogueIndex] = field(default_factory=dict, init=False)
     _fingerprint: Fingerprint | None = field(default=None, init=False)
     _checked_at: float = field(default=-math.inf, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
-    async def index(self, sessionmaker: async_sessionmaker[AsyncSession]) -> CatalogueIndex:
-        """The current index, rebuilding it first if the catalogue changed."""
-        if self._index is not None and self.clock() - self._checked_at < self.recheck_seconds:
-            return self._index
+    async def index(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        language: str = locales.DEFAULT_LOCALE,
+    ) -> CatalogueIndex:
+        """The current index of ``language``, rebuilding it first if the catalogue changed.
+
+        Each language's index is built the first time it is asked for, and all are dropped
+        together when the catalogue changes.
+        """
+        current = self._indexes.get(language)
+        if current is not None and self.clock() - self._checked_at < self.recheck_seconds:
+            return current
         async with self._lock:
-            if self._index is not None and self.clock() - self._checked_at < self.recheck_seconds:
-                return self._index  # another request refreshed it while we waited
+            current = self._indexes.get(language)
+            if current is not None and self.clock() - self._checked_at < self.recheck_seconds:
+                return current  # another request refreshed it while we waited
             async with sessionmaker() as session:
                 fingerprint = await _fingerprint(session)
-                if self._index is None or fingerprint != self._fingerprint:
-                    self._index = await _build_index(session, version=fingerprint[0])
+                if fingerprint != self._fingerprint:
+                    self._indexes = {}
                     self._fingerprint = fingerprint
+                current = self._indexes.get(language)
+                if current is None:
+                    current = await _build_index(session, version=fingerprint[0], language=language)
+                    self._indexes[language] = current
             self._checked_at = self.clock()
-            return self._index
+            return current
 
 
 async def _fingerprint(session: AsyncSession) -> Fingerprint:
@@ -511,10 +592,14 @@ async def _fingerprint(session: AsyncSession) -> Fingerprint:
     return version, count
 
 
-async def _build_index(session: AsyncSession, *, version: int | None) -> CatalogueIndex:
+async def _build_index(
+    session: AsyncSession, *, version: int | None, language: str
+) -> CatalogueIndex:
     rows = await session.scalars(select(ServiceEntry).where(ServiceEntry.active.is_(True)))
-    documents = sorted((SearchDocument.from_row(row) for row in rows), key=lambda d: d.code)
-    return CatalogueIndex(documents, version=version)
+    documents = sorted(
+        (SearchDocument.from_row(row, language) for row in rows), key=lambda d: d.code
+    )
+    return CatalogueIndex(documents, version=version, language=language)
 
 
 @dataclass(frozen=True)
@@ -567,25 +652,41 @@ def parse_search_query(query: Mapping[str, str]) -> SearchRequest:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def search_view(cache: SearchIndexCache | None = None) -> Handler:
-    """The handler of ``GET /api/v1/services/search?q=...&limit=N&type=T``, with its own cache.
+def query_language(text: str) -> str:
+    """The index a query is searched in: Chinese if it has a Chinese character, else English."""
+    return CHINESE if search_chinese.has_chinese(text) else locales.DEFAULT_LOCALE
 
-    The answer is ``{"query", "catalogue_version", "results": [hit, ...]}``, best hit first;
-    ``results`` is empty when no catalogue word matches.
+
+def search_view(cache: SearchIndexCache | None = None) -> Handler:
+    """The handler of ``GET /api/v1/services/search?q=...&limit=N&type=T&locale=L``.
+
+    The answer is ``{"query", "catalogue_version", "locale", "query_language",
+    "results": [hit, ...]}``, best hit first; ``results`` is empty when no catalogue word
+    matches. The query is searched in the index of its script (``query_language``); names
+    and groups are in the negotiated ``locale`` (``locales.negotiate``), marked with
+    ``Content-Language`` and ``Vary``. The handler has its own index cache.
     """
     own_cache = cache or SearchIndexCache()
 
     async def search_services(request: web.Request) -> web.Response:
         wanted = parse_search_query(request.query)
-        index = await own_cache.index(request.app[SESSIONMAKER])
+        locale = locales.negotiate(request.query, request.headers)
+        searched_in = query_language(wanted.text)
+        sessionmaker = request.app[SESSIONMAKER]
+        index = await own_cache.index(sessionmaker, searched_in)
+        shown = index if locale == searched_in else await own_cache.index(sessionmaker, locale)
         hits = index.search(wanted.text, wanted.limit, types=wanted.types)
-        return web.json_response(
+        response = web.json_response(
             {
                 "query": wanted.text,
                 "catalogue_version": index.version,
-                "results": [hit.to_json() for hit in hits],
+                "locale": locale,
+                "query_language": searched_in,
+                "results": [hit.to_json(shown.by_code.get(hit.document.code)) for hit in hits],
             }
         )
+        mark_language(response.headers, locale)
+        return response
 
     return search_services
 
@@ -593,3 +694,15 @@ def search_view(cache: SearchIndexCache | None = None) -> Handler:
 def index_of_entries(entries: Sequence[CatalogueEntry], version: int) -> CatalogueIndex:
     """An index straight from catalogue file entries (tests and benchmarks need no database)."""
     return CatalogueIndex((SearchDocument.from_entry(entry) for entry in entries), version=version)
+
+
+def index_of_catalogue(catalogue: Catalogue, language: str) -> CatalogueIndex:
+    """A catalogue file's index in ``language`` (English for a language it lacks), no database."""
+    overlay = catalogue.translations.get(language)
+    documents = (
+        SearchDocument.from_entry(
+            entry, None if overlay is None else entry.stored_translation(overlay)
+        )
+        for entry in catalogue.services
+    )
+    return CatalogueIndex(documents, version=catalogue.version, language=language)
