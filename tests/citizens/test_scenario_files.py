@@ -13,7 +13,18 @@ import yaml
 from evals.scenarios import Scenario, load
 
 CATALOGUE = Path(__file__).parents[2] / "backoffice" / "src" / "civicdesk_backoffice" / "catalogue"
-FILES = ("dev", "heldout", "fresh", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7")
+FILES = (
+    "dev",
+    "heldout",
+    "fresh",
+    "blind2",
+    "blind3",
+    "blind4",
+    "blind5",
+    "blind6",
+    "blind7",
+    "zh1",
+)
 
 
 def _services() -> dict[str, dict[str, Any]]:
