@@ -397,7 +397,34 @@ def meaningful_words(text: str) -> list[str]:
     return found
 
 
+# Chinese words with the same meaning, each written as the one the catalogue's options use, so
+# "马路" meets "在车行道上" (applied before a run is cut into pairs).
+_CHINESE_SYNONYMS = {
+    "马路中间": "车行道",
+    "机动车道": "车行道",
+    "马路": "车行道",
+    "非机动车道": "自行车道",
+    "单车道": "自行车道",
+    "便道": "人行道",
+    "步行道": "人行道",
+    "垃圾箱": "垃圾桶",
+    "街灯": "路灯",
+    "废物": "垃圾",
+    "轮子": "轮胎",
+    "车轮": "轮胎",
+    "没了": "不见",
+    "丢了": "不见",
+    "被偷": "被盗",
+}
+
+
+# Longest first, so "非机动车道" is not read as "机动车道" with a 非 before it.
+_CHINESE_SYNONYM_ORDER = sorted(_CHINESE_SYNONYMS, key=len, reverse=True)
+
+
 def _chinese_pairs(run: str) -> list[str]:
+    for word in _CHINESE_SYNONYM_ORDER:
+        run = run.replace(word, _CHINESE_SYNONYMS[word])
     for phrase in _CHINESE_FILLER:
         run = run.replace(phrase, " ")
     pairs: list[str] = []
@@ -688,7 +715,7 @@ _DECLINE = re.compile(
     r"no thanks?|no thank you|skip|none|nothing|never mind|keep it private|private|"
     r"just (?:reply|answer|write) here|here only|in (?:this|the) chat|needn'?t|no need|"
     r"(?:i'?ll |i will )?leave (?:it|that)|i'?ll pass|(?:don'?t|do not) bother)\b"
-    r"|不用|不留|不要联系|匿名|不方便|不需要|不想(留|给|说)|算了",
+    r"|不用|不留|不要联系|匿名|不方便|不需要|不想(留|给|说)|算了|^\W*没有\W*$|没有(照片|图片|相片)|没照片|没图",
     re.IGNORECASE,
 )
 

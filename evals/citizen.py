@@ -29,8 +29,48 @@ class Catalogue:
     """What a citizen can read about the services: groups, and each question's attribute."""
 
     groups: dict[str, str]  # service code -> group
-    # (service code, question text) -> attribute code
+    # (service code, question text) -> attribute code, the questions in every language
     questions: dict[tuple[str, str], str]
+    # language -> service code -> group, where the group is written otherwise than in English
+    localised_groups: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def group_of(self, service: str, language: str) -> str:
+        return self.localised_groups.get(language, self.groups).get(service, "")
+
+
+# What a citizen says when the scenario has no words of its own for it, by language.
+SAYS = {
+    "en": {
+        "other_services": "none of those, show me other ones",
+        "dont_know": "i don't know",
+        "thats_all": "that's all",
+        "no_place": "I am not sure",
+        "no_photo": "i don't have a photo, sorry",
+        "decline": "no thanks",
+        "no": "no",
+        "no_name": "I'd rather not give my name",
+        "send": "yes that's right, please send it",
+        "more": "more",
+        "still_there": "hello?",
+    },
+    "zh-Hans": {
+        "other_services": "都不是，还有别的吗",
+        "dont_know": "不知道",
+        "thats_all": "就这些",
+        "no_place": "我不太清楚",
+        "no_photo": "没有照片，不好意思",
+        "decline": "不用了",
+        "no": "不",
+        "no_name": "名字就不留了",
+        "send": "对的，请提交",
+        "more": "还有别的吗",
+        "still_there": "在吗？",
+    },
+}
+
+
+def says(language: str, what: str) -> str:
+    return SAYS.get(language, SAYS["en"])[what]
 
 
 @dataclass
@@ -46,6 +86,15 @@ class Citizen:
     @property
     def service(self) -> str:
         return self.scenario.expect.service_code
+
+    def _says(self, what: str) -> str:
+        return says(self.scenario.language, what)
+
+    def _position(self, position: int) -> str:
+        """ "the second one" (or "第2个"), for the 0-based ``position`` in a list."""
+        if self.scenario.language == "zh-Hans":
+            return f"第{position + 1}个"
+        return f"the {_ORDINALS[position]} one" if position < len(_ORDINALS) else self._says("more")
 
     def answer(self, reply: Reply) -> str:
         """The next message to send after ``reply`` (a button payload when tapping)."""
@@ -88,7 +137,7 @@ class Citizen:
 
     def _service(self, reply: Reply, again: bool) -> str:
         offered = [b for b in reply.buttons if b.choice == self.service]
-        group = self.catalogue.groups.get(self.service, "")
+        group = self.catalogue.group_of(self.service, self.scenario.language)
         if self.mode == "tap":
             if offered:
                 return offered[0].payload
@@ -104,10 +153,10 @@ class Citizen:
             if self.scenario.service_says and not again:
                 return self.scenario.service_says
             position = services.index(offered[0])
-            return f"the {_ORDINALS[position]} one" if position < len(_ORDINALS) else "more"
+            return self._position(position)
         self.pages_seen += 1
         if self.pages_seen == 1:
-            return "none of those, show me other ones"
+            return self._says("other_services")
         if self.pages_seen == 2 and group:
             return group
         return self.scenario.description
@@ -117,7 +166,7 @@ class Citizen:
         answer = self.scenario.answers.get(code) if code else None
         if answer is None:
             # Not a question the scenario foresaw: a citizen would say they do not know.
-            return "/skip" if self.mode == "tap" else "i don't know"
+            return "/skip" if self.mode == "tap" else self._says("dont_know")
         if answer.keys:
             by_key = [b for b in reply.buttons if b.choice in answer.keys]
             if self.mode == "tap" and by_key:
@@ -138,7 +187,7 @@ class Citizen:
                 button = offered[wanted[0]]
                 return button.payload if self.mode == "tap" else button.title
         done = next((b for b in reply.buttons if b.title == "That's all"), None)
-        return done.payload if done is not None and self.mode == "tap" else "that's all"
+        return done.payload if done is not None and self.mode == "tap" else self._says("thats_all")
 
     def _attribute_code(self, reply: Reply) -> str | None:
         found = self.catalogue.questions.get((self.service, reply.question.strip()))
@@ -156,14 +205,14 @@ class Citizen:
         return None
 
     def _place(self, reply: Reply, again: bool) -> str:
-        return self.scenario.place or "I am not sure"
+        return self.scenario.place or self._says("no_place")
 
     def _photo(self, reply: Reply, again: bool) -> str:
         if self.mode == "tap":
             found = next((b for b in reply.buttons if b.payload == "/skip"), None)
             if found is not None:
                 return found.payload
-        return "i don't have a photo, sorry"
+        return self._says("no_photo")
 
     def _contact_choice(self, reply: Reply, again: bool) -> str:
         # The question asks for the details themselves: no button can say a phone number, so
@@ -174,11 +223,11 @@ class Citizen:
             if found is not None:
                 return found.payload
         if contact.says is None:
-            return contact.decline or "no thanks"
+            return contact.decline or self._says("decline")
         return contact.says
 
     def _contact_details(self, reply: Reply, again: bool) -> str:
-        return self.scenario.contact.says or self.scenario.contact.decline or "no"
+        return self.scenario.contact.says or self.scenario.contact.decline or self._says("no")
 
     def _contact_name(self, reply: Reply, again: bool) -> str:
         if self.scenario.contact.name:
@@ -187,14 +236,14 @@ class Citizen:
             found = _button(reply.buttons, "no_name")
             if found is not None:
                 return found.payload
-        return "I'd rather not give my name"
+        return self._says("no_name")
 
     def _confirm(self, reply: Reply, again: bool) -> str:
         if self.mode == "tap":
             found = _button(reply.buttons, "submit")
             if found is not None:
                 return found.payload
-        return "yes that's right, please send it"
+        return self._says("send")
 
     def _unknown(self, reply: Reply, again: bool) -> str:
         # A reply with no question the citizen recognises: they say what they came for again.

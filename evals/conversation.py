@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from evals.bot_messages import Reply, read_reply, response_key
-from evals.citizen import Catalogue, Citizen, Mode
+from evals.citizen import Catalogue, Citizen, Mode, says
 from evals.scenarios import Scenario
 from evals.voice_channel import say_by_voice
 
@@ -49,17 +49,26 @@ class Outcome:
 async def read_catalogue(client: httpx.AsyncClient, backoffice_url: str) -> Catalogue:
     """The groups and attribute questions of every service, as the citizen can read them."""
     base = f"{backoffice_url}/open311/v2"
-    services = (await client.get(f"{base}/services.json")).json()
-    groups = {s["service_code"]: s.get("group") or "" for s in services}
+    groups: dict[str, dict[str, str]] = {}
     questions: dict[tuple[str, str], str] = {}
-    for service in services:
-        if not service.get("metadata"):
-            continue
-        definition = (await client.get(f"{base}/services/{service['service_code']}.json")).json()
-        for attribute in definition.get("attributes", []):
-            text = (attribute.get("description") or attribute["code"]).strip()
-            questions[(service["service_code"], text)] = attribute["code"]
-    return Catalogue(groups=groups, questions=questions)
+    for language in LANGUAGES:
+        params = {"locale": language}
+        services = (await client.get(f"{base}/services.json", params=params)).json()
+        groups[language] = {s["service_code"]: s.get("group") or "" for s in services}
+        for service in services:
+            if not service.get("metadata"):
+                continue
+            code = service["service_code"]
+            definition = (await client.get(f"{base}/services/{code}.json", params=params)).json()
+            for attribute in definition.get("attributes", []):
+                text = (attribute.get("description") or attribute["code"]).strip()
+                questions[(code, text)] = attribute["code"]
+    english = groups.pop("en")
+    return Catalogue(groups=english, questions=questions, localised_groups=groups)
+
+
+# The languages a scenario's citizen may write in (evals/scenarios.py).
+LANGUAGES = ("en", "zh-Hans")
 
 
 async def converse(
@@ -98,7 +107,7 @@ async def converse(
             break
         if reply.step == "queued":
             await asyncio.sleep(QUEUED_WAIT_SECONDS)
-            message = "hello?"
+            message = says(scenario.language, "still_there")
             continue
         message = citizen.answer(reply)
     outcome.seconds = time.perf_counter() - started

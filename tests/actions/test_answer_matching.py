@@ -300,3 +300,26 @@ def test_two_words_of_one_meaning_count_twice_in_an_answer() -> None:
 
     said = "It's the payment I get for my two daughters, for the children."
     assert match_option(said, payments).key == "child"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("就在马路中间车走的地方", "road"), ("非机动车道上", "cycle_lane"), ("便道上", "pavement")],
+)
+def test_chinese_words_of_one_meaning_meet_the_options_word(text: str, key: str) -> None:
+    positions = [
+        ("road", "在车行道上"),
+        ("cycle_lane", "在自行车道上"),
+        ("pavement", "在人行道上"),
+        ("crossing", "在人行横道上"),
+    ]
+
+    assert match_option(text, positions).key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "declined"),
+    [("没有照片，不好意思", True), ("没有", True), ("没有问题，打13912345678", False)],
+)
+def test_having_none_in_chinese_declines_only_when_it_says_so(text: str, declined: bool) -> None:
+    assert declines(text) is declined
