@@ -385,6 +385,7 @@ class Outbox:
             ).fetchone()
             if kept is not None:
                 key = str(kept["idempotency_key"])
+                logger.info("outbox: submission %s sent again; the kept row stands", key[:8])
             else:
                 key = uuid.uuid4().hex
                 db.execute(
