@@ -447,8 +447,9 @@ def position_in(text: str, count: int) -> int | None:
         return count
     found = _WORD.findall(fold(text))
     rest = [w for w in found if w not in _POSITION_FILLER]
-    if not rest and found == ["one"]:
-        rest = found
+    # "one", "number one", "option one please": the first; "the one", "that one" name none.
+    if not rest and "one" in found and not {"the", "that", "this", "just"} & set(found):
+        rest = ["one"]
     if len(rest) != 1:
         return None
     word = rest[0]

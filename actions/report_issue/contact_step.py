@@ -30,9 +30,10 @@ from actions.form_steps import clean_text, cleared, failed, latest_intent, tell_
 from actions.report_issue.state import ANONYMOUS, CONTACT, CONTACT_STEPS, NO_NAME
 
 # The contact question's options, with the words that mean them when typed.
+# In the order of the question's buttons, so "1" or "the first one" is the first button.
 CONTACT_OPTIONS = [
-    (CONTACT, "Yes, you may contact me call phone email ring text"),
     (ANONYMOUS, "No, reply in this chat only"),
+    (CONTACT, "Yes, you may contact me call phone email ring text"),
 ]
 
 

@@ -323,3 +323,11 @@ def test_chinese_words_of_one_meaning_meet_the_options_word(text: str, key: str)
 )
 def test_having_none_in_chinese_declines_only_when_it_says_so(text: str, declined: bool) -> None:
     assert declines(text) is declined
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [("number one", 1), ("option one please", 1), ("one please", 1), ("the one", None)],
+)
+def test_one_said_with_its_framing_is_the_first(text: str, position: int | None) -> None:
+    assert position_in(text, 3) == position

@@ -1991,3 +1991,15 @@ async def test_a_description_naming_no_option_leaves_the_list_question_open(
 
     assert result["service_attributes"] == {}
     assert result["attribute_adding"] is None
+
+
+@pytest.mark.parametrize(("said", "choice"), [("1", "anonymous"), ("the second one", "contact")])
+async def test_the_contact_questions_options_are_numbered_as_its_buttons(
+    catalogue: FakeOpen311, said: str, choice: str
+) -> None:
+    buttons = DOMAIN_FILE["responses"]["utter_ask_contact_choice"][0]["buttons"]
+    assert f'"choice": "{choice}"' in buttons[int(said == "the second one")]["payload"]
+
+    result, _ = await validate("contact_choice", said)
+
+    assert result["contact_choice"] == choice
