@@ -183,6 +183,10 @@ OPEN_STATUS_SQL = "status IN ('new', 'acknowledged', 'in_progress', 'reopened')"
 """The open statuses as SQL, for the partial queue indexes (same list as OPEN_STATUSES)."""
 
 
+_COVERING = ("ix_tickets_open_department_requested_at", "ix_tickets_open_requested_at")
+_COUNTED = ("status", "expected_at", "assignee_id")
+
+
 class Ticket(Base):
     """A service request filed by a citizen, with the personal data only staff may see."""
 
@@ -192,9 +196,16 @@ class Ticket(Base):
         Index("ix_tickets_requested_at", "requested_at"),
         Index("ix_tickets_department_requested_at", "department", "requested_at"),
         Index("ix_tickets_account_id_requested_at", "account_id", "requested_at"),
-        # The staff console's queue (see migration 0007): open tickets in keyset order.
+        # The staff console's queue (migrations 0007, 0009): open tickets in keyset order.
         *(
-            Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+            Index(
+                name,
+                *columns,
+                postgresql_where=text(where),
+                sqlite_where=text(where),
+                # Migration 0009: the tab counts read these, so they are index-only scans.
+                postgresql_include=list(_COUNTED) if name in _COVERING else [],
+            )
             if where
             else Index(name, *columns)
             for name, columns, where in (
