@@ -66,7 +66,8 @@ _COMPOUND = re.compile(
 _WORDS = re.compile(r"[a-z]+")
 _LEADING_NUMBER = re.compile(
     r"^\W*(\d+(?:[.,]\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-    r"\s*[,:;.-]"
+    # The separator ends the number: "12.40" is one number, "three, me and ..." a count first.
+    r"(?![.,]\d)\s*[,:;.-](?=\s|$)"
 )
 # A number said as the whole count: "three of us, me and the two kids", "we are 4", "5 in total".
 _TOTAL_NUMBER = re.compile(
@@ -138,6 +139,12 @@ def parse_answer(
     if not text:
         return None, "utter_answer_empty"
     datatype = question.get("datatype")
+    corrected = _after_correction(text)
+    if corrected and datatype in ("number", "datetime", "singlevaluelist"):
+        # "one day, actually make it two": what they finally say, if it answers.
+        values, problem = parse_answer({**question}, corrected, now=now)
+        if values is not None:
+            return values, problem
     if datatype == "number":
         number = _parse_number(text, unit=_unit_asked(question))
         return ((number,), None) if number is not None else (None, "utter_answer_not_a_number")
@@ -178,6 +185,18 @@ def _parse_number(text: str, unit: str = "") -> str | None:
     lowered = _COMPOUND.sub(
         lambda m: str(_NUMBER_WORDS[m.group(1)] + _NUMBER_WORDS[m.group(2)]), text.casefold()
     )
+    lowered = re.sub(
+        r"\b("
+        + "|".join(_TENS)
+        + r"|"
+        + "|".join(w for w in _NUMBER_WORDS if w.isalpha())
+        + r")\b",
+        lambda m: str(_NUMBER_WORDS[m.group(1)]),
+        lowered,
+    )
+    money = _MONEY.search(lowered)
+    if money:
+        lowered = _MONEY.sub(f"{money.group(1)}.{int(money.group(2)):02d}", lowered, count=1)
     leading = _LEADING_NUMBER.match(lowered)
     found = [match.group(0) for match in _NUMBER.finditer(lowered)]
     found += [word for word in _WORDS.findall(lowered) if word in _NUMBER_WORDS]
@@ -199,6 +218,84 @@ def _parse_number(text: str, unit: str = "") -> str | None:
     if abs(value) > MAX_NUMBER:
         return None
     return str(int(value)) if value.is_integer() else str(value)
+
+
+# Where an answer corrects itself: what follows the last of these is what the citizen means.
+_CORRECTION = re.compile(
+    r"\b(?:actually|i mean|or rather|make (?:it|that)|no wait|scratch that|correction|"
+    r"sorry,? (?:i mean|no))\b|,\s*no\s*,|不对|我是说|应该是|改成",
+    re.IGNORECASE,
+)
+
+
+def _after_correction(text: str) -> str | None:
+    parts = _CORRECTION.split(text)
+    return parts[-1].strip(" ,.;:!?") or None if len(parts) > 1 else None
+
+
+# Years said in words: "twenty twenty three", "nineteen eighty four", "two thousand and five".
+_UNITS_WORDS = "one|two|three|four|five|six|seven|eight|nine"
+_YEAR_IN_WORDS = re.compile(
+    r"\b(nineteen|twenty)[\s-]+(?:(oh)[\s-]+(" + _UNITS_WORDS + r")|(ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)|(twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety)(?:[\s-]+(" + _UNITS_WORDS + r"))?)\b"
+    r"|\btwo thousand(?:\s+and)?\s+(" + _UNITS_WORDS + r"|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty(?:[\s-]+(?:" + _UNITS_WORDS + r"))?)\b"
+)
+_ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+}
+_ORDINAL_IN_WORDS = re.compile(r"\b(?:(twenty|thirty)[\s-]+)?(" + "|".join(_ORDINAL_WORDS) + r")\b")
+
+
+def _spoken_year(match: re.Match[str]) -> str:
+    century, oh, oh_unit, teen, tens, unit, thousands = match.groups()
+    if thousands is not None:
+        words = thousands.replace("-", " ").split()
+        return str(2000 + sum(_NUMBER_WORDS[w] for w in words))
+    first = 1900 if century == "nineteen" else 2000
+    if oh:
+        return str(first + _NUMBER_WORDS[oh_unit])
+    if teen:
+        return str(first + _NUMBER_WORDS[teen])
+    return str(first + _NUMBER_WORDS[tens] + (_NUMBER_WORDS[unit] if unit else 0))
+
+
+def _spoken_ordinal(match: re.Match[str]) -> str:
+    tens, ordinal = match.groups()
+    return f"{(_NUMBER_WORDS[tens] if tens else 0) + _ORDINAL_WORDS[ordinal]}th"
+
+
+def spoken_dates_in_figures(lowered: str) -> str:
+    """ "the twelfth of may twenty twenty three" as "the 12th of may 2023"."""
+    return _ORDINAL_IN_WORDS.sub(_spoken_ordinal, _YEAR_IN_WORDS.sub(_spoken_year, lowered))
+
+
+# An amount of money with its smaller unit: "23 pounds 50", "£4.20", "twelve euros fifty".
+_MONEY = re.compile(
+    r"(\d+)\s*(?:pounds?|quid|dollars?|euros?|yuan|元|块)\s*(?:and\s+)?(\d{1,2})\b"
+    r"(?:\s*(?:pence|p|cents?|角|毛))?"
+)
 
 
 def _value(word: str) -> float:
@@ -275,7 +372,7 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
         if said is not None and said <= now + _FURTHEST_AHEAD:
             return format_datetime(said)
         return None
-    lowered = text.casefold()
+    lowered = spoken_dates_in_figures(text.casefold())
     ago = _AGO.search(lowered)
     if ago:
         amount_text, unit = ago.groups()

@@ -411,3 +411,40 @@ def test_a_moment_said_in_chinese(raw: str, expected: str | None) -> None:
         moment, raw, now=lambda: datetime(2026, 5, 10, 12, tzinfo=timezone.utc)
     )
     assert values == ((expected,) if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("question", "raw", "expected"),
+    [
+        ("How much are you asking back?", "twenty three pounds fifty", ("23.5",)),
+        ("How much are you asking back?", "£12.40", ("12.4",)),
+        ("For how many days?", "one day, actually make it two to be safe, is that ok?", ("2",)),
+        ("How many people?", "about 40, no, 50 I think", ("50",)),
+        ("How many people?", "three, me and my two children", ("3",)),
+    ],
+)
+def test_numbers_in_words_money_and_answers_that_correct_themselves(
+    question: str, raw: str, expected: tuple[str, ...]
+) -> None:
+    assert parse_answer({"code": "n", "datatype": "number", "question": question}, raw)[0] == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("the twelfth of may twenty twenty three", "2023-05-12T00:00:00Z"),
+        ("3rd of june two thousand and nineteen", "2019-06-03T00:00:00Z"),
+        ("twenty first of march", "2026-03-21T00:00:00Z"),
+    ],
+)
+def test_a_date_said_in_words(raw: str, expected: str) -> None:
+    born: Question = {
+        "code": "born",
+        "datatype": "datetime",
+        "question": "When was the child born?",
+    }
+
+    values, _ = parse_answer(born, raw, now=lambda: datetime(2026, 5, 10, 12, tzinfo=timezone.utc))
+    assert values == (expected,)
