@@ -282,6 +282,8 @@ _SYNONYM_GROUPS = (
     # No "stole": one letter from "stone".
     "missing gone stolen lost disappeared removed steal nicked pinched robbed",
     "loose rocking rocks wobbly wobbles wobble wobbling unstable",
+    "building builder builders construction renovation renovating workmen",
+    "visitor visitors visiting guest guests staying visit",
     "rubbish litter trash garbage waste junk refuse",
     "dirty filthy messy mess dirt grime",
     "big large huge massive enormous bigger larger",

@@ -87,7 +87,7 @@ _ONLY_TOGETHER = re.compile(
 )
 _SEPARATORS = re.compile(
     r"\s*(?:,|;|/|\+|&|\band\b|\bn\b|\bplus\b|\bas well as\b|\bbut\b"
-    r"|(?=\b(?:except|excluding|apart from|other than)\b))\s*"
+    r"|(?=\b(?:except|excluding|apart from|other than|not)\b))\s*"
 )
 # A part of a list answer that leaves an option out: "gas and electric, not the water".
 _LEFT_OUT = re.compile(
@@ -140,7 +140,7 @@ def parse_answer(
         return None, "utter_answer_empty"
     datatype = question.get("datatype")
     corrected = _after_correction(text)
-    if corrected and datatype in ("number", "datetime", "singlevaluelist"):
+    if corrected and datatype in ("number", "datetime", "singlevaluelist", "multivaluelist"):
         # "one day, actually make it two": what they finally say, if it answers.
         values, problem = parse_answer({**question}, corrected, now=now)
         if values is not None:
@@ -223,7 +223,7 @@ def _parse_number(text: str, unit: str = "") -> str | None:
 # Where an answer corrects itself: what follows the last of these is what the citizen means.
 _CORRECTION = re.compile(
     r"\b(?:actually|i mean|or rather|make (?:it|that)|no wait|scratch that|correction|"
-    r"sorry,? (?:i mean|no))\b|,\s*no\s*,|不对|我是说|应该是|改成",
+    r"sorry,? (?:i mean|no)|no,? sorry|so just|so only)\b|,\s*no\s*,|不对|我是说|应该是|改成",
     re.IGNORECASE,
 )
 

@@ -448,3 +448,48 @@ def test_a_date_said_in_words(raw: str, expected: str) -> None:
 
     values, _ = parse_answer(born, raw, now=lambda: datetime(2026, 5, 10, 12, tzinfo=timezone.utc))
     assert values == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "choices", "raw", "expected"),
+    [
+        (
+            "multivaluelist",
+            [["water", "Water"], ["electricity", "Electricity"], ["gas", "Gas"]],
+            "gas and electric not the water the landlord does that",
+            ("gas", "electricity"),
+        ),
+        (
+            "multivaluelist",
+            [
+                ["furniture", "Furniture: sofa or bed"],
+                ["fridge", "Fridges"],
+                ["appliance", "Washing machines"],
+            ],
+            "the sofa and the fridge, and the washing machine, no actually my brother's taking "
+            "the washing machine, so just the sofa and fridge",
+            ("furniture", "fridge"),
+        ),
+        (
+            "singlevaluelist",
+            [
+                ["resident", "Resident permit"],
+                ["visitor", "Visitor permits"],
+                ["change", "Change the car"],
+            ],
+            "a permit for my car, no sorry, for theirs while they're staying",
+            ("visitor",),
+        ),
+    ],
+)
+def test_a_list_answer_that_leaves_out_or_corrects_itself(
+    datatype: str, choices: list[list[str]], raw: str, expected: tuple[str, ...]
+) -> None:
+    question: Question = {
+        "code": "q",
+        "datatype": datatype,
+        "question": "Which?",
+        "choices": choices,
+    }
+
+    assert parse_answer(question, raw)[0] == expected

@@ -136,6 +136,9 @@ def test_every_training_example_of_a_cue_only_command_passes_the_gate() -> None:
         ("from the beginning of next month", "restart"),
         ("no, just stop the bin", "cancel"),
         ("please stop charging me for the garden bin", "cancel"),
+        # Wanting a thing to stop is not stopping the conversation.
+        ("no. just make them stop", "cancel"),
+        ("I want it to stop", "cancel"),
     ],
 )
 def test_an_answer_taken_for_a_way_out_of_the_step_stays_an_answer(text: str, intent: str) -> None:
