@@ -10,7 +10,7 @@ A scratch database ``civicdesk_console_bench_<random>`` is created, migrated wit
 project's migrations and loaded with the test catalogue; ``--tickets`` tickets are written
 with one ``COPY`` (asyncpg ``copy_records_to_table``, rows generated in Python: 3
 departments, filed over two years, 8 % still open and most of those past their due date,
-some assigned), then ``ANALYZE``. The dropped database is gone at the end unless ``--keep``.
+some assigned), then ``VACUUM ANALYZE``. The dropped database is gone at the end unless ``--keep``.
 
 The real application (``create_app``) is served on 127.0.0.1 by aiohttp; a staff member of
 one department (an agent) and an admin sign in through the console's own form. Each page
@@ -161,13 +161,18 @@ async def prepare(url: str, count: int) -> float:
         rows = ticket_rows(count, datetime.now(timezone.utc), staff_ids)
         started = time.perf_counter()
         await connection.copy_records_to_table("tickets", records=rows, columns=COLUMNS)
-        await connection.execute("ANALYZE tickets")
+        # VACUUM sets the visibility map (autovacuum does so after a bulk load in production),
+        # without which no scan is index-only.
+        await connection.execute("VACUUM ANALYZE tickets")
         elapsed = time.perf_counter() - started
         total = await connection.fetchval("SELECT count(*) FROM tickets")
         opened = await connection.fetchval(
             "SELECT count(*) FROM tickets WHERE status = ANY($1::text[])", list(OPEN)
         )
-        print(f"  tickets: {total:,}, open: {opened:,}; COPY + ANALYZE {elapsed:.1f} s", flush=True)
+        print(
+            f"  tickets: {total:,}, open: {opened:,}; COPY + VACUUM ANALYZE {elapsed:.1f} s",
+            flush=True,
+        )
         return elapsed
     finally:
         await connection.close()

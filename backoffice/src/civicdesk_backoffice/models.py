@@ -184,7 +184,7 @@ OPEN_STATUS_SQL = "status IN ('new', 'acknowledged', 'in_progress', 'reopened')"
 
 
 _COVERING = ("ix_tickets_open_department_requested_at", "ix_tickets_open_requested_at")
-_COUNTED = ("status", "expected_at", "assignee_id")
+_COUNTED = ("status", "expected_at", "assignee_id", "service_code")
 
 
 class Ticket(Base):
@@ -221,6 +221,11 @@ class Ticket(Base):
                 ),
                 ("ix_tickets_open_requested_at", ("requested_at", "id"), OPEN_STATUS_SQL),
                 ("ix_tickets_open_expected_at", ("expected_at", "id"), OPEN_STATUS_SQL),
+                (
+                    "ix_tickets_open_assignee_requested_at",
+                    ("assignee_id", "requested_at", "id"),
+                    OPEN_STATUS_SQL,
+                ),
                 (
                     "ix_tickets_department_status_requested_at",
                     ("department", "status", "requested_at"),
