@@ -40,6 +40,7 @@ from actions.open311_client import (
     TicketNotFound,
 )
 from actions.report_issue import allowed_media_bases, announce_delivered, says_what_is_wrong
+from actions.report_issue.opening import says_a_matter
 from actions.shared_media import check_media_url, media_id_of, shared_photo
 
 REFERENCE = re.compile(r"\b(cd)-?([a-z0-9]{6})\b", re.IGNORECASE)
@@ -299,8 +300,7 @@ class ActionFollowUpTicket(Action):
             if entry.state in ("pending", "sending")
         ]
         if not pending and not tickets:
-            dispatcher.utter_message(response="utter_no_tickets")
-            return []
+            return _no_tickets(dispatcher, tracker)
         dispatcher.utter_message(response="utter_my_tickets_header")
         for entry in pending[-MAX_TICKETS_LISTED:]:
             received = datetime.fromtimestamp(entry.created_at, timezone.utc)
@@ -325,8 +325,7 @@ class ActionFollowUpTicket(Action):
         """Without the citizen endpoint: this chat's outbox rows and their live status."""
         entries = get_outbox().entries_for(tracker.sender_id)[-MAX_TICKETS_LISTED:]
         if not entries:
-            dispatcher.utter_message(response="utter_no_tickets")
-            return []
+            return _no_tickets(dispatcher, tracker)
         dispatcher.utter_message(response="utter_my_tickets_header")
         last_reference = None
         for entry in entries:
@@ -522,3 +521,15 @@ def _last_action_was(tracker: Tracker, action: str) -> bool:
             if name not in ("action_listen", None):
                 return bool(name == action)
     return False
+
+
+def _no_tickets(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """No ticket from this chat: a message that says what a matter is about ("my residents
+    parking permit still shows the old reg, need it updated before I get a ticket") is a new
+    request, not a question about tickets; anything else hears there are none."""
+    text = clean_text(tracker.latest_message.get("text")) or ""
+    if not text.startswith("/") and says_a_matter(text):
+        dispatcher.utter_message(response="utter_comment_taken_as_new_request")
+        return [FollowupAction("action_start_intake")]
+    dispatcher.utter_message(response="utter_no_tickets")
+    return []

@@ -119,6 +119,22 @@ async def test_no_tickets_asks_for_a_reference(catalogue: FakeOpen311) -> None:
     assert responses(dispatcher) == ["utter_no_tickets"]
 
 
+async def test_a_status_question_that_says_a_matter_with_no_tickets_is_a_new_request(
+    catalogue: FakeOpen311,
+) -> None:
+    text = (
+        "Changed my car last weekend. My residents parking permit still shows the old reg. "
+        "Need it updated before I get a ticket."
+    )
+
+    events, dispatcher = await follow_up("check_status", text)
+
+    assert responses(dispatcher) == ["utter_comment_taken_as_new_request"]
+    assert {"event": "followup", "name": "action_start_intake"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+
+
 async def test_my_tickets_come_from_the_back_office_for_this_chat(
     catalogue: FakeOpen311, outbox: Outbox
 ) -> None:
