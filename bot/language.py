@@ -45,6 +45,9 @@ _NAMES = {
     CHINESE: ("中文", "汉语", "漢語", "简体中文", "簡體中文", "普通话", "chinese", "in chinese"),
 }
 _NAMED = {name: language for language, names in _NAMES.items() for name in names}
+# Names that also answer a question ("What is your nationality?" "Chinese"): inside a form
+# they are that answer, and switch nothing.
+_ALSO_ANSWERS = frozenset({"english", "chinese"})
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _WORD = re.compile(r"[A-Za-z']+")
@@ -103,9 +106,12 @@ MIN_CHINESE_CHARACTERS = 3
 MIN_ENGLISH_FUNCTION_WORDS = 2
 
 
-def named_language(text: str) -> str | None:
-    """The language a message that only names one switches to ("中文", "English please")."""
+def named_language(text: str, *, in_form: bool = False) -> str | None:
+    """The language a message that only names one switches to ("中文", "English please");
+    in a form, a bare "English" or "Chinese" is an answer, not a switch."""
     said = re.sub(r"[\W_]+", " ", text).strip().casefold()
+    if in_form and said in _ALSO_ANSWERS:
+        return None
     return _NAMED.get(said)
 
 
@@ -167,7 +173,8 @@ async def _parse_message(
     text = message.text or ""
     if text.lstrip().startswith("/") or len(text) > MAX_MESSAGE_CHARS:
         return parse_data  # a button says what it means; a message too long is not read
-    named = named_language(text)
+    in_form = tracker is not None and bool(tracker.active_loop_name)
+    named = named_language(text, in_form=in_form)
     if named is not None:
         return switched(parse_data, named)
     current = tracker.get_slot(SLOT) if tracker is not None else None

@@ -47,8 +47,6 @@ class Scenario:
     id: str
     kind: Kind
     persona: str
-    # The language the citizen writes in: "en" or "zh-Hans" (they answer and are answered in it).
-    language: str
     opening: str
     description: str
     place: str
@@ -56,6 +54,8 @@ class Scenario:
     answers: dict[str, Answer]
     contact: Contact
     expect: Expected
+    # The language the citizen writes in: "en" or "zh-Hans" (they answer and are answered in it).
+    language: str = "en"
 
 
 def _keys(value: Any) -> tuple[str, ...]:

@@ -120,3 +120,10 @@ def test_it_wraps_rasas_parsing_once() -> None:
     language.install()
 
     assert MessageProcessor.parse_message is wrapped is language._parse_message
+
+
+def test_a_bare_language_name_inside_a_form_is_an_answer() -> None:
+    assert named_language("Chinese", in_form=True) is None, "What is your nationality?"
+    assert named_language("English", in_form=True) is None
+    assert named_language("中文", in_form=True) == CHINESE
+    assert named_language("English please", in_form=True) == ENGLISH
