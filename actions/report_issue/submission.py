@@ -20,7 +20,12 @@ from actions.dependencies import Open311Api, get_open311_client, get_outbox
 from actions.form_steps import CancelForm, cleared
 from actions.open311_client import BackOfficeUnavailable
 from actions.report_issue.contact_step import contact_of
-from actions.report_issue.opening import allowed_media_bases, check_description, check_location
+from actions.report_issue.opening import (
+    allowed_media_bases,
+    check_description,
+    check_location,
+    says_a_matter,
+)
 from actions.report_issue.state import (
     CONTACT_STEPS,
     FORM,
@@ -204,10 +209,23 @@ async def _checked_attributes(
 
 
 class ActionCancelComplaint(CancelForm, Action):
-    """Stops the intake and forgets its answers; nothing is sent."""
+    """Stops the intake and forgets its answers; nothing is sent.
+
+    With nothing going on, a "cancel" that says what a matter is about ("we don't need the
+    garden waste bin any more, can you stop it and stop charging me") is a request to stop a
+    service: it starts the intake instead of cancelling nothing.
+    """
 
     response = "utter_complaint_cancelled"
     form_slots = INTAKE_SLOTS
 
     def name(self) -> str:
         return "action_cancel_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if not tracker.active_loop_name and not text.startswith("/") and says_a_matter(text):
+            return [FollowupAction("action_start_intake")]
+        return await super().run(dispatcher, tracker, domain)

@@ -706,6 +706,31 @@ async def test_cancel_forgets_the_answers_and_stops_the_form(catalogue: FakeOpen
     assert catalogue.filed == []
 
 
+@pytest.mark.parametrize(
+    ("text", "active_loop", "intake"),
+    [
+        (
+            "We don't need the garden waste bin emptied any more. Can you stop it and stop "
+            "charging me for it.",
+            None,
+            True,
+        ),
+        ("cancel", None, False),
+        ("stop it, I don't want to send this about the garden waste bin", "intake_form", False),
+    ],
+)
+async def test_a_cancel_with_nothing_going_on_that_says_a_matter_starts_the_intake(
+    catalogue: FakeOpen311, text: str, active_loop: str | None, intake: bool
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({}, text=text, active_loop=active_loop)
+
+    events = await ActionCancelComplaint().run(dispatcher, tracker, DOMAIN)
+
+    assert (events == [FollowupAction("action_start_intake")]) is intake
+    assert (responses(dispatcher) == ["utter_complaint_cancelled"]) is not intake
+
+
 # --- shared locations and photos -------------------------------------------------------------
 
 MEDIA_ID = "AbCdEfGhIjKlMnOpQrStUv"
