@@ -82,16 +82,22 @@ _AGO = re.compile(
 )
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
 _ONLY_TOGETHER = re.compile(
-    r"\W*(both|all|all of them|both of them|them both|too|as well|also|each|the two)\W*",
+    r"\W*(both|all|all of them|both of them|them both|too|as well|also|each|the two|"
+    r"都要|都|全部|全要|两个都要|都需要|也要)\W*",
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(
     r"\s*(?:,|;|/|\+|&|\band\b|\bn\b|\bplus\b|\bas well as\b|\bbut\b"
-    r"|(?=\b(?:except|excluding|apart from|other than|not)\b))\s*"
+    r"|(?=\b(?:except|excluding|apart from|other than|not)\b)"
+    # Chinese lists: 、，； and 和, 跟, 还有, 以及 (a part saying 不要 before or after its
+    # item leaves it out: see _LEFT_OUT and _LEFT_OUT_AFTER).
+    r"|[、，；]|和|跟|还有|以及|另外)\s*"
 )
 # A part of a list answer that leaves an option out: "gas and electric, not the water".
 _LEFT_OUT = re.compile(
-    r"\W*(but\s+)?(not|no|never|except|excluding|without|apart from|other than)\b", re.IGNORECASE
+    r"\W*(but\s+)?(not|no|never|except|excluding|without|apart from|other than)\b"
+    r"|\W*(?:但是?)?(不要|不用|除了|不包括|没有)",
+    re.IGNORECASE,
 )
 # A part that says an option is fine as it is: "the water is already okay", "heating's fine".
 _ALREADY_FINE = re.compile(
@@ -610,13 +616,21 @@ def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:
     ]
 
 
+# Chinese says what is left out after it: "燃气不用", "水就不要了".
+_LEFT_OUT_AFTER = re.compile(r"(不用|不要|不需要|不必|没问题)了?\W*$")
+
+
 def _leaves_out(part: str, options: list[tuple[str, str]]) -> bool:
-    if _ALREADY_FINE.search(part):
+    if _ALREADY_FINE.search(part) or _LEFT_OUT_AFTER.search(part):
         return True
     found = _LEFT_OUT.match(part)
     if found is None:
         return False
-    word = re.compile(rf"\b{re.escape(found.group(2))}\b", re.IGNORECASE)
+    said = found.group(2) or found.group(3)
+    # An option that itself says the word ("Not working at all", "没有水") is chosen by it.
+    word = re.compile(
+        rf"\b{re.escape(said)}\b" if said.isascii() else re.escape(said), re.IGNORECASE
+    )
     return not any(word.search(name) for _, name in options)
 
 

@@ -493,3 +493,22 @@ def test_a_list_answer_that_leaves_out_or_corrects_itself(
     }
 
     assert parse_answer(question, raw)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("水和电都要过户", ("water", "electricity")),
+        ("水、电，燃气不用", ("water", "electricity")),
+        ("燃气不要，要水跟电", ("water", "electricity")),
+    ],
+)
+def test_a_chinese_list_answer_with_what_it_leaves_out(raw: str, expected: tuple[str, ...]) -> None:
+    supply: Question = {
+        "code": "utility",
+        "datatype": "multivaluelist",
+        "question": "是哪种？",
+        "choices": [["water", "自来水"], ["electricity", "电"], ["gas", "燃气"]],
+    }
+
+    assert parse_answer(supply, raw)[0] == expected
