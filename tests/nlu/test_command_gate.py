@@ -168,6 +168,8 @@ def test_a_way_out_said_in_its_words_stays_a_way_out(text: str, intent: str) -> 
         ("小区门口的垃圾好几天没人收", "greet"),
         ("我想给孩子办护照", "ask_help"),
         ("下水道堵了，臭得不行", "thank"),
+        # A greeting before the need does not make the message a greeting.
+        ("您好，最近老是头疼，晚上也睡不好，想约个医生看看，请问怎么预约？", "greet"),
     ],
 )
 def test_a_need_written_in_chinese_goes_to_the_intake(text: str, intent: str) -> None:
