@@ -11,6 +11,7 @@ Slots read: ``requested_slot`` and the intake's slots; slots set: the one step b
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timezone
 
 from rasa_sdk import Action, Tracker
@@ -217,10 +218,13 @@ class ActionHandOff(Action):
             dispatcher.utter_message(response="utter_handoff")
             return
         reference = reference_in(tracker.get_slot("ticket_reference"))
+        # One key for this request's every try: a first try that timed out after the back
+        # office took it and the relay's later tries make one handoff.
+        key = uuid.uuid4().hex
         try:
-            handoff = await file_handoff(get_open311_client(), identity, message, reference)
+            handoff = await file_handoff(get_open311_client(), identity, message, reference, key)
         except BackOfficeUnavailable:
-            get_outbox().enqueue_handoff(tracker.sender_id, identity, message, reference)
+            get_outbox().enqueue_handoff(tracker.sender_id, identity, message, reference, key)
             logger.info("handoff kept for the relay: back office unreachable")
             dispatcher.utter_message(response="utter_handoff_queued")
         except (ExtensionUnavailable, RequestRejected, TicketNotFound, ValueError):

@@ -452,9 +452,17 @@ class Open311Client:
         return await self._ticket_move(identity, service_request_id, "rating", body)
 
     async def create_handoff(
-        self, identity: str, message: str, service_request_id: str | None = None
+        self,
+        identity: str,
+        message: str,
+        service_request_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Handoff:
         """``POST /api/v1/citizens/{identity}/handoffs``: ask for a person to answer in chat.
+
+        ``idempotency_key`` goes in the ``Idempotency-Key`` header: a retry of the same request
+        (after a timeout, from the outbox) makes one handoff in the back office.
 
         Raises:
             ValueError: ``message`` is empty.
@@ -469,8 +477,9 @@ class Open311Client:
         if service_request_id:
             body["service_request_id"] = service_request_id
         path = f"/citizens/{_identity_segment(identity)}/handoffs"
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         try:
-            response = await self._send("POST", path, json=body, extension=True)
+            response = await self._send("POST", path, json=body, headers=headers, extension=True)
         except RequestRejected as error:
             if error.status == 404 and service_request_id:
                 raise TicketNotFound(service_request_id) from error

@@ -184,19 +184,28 @@ class HandoffFiler(Protocol):
     """The part of the Open311 client that files a request for a person."""
 
     async def create_handoff(
-        self, identity: str, message: str, service_request_id: str | None = None
+        self,
+        identity: str,
+        message: str,
+        service_request_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Handoff: ...
 
 
 async def file_handoff(
-    client: HandoffFiler, identity: str, message: str, reference: str | None
+    client: HandoffFiler, identity: str, message: str, reference: str | None, key: str
 ) -> Handoff:
     """Files a request for a person about ``reference``; when that ticket is not this
-    citizen's (any more), about no ticket, so the person still gets the words."""
+    citizen's (any more), about no ticket, so the person still gets the words. ``key`` makes
+    every try of one request one handoff (the request about no ticket has a key of its own,
+    as it is another request to the back office)."""
     try:
-        return await client.create_handoff(identity, message, reference)
+        return await client.create_handoff(identity, message, reference, idempotency_key=key)
     except TicketNotFound:
-        return await client.create_handoff(identity, message, None)
+        return await client.create_handoff(
+            identity, message, None, idempotency_key=f"{key}-unlinked"
+        )
 
 
 class MoveSender(Protocol):
@@ -581,9 +590,14 @@ class Outbox:
         identity: str,
         message: str,
         service_request_id: str | None = None,
+        key: str | None = None,
     ) -> QueuedHandoff:
-        """Keep a request for a person durably; the relay sends it when the back office is up."""
-        key = uuid.uuid4().hex
+        """Keep a request for a person durably; the relay sends it when the back office is up.
+
+        ``key``: the idempotency key of a first try that may have reached the back office, so
+        the relay's tries count as the same request.
+        """
+        key = key or uuid.uuid4().hex
         now = self._clock()
         with self._connect() as db:
             db.execute(
@@ -634,7 +648,7 @@ class Outbox:
         identity, message = str(row["identity"]), str(row["message"])
         reference = row["service_request_id"]
         try:
-            handoff = await file_handoff(client, identity, message, reference)
+            handoff = await file_handoff(client, identity, message, reference, key)
         except BackOfficeUnavailable:
             with self._connect() as db:
                 attempts = int(row["attempts"]) + 1

@@ -94,6 +94,8 @@ class FakeOpen311:
     owners: dict[str, str | None] = field(default_factory=dict)
     lifecycle: dict[str, str] = field(default_factory=dict)
     handoffs: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # The Idempotency-Key of every try to file a handoff, refused tries included.
+    handoff_keys: list[str | None] = field(default_factory=list)
 
     async def list_services(self) -> list[Service]:
         self._maybe_fail()
@@ -212,8 +214,14 @@ class FakeOpen311:
         return self._move(identity, service_request_id, "rating", rating)
 
     async def create_handoff(
-        self, identity: str, message: str, service_request_id: str | None = None
+        self,
+        identity: str,
+        message: str,
+        service_request_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Handoff:
+        self.handoff_keys.append(idempotency_key)
         self._maybe_fail()
         if not self.with_extensions:
             raise ExtensionUnavailable("handoff")

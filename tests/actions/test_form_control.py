@@ -309,6 +309,11 @@ async def test_a_handoff_is_kept_while_the_back_office_is_down_and_sent_later(
     assert catalogue.handoffs == [("telegram:12345", "my water bill is wrong\na human", None)]
     await relay_round(outbox, catalogue, None)
     assert len(catalogue.handoffs) == 1, "sent once"
+    # Every try, the first one in the turn included, asked with one key: a first try that
+    # timed out after the back office took it is the same handoff as the relay's.
+    assert len(catalogue.handoff_keys) >= 3
+    assert len(set(catalogue.handoff_keys)) == 1
+    assert catalogue.handoff_keys[0]
 
     # The citizen then hears who will answer and by when, once.
     told = CollectingDispatcher()

@@ -203,6 +203,7 @@ async def test_a_handoff_follows_the_contract() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append((request.url.raw_path.decode(), json.loads(request.content)))
+        assert request.headers.get("Idempotency-Key") == "k-1", "a retry is the same handoff"
         return httpx.Response(
             201,
             json={
@@ -215,7 +216,9 @@ async def test_a_handoff_follows_the_contract() -> None:
         )
 
     async with client(handler) as api:
-        handoff = await api.create_handoff("telegram:12345", "who fixes lamps?", "CD-7K2M9Q")
+        handoff = await api.create_handoff(
+            "telegram:12345", "who fixes lamps?", "CD-7K2M9Q", idempotency_key="k-1"
+        )
 
     assert seen == [
         (
