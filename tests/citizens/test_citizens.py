@@ -3,7 +3,8 @@
 A sample of the development scenarios (evals/scenarios/dev.yml), one for each kind of
 difficulty the harness found: a typo-laden two-word report, an answer that fits two
 options, "choose all that apply", a need the first matches miss, dates ahead, a yes/no
-answered in a sentence, an application, a compliment. The whole sets run in
+answered in a sentence, an application, a compliment; and three citizens who write Chinese.
+The whole sets run in
 ``bench/citizens_bench.py``; this keeps each class from coming back unnoticed.
 """
 
@@ -32,6 +33,9 @@ SAMPLE = (
     "dev-factory-closed-laid-off",
     "dev-thanks-driver-fixed-ramp",
 )
+# Citizens who write Chinese (evals/scenarios/zh1.yml): a complaint typed with a homophone
+# slip, an application with a required choice, a compliment.
+SAMPLE_ZH = ("zh1-street-light-granny", "zh1-lost-id-terse", "zh1-thank-young-clerk")
 # The issue's bar for a complaint: a median of at most seven messages from the citizen.
 COMPLAINT_MEDIAN_MESSAGES = 7
 
@@ -45,7 +49,8 @@ def stack() -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def outcomes(stack: Stack) -> list[Outcome]:
     scenarios = [s for s in load("dev") if s.id in SAMPLE]
-    assert sorted(s.id for s in scenarios) == sorted(SAMPLE), "every sampled id exists"
+    scenarios += [s for s in load("zh1") if s.id in SAMPLE_ZH]
+    assert sorted(s.id for s in scenarios) == sorted(SAMPLE + SAMPLE_ZH), "every id exists"
     return asyncio.run(run_scenarios(stack, scenarios, ["tap", "type"], label="ci"))
 
 
