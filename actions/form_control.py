@@ -24,7 +24,7 @@ from actions.attribute_answers import choices
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox, get_settings
 from actions.follow_up import reference_in
-from actions.form_steps import clean_text
+from actions.form_steps import clean_text, failures
 from actions.open311_client import (
     MAX_HANDOFF_CHARS,
     BackOfficeUnavailable,
@@ -82,6 +82,16 @@ class ActionExplainStep(Action):
         return []
 
 
+def _required(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """A step that cannot be skipped: said so, in other words each time, and counted as a
+    failed answer, so the step itself is asked the other way too (form_steps.retrying) and no
+    message comes three times in a row."""
+    count = failures(tracker)
+    again = "utter_step_required_again" if count % 2 else "utter_step_required"
+    dispatcher.utter_message(response=again)
+    return [SlotSet("failed_attempts", count + 1.0)]
+
+
 class ActionSkipStep(Action):
     """Skips the open step where it may be skipped.
 
@@ -101,8 +111,7 @@ class ActionSkipStep(Action):
         if step == "attribute_answer":
             return self._not_known(dispatcher, tracker)
         if step not in SKIPPABLE_STEPS:
-            dispatcher.utter_message(response="utter_step_required")
-            return []
+            return _required(dispatcher, tracker)
         if step == "service_code":
             chosen = await choose_service(get_settings().fallback_service_code, dispatcher, tracker)
             if chosen.get("service_code"):
@@ -127,8 +136,7 @@ class ActionSkipStep(Action):
             else None
         )
         if option is None:
-            dispatcher.utter_message(response="utter_step_required")
-            return []
+            return _required(dispatcher, tracker)
         dispatcher.utter_message(response="utter_answer_taken", answer=option[1])
         answers = {**answers_of(tracker), pending[0]["code"]: [option[0]]}
         return [

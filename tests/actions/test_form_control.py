@@ -101,8 +101,23 @@ async def test_the_name_can_be_skipped() -> None:
 async def test_required_steps_cannot_be_skipped(catalogue: FakeOpen311) -> None:
     events, dispatcher = await run(ActionSkipStep(), {"requested_slot": "issue_location"})
 
-    assert events == []
+    assert slot_values(events) == {"failed_attempts": 1.0}, "counted, so it is asked another way"
     assert responses(dispatcher) == ["utter_step_required"]
+
+
+async def test_asking_again_to_skip_a_required_step_is_answered_in_other_words(
+    catalogue: FakeOpen311,
+) -> None:
+    said = []
+    failures = 0.0
+    for _ in range(4):
+        slots = {"requested_slot": "issue_location", "failed_attempts": failures}
+        events, dispatcher = await run(ActionSkipStep(), slots)
+        said += responses(dispatcher)
+        failures = slot_values(events)["failed_attempts"]
+
+    assert said == ["utter_step_required", "utter_step_required_again"] * 2
+    assert failures == 4.0
 
 
 @pytest.mark.parametrize(
@@ -351,5 +366,5 @@ async def test_a_question_without_such_an_option_stays_required() -> None:
     slots = {"requested_slot": "attribute_answer", "service_questions": QUESTIONS}
     events, dispatcher = await run(ActionSkipStep(), slots)
 
-    assert events == []
+    assert slot_values(events) == {"failed_attempts": 1.0}
     assert responses(dispatcher) == ["utter_step_required"]
