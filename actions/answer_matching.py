@@ -29,7 +29,9 @@ Option = tuple[str, str]  # (key, name as shown)
 
 # A word, with an apostrophe inside it kept ("it's", "don't").
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
-_CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Chinese characters (CJK unified ideographs, extension A, compatibility), one or a run.
+CHINESE_CHARACTERS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CHINESE_RUN = re.compile(f"[{CHINESE_CHARACTERS}]+")
 # Chinese that says nothing about which option is meant, longest first: taken out of a run
 # of characters before it is cut into pairs.
 _CHINESE_FILLER = (

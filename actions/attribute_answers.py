@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from actions.answer_matching import context_words, match_option
+from actions.answer_matching import CHINESE_CHARACTERS, context_words, match_option
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceAttribute, format_datetime
 
 MAX_STRING_CHARS = 255
@@ -426,7 +426,7 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
     return format_datetime(moment)
 
 
-_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+_CHINESE = re.compile(f"[{CHINESE_CHARACTERS}]")
 _CHINESE_DIGITS = {
     "零": 0,
     "一": 1,

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from actions.answer_matching import declines
+from actions.answer_matching import CHINESE_CHARACTERS, declines
 from actions.form_steps import clean_text
 
 MAX_NAME_CHARS = 100
@@ -32,7 +32,7 @@ _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 # A digit glued to a letter: a mistyped number. Chinese is written without spaces, so a
 # digit next to a Chinese character ("手机13912345678") is not glued.
 _GLUED = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
-_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CHINESE = re.compile(f"[{CHINESE_CHARACTERS}]")
 # A Chinese name: two to four characters, or a name with a middle dot ("阿依·木沙").
 _CHINESE_NAME = re.compile(
     r"[\u3400-\u4dbf\u4e00-\u9fff]{2,4}|[\u3400-\u4dbf\u4e00-\u9fff]{1,6}·[\u3400-\u4dbf\u4e00-\u9fff]{1,6}"

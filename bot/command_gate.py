@@ -28,7 +28,8 @@ INTAKE_INTENTS = ("report_issue", "request_service", "give_feedback")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Chinese is written without spaces: a run of Chinese characters is counted as words of two
 # characters each (most Chinese words are), once the filler in it is taken out.
-_CHINESE_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+CHINESE_CHARACTERS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CHINESE_RUN = re.compile(f"[{CHINESE_CHARACTERS}]+")
 
 
 def words_of(text: str, filler: frozenset[str]) -> list[str]:

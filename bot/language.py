@@ -31,6 +31,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.command_gate import CHINESE_CHARACTERS
 from bot.payload_gate import MAX_MESSAGE_CHARS
 
 ENGLISH = "en"
@@ -48,7 +49,7 @@ _NAMED = {name: language for language, names in _NAMES.items() for name in names
 # Names that also answer a question ("What is your nationality?" "Chinese"): inside a form
 # they are that answer, and switch nothing.
 _ALSO_ANSWERS = frozenset({"english", "chinese"})
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{CHINESE_CHARACTERS}]")
 _LATIN = re.compile(r"[A-Za-z]")
 _WORD = re.compile(r"[A-Za-z']+")
 # Words that occur in English sentences and not in addresses, names or references.
