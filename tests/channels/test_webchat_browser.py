@@ -324,20 +324,23 @@ async def test_the_photo_button_shows_no_file_input_but_the_keyboard_reaches_it(
             label_text = await page.locator("label.file").inner_text()
             assert label_text.strip() == "Add a photo"
 
-        # Keyboard only: from the message field, Tab goes Send, Share my location, the photo.
-        await page.get_by_label("Your message").focus()
-        await page.keyboard.press("Tab")
-        assert await focused_text(page) == "Send"
-        await page.keyboard.press("Tab")
-        assert await focused_text(page) == "Share my location"
-        await page.keyboard.press("Tab")
-        assert await page.evaluate("document.activeElement.id") == "photo"
-        # The visible button shows where the focus is.
-        outline = await page.locator("label.file").evaluate(
-            "label => getComputedStyle(label).outlineStyle"
-        )
-        assert outline == "solid"
+        # Playwright turns on file-chooser interception when the expectation starts, and the
+        # browser applies it asynchronously: started here, before the keyboard walk, it is in
+        # place when Space opens the chooser (started just before Space, it sometimes was not).
         async with page.expect_file_chooser() as chooser_info:
+            # Keyboard only: from the message field, Tab goes Send, Share my location, the photo.
+            await page.get_by_label("Your message").focus()
+            await page.keyboard.press("Tab")
+            assert await focused_text(page) == "Send"
+            await page.keyboard.press("Tab")
+            assert await focused_text(page) == "Share my location"
+            await page.keyboard.press("Tab")
+            assert await page.evaluate("document.activeElement.id") == "photo"
+            # The visible button shows where the focus is.
+            outline = await page.locator("label.file").evaluate(
+                "label => getComputedStyle(label).outlineStyle"
+            )
+            assert outline == "solid"
             await page.keyboard.press("Space")
         chooser = await chooser_info.value
         await chooser.set_files(
