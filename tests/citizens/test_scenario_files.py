@@ -23,6 +23,7 @@ FILES = (
     "blind5",
     "blind6",
     "blind7",
+    "blind8",
     "zh1",
 )
 
