@@ -25,6 +25,7 @@ FILES = (
     "blind7",
     "blind8",
     "zh1",
+    "zh2",
 )
 
 
