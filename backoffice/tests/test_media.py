@@ -81,7 +81,8 @@ async def test_upload_reencodes_and_strips_exif_and_gps(
         # The orientation was applied to the pixels before EXIF went away.
         assert image.size == (20, 40)
 
-    fetched = await client.get(URL(body["media_url"]).path)
+    # The client that uploaded it may fetch it back; the public may not yet (test_media_access).
+    fetched = await client.get(URL(body["media_url"]).path, headers={"X-API-Key": api_key})
     assert fetched.status == 200
     assert fetched.headers["Content-Type"] == f"image/{'jpeg' if fmt == 'JPEG' else fmt.lower()}"
     assert fetched.headers["X-Content-Type-Options"] == "nosniff"

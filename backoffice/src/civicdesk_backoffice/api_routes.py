@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from civicdesk_backoffice import citizen_data, citizen_views, media, points, staff_views
+from civicdesk_backoffice import (
+    citizen_data,
+    citizen_views,
+    media,
+    media_views,
+    points,
+    staff_views,
+)
 
 _STAFF_TICKET = "/api/v1/staff/tickets/{service_request_id}"
 _CITIZEN = "/api/v1/citizens/{identity}/tickets"
@@ -36,4 +43,4 @@ def setup_extension_routes(app: web.Application) -> None:
     app.router.add_put(f"{_CITIZEN}/{{service_request_id}}/points", points.set_opt_in)
 
     app.router.add_post("/api/v1/media", citizen_views.upload_media)
-    app.router.add_get(f"{media.MEDIA_ROUTE_PREFIX}{{name}}", media.serve)
+    app.router.add_get(f"{media.MEDIA_ROUTE_PREFIX}{{name}}", media_views.serve)

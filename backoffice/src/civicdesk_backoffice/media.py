@@ -6,7 +6,8 @@ before their pixels are decoded, so a small file cannot expand into gigabytes. E
 image is decoded and written again without its metadata, which drops EXIF (GPS position,
 camera serial numbers) and text chunks; the EXIF orientation is applied to the pixels first
 so the photo still shows the right way up. Files get a random 128-bit name in
-``media_dir``; that name is the only way to fetch them.
+``media_dir``; that name is the only way to fetch them, and knowing it is not enough: who
+may fetch which photo is decided in ``media_views.py``.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ import os
 import re
 import secrets
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
-from civicdesk_backoffice.models import MediaFile, Ticket, utcnow
+from civicdesk_backoffice.models import MediaFile, ServiceEntry, ServiceType, Ticket, utcnow
 
 MEDIA_ROUTE_PREFIX = "/media/"
 _FORMATS = {
@@ -264,18 +266,52 @@ def public_view(item: MediaFile, url: str | None = None) -> dict[str, Any]:
     }
 
 
-async def serve(request: web.Request) -> web.StreamResponse:
-    """``GET /media/{name}``: one stored photo, by its exact random name only."""
-    name = request.match_info["name"]
+def is_public_condition() -> ColumnElement[bool]:
+    """SQL: the photo (``media`` joined to its ticket and service) may be shown to anyone.
+
+    Approved by staff, not flagged, on a published complaint (the public page shows nothing
+    of an application's or feedback's place, photos included).
+    """
+    return and_(
+        MediaFile.approved_at.is_not(None),
+        MediaFile.flagged.is_(False),
+        Ticket.published_at.is_not(None),
+        ServiceEntry.type == ServiceType.COMPLAINT.value,
+    )
+
+
+def _public_media() -> Select[tuple[str]]:
+    return (
+        select(MediaFile.id)
+        .join(Ticket, Ticket.id == MediaFile.ticket_id)
+        .join(ServiceEntry, ServiceEntry.code == Ticket.service_code)
+        .where(is_public_condition())
+    )
+
+
+async def public_media_ids(
+    executor: AsyncConnection | AsyncSession, media_ids: Collection[str]
+) -> set[str]:
+    """Which of ``media_ids`` the public may see (see :func:`is_public_condition`)."""
+    if not media_ids:
+        return set()
+    query = _public_media().where(MediaFile.id.in_(sorted(media_ids)))
+    return {str(media_id) for media_id in (await executor.execute(query)).scalars()}
+
+
+def parse_file_name(name: str) -> tuple[str, str] | None:
+    """``(media_id, extension)`` of a stored photo's file name, or None if it is not one."""
     match = _FILE_NAME.fullmatch(name)
-    path = Path(request.app[SETTINGS].media_dir) / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise ApiError(404, "There is no such photo.")
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def file_response(folder: Path, item: MediaFile, *, cache_control: str) -> web.FileResponse:
+    """The stored file of ``item`` with its content type; the caller checked it exists."""
     return web.FileResponse(
-        path,
+        folder / f"{item.id}.{item.extension}",
         headers={
-            "Content-Type": _CONTENT_TYPES[match.group(2)],
+            "Content-Type": _CONTENT_TYPES.get(item.extension, "application/octet-stream"),
             "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=86400",
+            "Cache-Control": cache_control,
         },
     )

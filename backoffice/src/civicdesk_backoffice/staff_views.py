@@ -381,7 +381,7 @@ async def _signed_in(request: web.Request, session: AsyncSession) -> StaffUser:
     header = request.headers.get("Authorization")
     if header is None:
         raise ApiError(401, "Sign in with HTTP Basic authentication.", headers=_CHALLENGE)
-    credentials = _decode_basic(header)
+    credentials = decode_basic(header)
     if credentials is None:
         raise ApiError(
             401, "The Authorization header is not valid Basic authentication.", headers=_CHALLENGE
@@ -393,7 +393,7 @@ async def _signed_in(request: web.Request, session: AsyncSession) -> StaffUser:
     return user
 
 
-def _decode_basic(header: str) -> tuple[str, str] | None:
+def decode_basic(header: str) -> tuple[str, str] | None:
     """Username and password of a ``Basic`` Authorization header (RFC 7617), or None."""
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy import Row, Select, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from civicdesk_backoffice import api_keys, idempotency
+from civicdesk_backoffice import api_keys, idempotency, media
 from civicdesk_backoffice.attributes import check_attributes
 from civicdesk_backoffice.catalogue import ServiceAttribute, is_service_code, parse_attributes
 from civicdesk_backoffice.db import is_database_unavailable
@@ -531,6 +531,7 @@ _PUBLIC_LOOKUP = (
         Ticket.lat,
         Ticket.long,
         Ticket.media_url,
+        Ticket.published_at,
     )
     .join(ServiceEntry, ServiceEntry.code == Ticket.service_code)
     .where(Ticket.service_request_id == bindparam("reference"))
@@ -548,13 +549,46 @@ async def find_public_request(connection: AsyncConnection, reference: str) -> Se
     if canonical is None:
         return None
     row = (await connection.execute(_PUBLIC_LOOKUP, {"reference": canonical})).first()
-    return None if row is None else to_public(row, row.service_name)
+    if row is None:
+        return None
+    return to_public(row, row.service_name, await public_photo_ids(connection, [row]))
 
 
-def to_public(ticket: Ticket | Row[Any], service_name: str) -> ServiceRequest:
+async def public_photo_ids(
+    executor: AsyncConnection | AsyncSession, found: Sequence[Ticket | Row[Any]]
+) -> set[str]:
+    """The photos named by these tickets' ``media_url``s that the public may see.
+
+    One query, and none when no ticket names a photo of ours (most have none).
+    """
+    named = {media.media_id_from_url(ticket.media_url) for ticket in found}
+    return await media.public_media_ids(executor, {name for name in named if name is not None})
+
+
+def public_media_url(ticket: Ticket | Row[Any], public_photos: Collection[str]) -> str | None:
+    """The ticket's ``media_url`` as the public gets it, or None.
+
+    A photo held here is named only while the public may see it (approved, unflagged, on a
+    published report: ``media.is_public_condition``), so an Open311 GET agrees with
+    ``/media/`` and the reports page. A URL elsewhere was never reviewed here: it is given
+    only once staff published the report.
+    """
+    if ticket.media_url is None:
+        return None
+    own = media.media_id_from_url(ticket.media_url)
+    if own is None:
+        return ticket.media_url if ticket.published_at is not None else None
+    return ticket.media_url if own in public_photos else None
+
+
+def to_public(
+    ticket: Ticket | Row[Any], service_name: str, public_photos: Collection[str] = ()
+) -> ServiceRequest:
     """The public Open311 view of a ticket: no names, contact details or device/account ids.
 
     ``ticket`` is an ORM ticket or a Core row with the same columns (the lookup hot path).
+    ``public_photos``: the ids :func:`public_photo_ids` found; a ``media_url`` naming any
+    other photo is left out (see :func:`public_media_url`).
     """
     return ServiceRequest(
         service_request_id=ticket.service_request_id,
@@ -572,7 +606,7 @@ def to_public(ticket: Ticket | Row[Any], service_name: str) -> ServiceRequest:
         address_id=ticket.address_id,
         lat=ticket.lat,
         long=ticket.long,
-        media_url=ticket.media_url,
+        media_url=public_media_url(ticket, public_photos),
     )
 
 

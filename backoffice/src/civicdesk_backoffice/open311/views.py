@@ -274,7 +274,8 @@ async def search_requests(request: web.Request) -> web.Response:
     search = parse_search(request.query, utcnow())
     async with request.app[READ_SESSIONMAKER]() as session:
         found = await tickets.search_requests(session, search)
-    body = [tickets.to_public(ticket, name).to_json() for ticket, name in found]
+        photos = await tickets.public_photo_ids(session, [ticket for ticket, _ in found])
+    body = [tickets.to_public(ticket, name, photos).to_json() for ticket, name in found]
     return render(fmt, body, root="service_requests")
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicdesk_backoffice import media
 from civicdesk_backoffice.console._queue import keyset_key
 from civicdesk_backoffice.models import (
     OPEN_STATUSES,
@@ -191,15 +192,7 @@ async def public_photo(session: AsyncSession, media_id: str) -> MediaFile | None
         select(MediaFile)
         .join(Ticket, Ticket.id == MediaFile.ticket_id)
         .join(ServiceEntry, ServiceEntry.code == Ticket.service_code)
-        .where(
-            and_(
-                MediaFile.id == media_id,
-                MediaFile.approved_at.is_not(None),
-                MediaFile.flagged.is_(False),
-                Ticket.published_at.is_not(None),
-                ServiceEntry.type == ServiceType.COMPLAINT.value,
-            )
-        )
+        .where(MediaFile.id == media_id, media.is_public_condition())
     )
     return (await session.scalars(query)).first()
 
