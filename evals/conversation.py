@@ -97,6 +97,9 @@ async def converse(
             outcome.turns += 1
         outcome.transcript.append(("citizen", message))
         outcome.transcript.extend(("bot", text) for text in reply.texts)
+        if reply.buttons:
+            # The titles too: a failure is read from what the citizen could have tapped.
+            outcome.transcript.append(("buttons", " | ".join(b.title for b in reply.buttons)))
         # Button captions ("Or:") come with every ask of some steps; the question itself and
         # what is said about the answer are what must not repeat.
         said = {t for t in reply.texts if not (response_key(t)[0] or "").endswith("_moves")}

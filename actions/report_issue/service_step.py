@@ -213,7 +213,8 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
             shown, moves = topics, (BEST_MATCHES,)
         elif isinstance(browse, str) and browse.startswith(GROUP_PREFIX):
             shown = groups.get(browse.removeprefix(GROUP_PREFIX), [])
-            moves = (BROWSE_TOPICS, NO_SERVICE_FITS)
+            # "Show me other ones" in a topic: the other services are in the other topics.
+            moves = (MORE_SERVICES, BROWSE_TOPICS, NO_SERVICE_FITS)
         else:
             shown = await offered_services(tracker)
             moves = (MORE_SERVICES, BROWSE_TOPICS, NO_SERVICE_FITS)
@@ -228,10 +229,38 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
     found: OptionMatch = match_option(text, with_moves(shown, *moves))
     if found.key in moves and not short:
         found = match_option(text, shown)
-    if found.key is not None or not short:
+    if found.key == MORE_SERVICES and browse != BROWSE_TOPICS and browse is not None:
+        return BROWSE_TOPICS
+    if found.key is not None:
         return found.key
+    if browse != BROWSE_TOPICS and (described := await _described_on_screen(text, shown)):
+        return described
+    if not short:
+        return None
     topic = match_option(text, topics, by_position=False)
     return topic.key if topic.clear else None
+
+
+# Words that turn a description away from the services on the screen.
+_NOT_THESE = re.compile(r"\b(none|neither|nor|not|other|others|different|else|wrong)\b")
+
+
+async def _described_on_screen(text: str, shown: list[tuple[str, str]]) -> str | None:
+    """The service on the screen that ``text`` describes in words of its own, or None.
+
+    "The one for changing a licence from abroad" names no button's words beyond "licence",
+    which three buttons share; the catalogue's search, which knows each service's keywords
+    and synonyms, ranks "Exchange a foreign driving licence" first. Its best match is taken
+    when it is on the screen, unless the words turn away from the list ("none of those").
+    """
+    if not shown or _NOT_THESE.search(fold(text)):
+        return None
+    try:
+        matches = await search_catalogue(get_open311_client(), text, limit=MAX_CANDIDATES)
+    except BackOfficeUnavailable:
+        return None
+    on_screen = {code for code, _ in shown}
+    return matches[0].service_code if matches and matches[0].service_code in on_screen else None
 
 
 async def _search_again(

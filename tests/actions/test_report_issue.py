@@ -1939,6 +1939,74 @@ async def test_a_sentence_with_a_moves_word_is_a_new_description(catalogue: Fake
     assert responses(dispatcher) == ["utter_service_searched_again"]
 
 
+LICENCES = [
+    ("driving_licence_exchange", "Exchange a foreign driving licence"),
+    ("driving_licence_replace", "Replace a lost driving licence"),
+    ("driving_licence_renewal", "Renew a driving licence"),
+]
+
+
+@pytest.fixture
+def licence_catalogue(catalogue: FakeOpen311) -> FakeOpen311:
+    """Three licence services in one topic, and a search that knows the first one's keywords."""
+    catalogue.with_extensions = True
+    catalogue.services += [
+        service(code, name, "licence", group="licences") for code, name in LICENCES
+    ]
+    catalogue.search_results = [
+        ServiceMatch(code, name, 9.0 - i) for i, (code, name) in enumerate(LICENCES)
+    ]
+    return catalogue
+
+
+@pytest.mark.parametrize("browse", [None, "group:licences"])
+async def test_a_service_on_the_screen_described_in_other_words_is_chosen(
+    licence_catalogue: FakeOpen311, browse: str | None
+) -> None:
+    # "licence" is on all three buttons; the search ranks the one the words describe first.
+    slots = {"service_candidates": [list(pair) for pair in LICENCES], "service_browse": browse}
+
+    result, _ = await validate("service_code", "the one for changing a licence from abroad", slots)
+
+    assert result["service_code"] == "driving_licence_exchange"
+
+
+async def test_a_description_that_turns_from_the_screen_searches_again(
+    licence_catalogue: FakeOpen311,
+) -> None:
+    slots = {"service_candidates": [list(pair) for pair in LICENCES]}
+    licence_catalogue.search_results = [ServiceMatch("pothole", "Pothole or road damage", 3.0)]
+
+    result, dispatcher = await validate(
+        "service_code", "not a licence, it is the hole in the road outside", slots
+    )
+
+    assert result["service_code"] is None
+    assert result["service_candidates"][0] == ["pothole", "Pothole or road damage"]
+    assert responses(dispatcher) == ["utter_service_searched_again"]
+
+
+async def test_a_search_that_puts_another_service_first_picks_nothing_on_the_screen(
+    licence_catalogue: FakeOpen311,
+) -> None:
+    slots = {"service_candidates": [list(pair) for pair in LICENCES[1:]]}
+
+    result, _ = await validate("service_code", "the one for changing a licence from abroad", slots)
+
+    assert result["service_code"] is None
+
+
+async def test_other_ones_asked_for_inside_a_topic_open_the_topics(
+    licence_catalogue: FakeOpen311,
+) -> None:
+    slots = {"service_candidates": [], "service_browse": "group:licences"}
+
+    result, _ = await validate("service_code", "none of those, show me other ones", slots)
+
+    assert result["service_browse"] == "topics"
+    assert result["service_code"] is None
+
+
 async def test_a_topics_whole_name_wins_over_a_service_sharing_a_word(
     catalogue: FakeOpen311,
 ) -> None:
