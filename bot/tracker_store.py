@@ -198,6 +198,12 @@ _CREATE_ERRORS = (
 )
 
 
+# Set on a tracker this store loaded or saved: ``(upto, stored)``, the number of the tracker's
+# events already stored (its new events start there) and how many rows follow the restart
+# point. Saving that same tracker then needs neither the restart point nor a count.
+_STORED = "_civicdesk_stored_events"
+
+
 def _write_ahead(connection: Any, _record: Any) -> None:
     """SQLite in write-ahead mode, synced at checkpoints: a turn's commit appends to the log
     instead of syncing the file twice. A crash of Rasa or of the machine's processes loses
@@ -259,8 +265,7 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
         self.keep_events = int(keep_events)
         self._event_classes: dict[str, type[Event]] | None = None
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _write_ahead)
-            self.engine.dispose()  # connections opened so far had Rasa's defaults
+            self._pool_sqlite_connections()
         # Several Rasa processes starting together may race to create these, as they do for
         # Rasa's own table; the first one wins and the others find them.
         try:
@@ -272,6 +277,26 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
                 connection.execute(sa.text(_WINDOW_INDEX))
         except _CREATE_ERRORS as error:
             logger.warning("could not create the events window index: %s", error)
+
+    def _pool_sqlite_connections(self) -> None:
+        """Keeps SQLite connections open between turns, in write-ahead mode.
+
+        SQLAlchemy 1.4 gives a file database no pool: every session opened a connection, set
+        the pragmas and closed it again, and closing the last connection of a write-ahead
+        database checkpoints the log. That was about a seventh of the Rasa process's CPU
+        (docs/benchmarks.md, "Whole conversations through the stack"). Rasa uses the store
+        from its event loop's thread; the pool hands a connection to one session at a time.
+        """
+        url = self.engine.url
+        self.engine.dispose()  # connections opened so far had Rasa's defaults
+        if url.database and url.database != ":memory:":
+            self.engine = sa.create_engine(
+                url,
+                poolclass=sa.pool.QueuePool,
+                connect_args={"check_same_thread": False},
+            )
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        sa.event.listen(self.engine, "connect", _write_ahead)
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
@@ -288,16 +313,27 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
         if self._event_classes is None:
             self._event_classes = event_classes()
         events = deserialised(head + [json.loads(data) for (data,) in rows], self._event_classes)
-        return DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+        tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+        if not fetch_events_from_all_sessions:
+            setattr(tracker, _STORED, (len(head) + len(rows), len(rows)))
+        return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Adds the tracker's new events as rows, moving the restart point when it is due."""
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
+        events = list(tracker.events)
         with self.session_scope() as session:
-            head, query = self._window(session, sender_id)
-            stored = query.count()
-            new_events = list(tracker.events)[len(head) + stored :]
+            known = getattr(tracker, _STORED, None)
+            if known is not None and known[0] <= len(events):
+                # The tracker this store loaded or saved, under the conversation's lock:
+                # nothing else wrote this conversation's rows since (the class docstring).
+                upto, stored = known
+            else:
+                head, query = self._window(session, sender_id)
+                stored = query.count()
+                upto = len(head) + stored
+            new_events = events[upto:]
             if new_events:
                 # One INSERT of plain rows: the ORM's bookkeeping per object cost more than
                 # the writing (docs/benchmarks.md, "Whole conversations through the stack").
@@ -311,10 +347,12 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
                 due = True
             else:
                 due = stored + len(new_events) > self.max_events
+            stored += len(new_events)
             if due:
                 session.flush()
-                self._move_restart_point(session, tracker)
+                stored = self._move_restart_point(session, tracker)
             session.commit()
+        setattr(tracker, _STORED, (len(events), stored))
 
     def _window(self, session: Session, sender_id: str) -> tuple[list[dict[str, Any]], Query]:
         """The serialised head and the query of the rows a turn loads."""
@@ -330,21 +368,22 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
         )
         return list(json.loads(point.head)), rows.order_by(self.SQLEvent.id)
 
-    def _move_restart_point(self, session: Session, tracker: DialogueStateTracker) -> None:
-        """Records a restart point if more than ``max_events`` rows follow the current one."""
+    def _move_restart_point(self, session: Session, tracker: DialogueStateTracker) -> int:
+        """Records a restart point if more than ``max_events`` rows follow the current one;
+        returns how many rows follow the restart point now."""
         _, query = self._window(session, tracker.sender_id)
         rows = query.with_entities(self.SQLEvent.id, self.SQLEvent.type_name).all()
         if len(rows) <= self.max_events:
-            return
+            return len(rows)
         events = list(tracker.events)
         offset = len(events) - len(rows)
         window = events[offset:]
         if offset < 0 or [event.type_name for event in window] != [kind for _, kind in rows]:
             logger.warning("stored events do not match the tracker's; not trimmed this turn")
-            return
+            return len(rows)
         cut = restart_cut(window, self.keep_events)
         if cut is None:
-            return
+            return len(rows)
         head = restart_head(state_before(tracker, offset + cut), window[cut].timestamp)
         self._drop_restart_point(session, tracker.sender_id)
         session.execute(
@@ -354,6 +393,7 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
                 head=json.dumps([event.as_dict() for event in head]),
             )
         )
+        return len(rows) - cut
 
     @staticmethod
     def _drop_restart_point(session: Session, sender_id: str) -> None:

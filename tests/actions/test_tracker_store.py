@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa  # type: ignore[import-untyped]
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
@@ -348,3 +349,74 @@ async def test_sqlite_conversations_are_written_ahead_and_synced_at_checkpoints(
     finally:
         store.engine.dispose()
     assert (journal, synchronous) == ("wal", 1)  # 1 is NORMAL
+
+
+async def test_a_loaded_conversation_is_saved_in_one_statement_on_sql(
+    sql_store: SQLStoreFactory,
+) -> None:
+    store = sql_store()
+    await play(store, "c3", 3)
+    tracker = await store.retrieve("c3")
+    assert tracker is not None
+    for event in turn_events(4, 10):
+        tracker.update(event)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(None, 3)[:3])
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        await store.save(tracker)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+
+    # No look-up of the restart point, no count: the store knows what it loaded.
+    assert statements == [["INSERT", "INTO", "events"]]
+    again = await store.retrieve("c3")
+    assert again is not None
+    assert list(again.events) == list(tracker.events)
+
+
+async def test_one_tracker_saved_again_after_a_trim_stores_each_event_once_on_sql(
+    sql_store: SQLStoreFactory,
+) -> None:
+    store = sql_store(max_events=48, keep_events=24)
+    await play(store, "c4", 10)
+    tracker = await store.retrieve("c4")
+    assert tracker is not None
+    # Enough for the save to move the restart point, then more on the same tracker object,
+    # as a turn that saves twice does.
+    for turn in range(11, 15):
+        for event in turn_events(turn, 100):
+            tracker.update(event)
+    await store.save(tracker)
+    for event in turn_events(15, 100):
+        tracker.update(event)
+    await store.save(tracker)
+
+    full = await store.retrieve_full_tracker("c4")
+    loaded = await sql_store().retrieve("c4")
+    assert full is not None
+    assert loaded is not None
+    assert [e.type_name for e in full.events] == [e.type_name for e in tracker.events]
+    assert list(full.events) == list(tracker.events)
+    assert len(loaded.events) < len(tracker.events)
+    assert list(loaded.events)[-6:] == list(tracker.events)[-6:]
+
+
+async def test_sqlite_connections_stay_open_between_turns(tmp_path: Path) -> None:
+    config = EndpointConfig(
+        url=f"sqlite:///{tmp_path / 'conversations.sqlite3'}",
+        type="bot.tracker_store.TrimmingSQLTrackerStore",
+    )
+    store = TrackerStore.create(config, DOMAIN)
+    store.engine.dispose()  # the connection that created the tables
+    connects: list[object] = []
+    sa.event.listen(store.engine, "connect", lambda connection, _record: connects.append(1))
+    try:
+        await play(store, "c5", 5)
+    finally:
+        store.engine.dispose()
+    # Ten sessions (a load and a save per turn) on one connection.
+    assert len(connects) == 1
