@@ -287,12 +287,18 @@ class Open311Client:
             raise ExtensionUnavailable(f"unreadable search reply: {error}") from error
 
     async def create_request(
-        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+        self,
+        request: NewServiceRequest,
+        *,
+        idempotency_key: str | None = None,
+        locale: str | None = None,
     ) -> ServiceRequestCreated:
         """``POST requests.json``: file a ticket and return its reference.
 
         ``idempotency_key`` goes in the ``Idempotency-Key`` header (CivicDesk extension): a
         server that knows it files a retried submission once; plain Open311 servers ignore it.
+        ``locale`` (CivicDesk extension field, docs/backoffice-api.md "Languages") is the
+        language the citizen filed in; without it the ticket is English.
 
         Raises:
             RequestRejected: the server refused the submission (bad key, bad field, unknown
@@ -300,6 +306,8 @@ class Open311Client:
             BackOfficeUnavailable: the server could not be reached or failed.
         """
         form = [("api_key", self._api_key), *request.to_form()]
+        if locale:
+            form.append(("locale", locale))
         # Encoded here: httpx takes a list of pairs (needed for repeated multi-value
         # attributes) as raw content, not as a form.
         headers = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -125,6 +125,8 @@ _ADDED_COLUMNS = (
     ("outbox", "claimed_by", "TEXT"),
     ("outbox", "pushed_at", "REAL"),
     ("outbox", "push_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    # The language the citizen filed in (CivicDesk's ``locale`` field; None is English).
+    ("outbox", "locale", "TEXT"),
     ("handoffs", "claimed_by", "TEXT"),
     ("ticket_moves", "claimed_by", "TEXT"),
 )
@@ -176,7 +178,11 @@ class Filer(Protocol):
     """The part of the Open311 client the outbox needs."""
 
     async def create_request(
-        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+        self,
+        request: NewServiceRequest,
+        *,
+        idempotency_key: str | None = None,
+        locale: str | None = None,
     ) -> ServiceRequestCreated: ...
 
 
@@ -374,8 +380,12 @@ class Outbox:
                 result[kind] = (int(count), None if oldest is None else max(0.0, now - oldest))
         return result
 
-    def enqueue(self, conversation_id: str, request: NewServiceRequest) -> OutboxEntry:
-        """Store a submission durably before any attempt to send it.
+    def enqueue(
+        self, conversation_id: str, request: NewServiceRequest, *, locale: str | None = None
+    ) -> OutboxEntry:
+        """Store a submission durably before any attempt to send it, with the language it
+        is filed in (``locale``, e.g. ``zh-Hans``; None for English): the ticket keeps it, so
+        staff and status messages answer in it.
 
         The same submission from the same conversation within ``REPEAT_WINDOW_SECONDS``
         (not one the back office refused) is the row already kept, returned as it stands:
@@ -399,9 +409,18 @@ class Outbox:
                 key = uuid.uuid4().hex
                 db.execute(
                     "INSERT INTO outbox (idempotency_key, conversation_id, service_code,"
-                    " payload, payload_digest, state, next_attempt_at, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                    (key, conversation_id, request.service_code, payload, digest, now, now),
+                    " payload, payload_digest, locale, state, next_attempt_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (
+                        key,
+                        conversation_id,
+                        request.service_code,
+                        payload,
+                        digest,
+                        locale,
+                        now,
+                        now,
+                    ),
                 )
             db.execute("COMMIT")
         return self.get(key)
@@ -459,7 +478,7 @@ class Outbox:
             ).fetchall()
         return [str(row["idempotency_key"]) for row in rows]
 
-    def _claim(self, key: str) -> NewServiceRequest | None:
+    def _claim(self, key: str) -> tuple[NewServiceRequest, str | None] | None:
         now = self._clock()
         with self._connect() as db:
             claimed = db.execute(
@@ -471,9 +490,9 @@ class Outbox:
             if claimed != 1:
                 return None
             row = db.execute(
-                "SELECT payload FROM outbox WHERE idempotency_key = ?", (key,)
+                "SELECT payload, locale FROM outbox WHERE idempotency_key = ?", (key,)
             ).fetchone()
-        return _load(str(row["payload"]))
+        return _load(str(row["payload"])), row["locale"]
 
     async def deliver(self, key: str, client: Filer) -> OutboxEntry:
         """Try to send one submission now, whatever its schedule.
@@ -482,15 +501,16 @@ class Outbox:
         later retry scheduled, or ``rejected``. An entry another deliverer holds is returned
         unchanged.
         """
-        request = self._claim(key)
-        if request is None:
+        claimed = self._claim(key)
+        if claimed is None:
             return self.get(key)
+        request, locale = claimed
         # Log lines name the submission by its key's start and the sender by a keyed hash:
         # the request itself holds contact details and the citizen's words.
         sender = sender_tag(request.account_id)
         logger.debug("submission %s claimed for sending (%s)", key[:8], sender)
         try:
-            created = await client.create_request(request, idempotency_key=key)
+            created = await client.create_request(request, idempotency_key=key, locale=locale)
         except BackOfficeUnavailable:
             logger.info("submission %s kept for a retry (%s)", key[:8], sender)
             self._reschedule(key)

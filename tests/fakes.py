@@ -96,6 +96,8 @@ class FakeOpen311:
     handoffs: list[tuple[str, str, str | None]] = field(default_factory=list)
     # The Idempotency-Key of every try to file a handoff, refused tries included.
     handoff_keys: list[str | None] = field(default_factory=list)
+    # The ``locale`` every try to file a request gave (None: English).
+    locales: list[str | None] = field(default_factory=list)
 
     async def list_services(self) -> list[Service]:
         self._maybe_fail()
@@ -121,8 +123,13 @@ class FakeOpen311:
         return self.search_results[:limit]
 
     async def create_request(
-        self, request: NewServiceRequest, *, idempotency_key: str | None = None
+        self,
+        request: NewServiceRequest,
+        *,
+        idempotency_key: str | None = None,
+        locale: str | None = None,
     ) -> ServiceRequestCreated:
+        self.locales.append(locale)
         self._maybe_fail()
         if self.reject_with is not None:
             raise RequestRejected(self.reject_with, [Open311Error(self.reject_with, "no")])

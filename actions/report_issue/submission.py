@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.attribute_answers import parse_answer, question_from_attribute
+from actions.catalogue_language import catalogue_locale
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox
 from actions.form_steps import CancelForm, cleared
@@ -69,7 +70,7 @@ class ActionSubmitComplaint(Action):
             return [*problem_events(problem, tracker), FollowupAction(FORM)]
 
         outbox = get_outbox()
-        entry = outbox.enqueue(tracker.sender_id, request)
+        entry = outbox.enqueue(tracker.sender_id, request, locale=catalogue_locale.get())
         entry = await outbox.deliver(entry.idempotency_key, get_open311_client())
         if entry.state == "rejected":
             dispatcher.utter_message(response="utter_complaint_rejected")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -85,6 +86,25 @@ async def test_filing_sends_the_idempotency_key_and_treats_409_as_try_later() ->
 
     assert seen == ["k1", "k1"]
     assert created.service_request_id == "CD-7K2M9Q"
+
+
+@pytest.mark.parametrize(("locale", "sent"), [("zh-Hans", ["zh-Hans"]), (None, [])])
+async def test_filing_sends_the_language_filed_in_as_the_locale_field(
+    locale: str | None, sent: list[str]
+) -> None:
+    forms: list[dict[str, list[str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        forms.append(parse_qs(request.content.decode()))
+        return httpx.Response(201, json=[{"service_request_id": "CD-7K2M9Q"}])
+
+    async with client(handler) as api:
+        await api.create_request(
+            NewServiceRequest("street_light", lat=1.0, long=2.0), locale=locale
+        )
+
+    assert forms[0].get("locale", []) == sent
+    assert forms[0]["service_code"] == ["street_light"]
 
 
 def not_found(request: httpx.Request) -> httpx.Response:

@@ -76,6 +76,24 @@ async def test_outage_keeps_the_submission_and_retries_only_when_due(tmp_path: P
     assert len(fake.filed) == 1
 
 
+async def test_the_language_filed_in_is_sent_with_the_submission_and_kept_for_retries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    fake = FakeOpen311(unavailable=True)
+    chinese = Outbox(path).enqueue("c1", REQUEST, locale="zh-Hans").idempotency_key
+    english = Outbox(path).enqueue("c2", REQUEST).idempotency_key
+    await Outbox(path).deliver(chinese, fake)
+
+    fake.unavailable = False
+    after = Outbox(path, clock=lambda: 10**10)  # a restart: only the file remembers
+    await after.deliver(chinese, fake)
+    await after.deliver(english, fake)
+
+    assert fake.locales == ["zh-Hans", "zh-Hans", None]
+    assert len(fake.filed) == 2
+
+
 async def test_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
     fake = FakeOpen311(unavailable=True)

@@ -80,6 +80,15 @@ def test_a_citizen_who_writes_chinese_is_answered_in_chinese_and_files_a_ticket(
     [ticket] = public.json()
     assert ticket["service_code"] == "street_light"
     assert ticket["address"] == "天河区体育西路12号门口"
+    # The ticket keeps the language it was filed in, so staff and status messages use it.
+    assert stack.credentials is not None
+    own = httpx.get(
+        f"{stack.config.backoffice_url}/api/v1/citizens/rest:{sender}/tickets/"
+        f"{filed['service_request_id']}",
+        headers={"X-API-Key": stack.credentials.api_key},
+    )
+    assert own.status_code == 200, own.text
+    assert own.json()["ticket"]["locale"] == "zh-Hans"
 
 
 def test_a_conversation_switches_language_when_asked(stack: Stack) -> None:
