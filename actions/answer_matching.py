@@ -282,7 +282,9 @@ _SYNONYM_GROUPS = (
     "broken damaged broke damage smashed cracked bust busted ruined wrecked faulty",
     "full overflowing overflow overfilled overflowed spilling packed rammed crammed stuffed",
     # No "stole": one letter from "stone".
-    "missing gone stolen lost disappeared removed steal nicked pinched robbed",
+    "missing gone stolen lost disappeared removed steal nicked pinched robbed taken took",
+    # "Completely dead" and "unlit" say the lights are off.
+    "off dead unlit",
     "loose rocking rocks wobbly wobbles wobble wobbling unstable",
     "building builder builders construction renovation renovating workmen",
     "visitor visitors visiting guest guests staying visit",
@@ -322,6 +324,7 @@ for _group in _SYNONYM_GROUPS:
     _members = frozenset(_group.split())
     for _word in _members:
         _SYNONYMS[_word] = _SYNONYMS.get(_word, frozenset()) | _members
+_NO_WORDS = _SYNONYMS["no"]
 
 
 # The share of a sentence's meaningful words that must fit an option for it to be read off
@@ -508,7 +511,8 @@ def word_fit(said: str, option_word: str) -> float:
         return 0.9
     if _typo_of(said, option_word) or (len(said) >= 4 and option_word.startswith(said)):
         return 0.8
-    if any(_typo_of(said, synonym) for synonym in synonyms):
+    # Not a typo of a word of "no": "none" is not "nope", nor "not" in "does not work".
+    if option_word not in _NO_WORDS and any(_typo_of(said, synonym) for synonym in synonyms):
         return 0.7
     return 0.0
 

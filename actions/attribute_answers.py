@@ -136,9 +136,18 @@ def choices(question: Question) -> list[tuple[str, str]]:
 
 
 def parse_answer(
-    question: Question, raw: Any, *, now: Callable[[], datetime] | None = None
+    question: Question,
+    raw: Any,
+    *,
+    now: Callable[[], datetime] | None = None,
+    service_name: str = "",
 ) -> Answer:
-    """Return ``(values, None)`` or ``(None, response key explaining the problem)``."""
+    """Return ``(values, None)`` or ``(None, response key explaining the problem)``.
+
+    ``service_name`` is the chosen service's: its words say which service, not which option
+    ("bin" in "New, replacement or extra bin" does not choose "I need a larger or extra bin"
+    over "Mine was stolen"), so they choose an option only when nothing else does.
+    """
     if not isinstance(raw, str):
         return None, "utter_answer_empty"
     text = _CONTROL_CHARACTERS.sub("", raw).strip()
@@ -148,7 +157,7 @@ def parse_answer(
     corrected = _after_correction(text)
     if corrected and datatype in ("number", "datetime", "singlevaluelist", "multivaluelist"):
         # "one day, actually make it two": what they finally say, if it answers.
-        values, problem = parse_answer({**question}, corrected, now=now)
+        values, problem = parse_answer({**question}, corrected, now=now, service_name=service_name)
         if values is not None:
             return values, problem
     if datatype == "number":
@@ -158,10 +167,10 @@ def parse_answer(
         moment = _parse_datetime(text, (now or _utc_now)())
         return ((moment,), None) if moment is not None else (None, "utter_answer_not_a_date")
     if datatype == "singlevaluelist":
-        key = _match_choice(text, choices(question))
+        key = _match_choice(text, choices(question), service_name)
         return ((key,), None) if key is not None else (None, "utter_answer_not_a_choice")
     if datatype == "multivaluelist":
-        keys = _list_parts(text, choices(question))
+        keys = _list_parts(text, choices(question), service_name)
         if not keys or any(key is None for key in keys):
             return None, "utter_answer_not_a_choice"
         return tuple(dict.fromkeys(key for key in keys if key is not None)), None
@@ -595,14 +604,21 @@ def _written_date(text: str, lowered: str, now: datetime) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
 
 
-def _match_choice(text: str, options: list[tuple[str, str]]) -> str | None:
+def _match_choice(text: str, options: list[tuple[str, str]], service_name: str = "") -> str | None:
+    """The option a direct answer names: first by words other than the service's own."""
+    if service_name:
+        found = match_option(text, options, ignore=context_words(service_name))
+        if found.key is not None:
+            return found.key
     return match_option(text, options).key
 
 
-def _list_parts(text: str, options: list[tuple[str, str]]) -> list[str | None]:
+def _list_parts(
+    text: str, options: list[tuple[str, str]], service_name: str = ""
+) -> list[str | None]:
     """The options a multi-value answer names, one per part ("glass, paper and food"); a part
     that only says "both" or "all of them" names none and is left out."""
-    return [_match_choice(part, options) for part in _chosen_parts(text, options)]
+    return [_match_choice(part, options, service_name) for part in _chosen_parts(text, options)]
 
 
 def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:
@@ -634,7 +650,7 @@ def _leaves_out(part: str, options: list[tuple[str, str]]) -> bool:
     return not any(word.search(name) for _, name in options)
 
 
-def partly_chosen(question: Question, raw: Any) -> tuple[list[str], str]:
+def partly_chosen(question: Question, raw: Any, service_name: str = "") -> tuple[list[str], str]:
     """For "choose all that apply": the options the recognised parts of an answer name, and
     the parts that named none ("mud everywhere, and they start way too early")."""
     if question.get("datatype") != "multivaluelist" or not isinstance(raw, str):
@@ -643,7 +659,7 @@ def partly_chosen(question: Question, raw: Any) -> tuple[list[str], str]:
     keys: list[str] = []
     unknown: list[str] = []
     for part in _chosen_parts(raw, options):
-        key = _match_choice(part, options)
+        key = _match_choice(part, options, service_name)
         if key is None:
             unknown.append(part.strip())
         elif key not in keys:

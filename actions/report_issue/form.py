@@ -246,8 +246,10 @@ class ValidateIntakeForm(FormValidationAction):
         so_far = answers_of(tracker).get(code, []) if adding_to(tracker) == code else []
         if so_far and (slot_value == ALL_DONE or _ENOUGH.match(str(slot_value or ""))):
             return {"attribute_answer": None, "attribute_adding": None, "failed_attempts": 0.0}
-        values, problem = parse_answer(question, slot_value)
-        partly, not_understood = partly_chosen(question, slot_value)
+        name = tracker.get_slot("service_name")
+        service_name = name if isinstance(name, str) else ""
+        values, problem = parse_answer(question, slot_value, service_name=service_name)
+        partly, not_understood = partly_chosen(question, slot_value, service_name)
         if values is None and partly:
             # Some parts named options: those are kept, and the others are offered again.
             dispatcher.utter_message(
@@ -283,10 +285,7 @@ class ValidateIntakeForm(FormValidationAction):
             # The same words may answer a question still to come ("overflowing, by the bus
             # stop"): taken only when they clearly do.
             later = [q for q in pending[1:] if q["code"] not in answers]
-            name = tracker.get_slot("service_name")
-            answers.update(
-                answers_in(slot_value, later, service_name=name if isinstance(name, str) else "")
-            )
+            answers.update(answers_in(slot_value, later, service_name=service_name))
         # The slot is emptied again so the next question can be asked with the same slot.
         closed = {"attribute_adding": None} if so_far else {}
         return {

@@ -100,6 +100,70 @@ def test_single_value_lists_accept_keys_names_and_numbers(
     )
 
 
+def named(datatype: str, *options: tuple[str, str]) -> Question:
+    return {
+        "code": "q",
+        "datatype": datatype,
+        "question": "?",
+        "hint": "",
+        "choices": [list(pair) for pair in options],
+    }
+
+
+BIN_REASONS = named(
+    "singlevaluelist",
+    ("moved", "I have just moved in"),
+    ("stolen", "Mine was stolen"),
+    ("damaged", "Mine is damaged"),
+    ("larger", "I need a larger or extra bin"),
+)
+PETS = named("singlevaluelist", ("dog", "A dog"), ("cat", "A cat"))
+
+
+@pytest.mark.parametrize(
+    ("q", "service_name", "raw", "expected"),
+    [
+        # "bin" names the service, not the larger bin; "took" and "gone" say stolen.
+        (BIN_REASONS, "New, replacement or extra bin", "it got took, the bin was gone", "stolen"),
+        (BIN_REASONS, "New, replacement or extra bin", "we need a bigger bin", "larger"),
+        # Only the service's own word fits: it still chooses.
+        (PETS, "Dog or pet licence", "the dog", "dog"),
+    ],
+)
+def test_the_services_own_words_choose_an_option_only_when_nothing_else_does(
+    q: Question, service_name: str, raw: str, expected: str
+) -> None:
+    assert parse_answer(q, raw, service_name=service_name)[0] == (expected,)
+
+
+def test_without_the_services_name_its_words_count_like_any_other() -> None:
+    # What the name changes: here "bin" (1.0) outweighs "nicked" (a synonym, 0.9).
+    assert parse_answer(BIN_REASONS, "someone nicked the bin")[0] == ("larger",)
+    named_service = {"service_name": "New, replacement or extra bin"}
+    assert parse_answer(BIN_REASONS, "someone nicked the bin", **named_service)[0] == ("stolen",)
+
+
+SIGNALS = named(
+    "singlevaluelist",
+    ("all_off", "All lights are off"),
+    ("stuck", "Stuck on one colour"),
+    ("crossing", "The crossing button does not work"),
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("none of them are on, completely dead", ("all_off",)),
+        ("the button is not working", ("crossing",)),
+    ],
+)
+def test_dead_lights_are_off_and_none_is_no_typo_of_not(
+    raw: str, expected: tuple[str, ...]
+) -> None:
+    assert parse_answer(SIGNALS, raw)[0] == expected
+
+
 def test_multi_value_lists() -> None:
     q = question("multivaluelist", "glass", "paper", "food")
 
