@@ -318,6 +318,19 @@ class TrimmingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]  # rasa is
             setattr(tracker, _STORED, (len(head) + len(rows), len(rows)))
         return tracker
 
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Streams the tracker's new events to the event broker.
+
+        Rasa's own ``stream_events`` loads the stored conversation again to tell which events
+        are new; a tracker this store loaded or saved knows it already.
+        """
+        known = getattr(tracker, _STORED, None)
+        if self.event_broker is None or known is None or known[0] > len(tracker.events):
+            await super().stream_events(tracker)
+            return
+        new_events = list(tracker.events)[known[0] :]
+        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Adds the tracker's new events as rows, moving the restart point when it is due."""
         await self.stream_events(tracker)

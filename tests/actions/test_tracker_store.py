@@ -354,12 +354,14 @@ async def test_sqlite_conversations_are_written_ahead_and_synced_at_checkpoints(
 async def test_a_loaded_conversation_is_saved_in_one_statement_on_sql(
     sql_store: SQLStoreFactory,
 ) -> None:
-    store = sql_store()
+    broker = CollectingBroker()
+    store = sql_store(event_broker=broker)
     await play(store, "c3", 3)
     tracker = await store.retrieve("c3")
     assert tracker is not None
     for event in turn_events(4, 10):
         tracker.update(event)
+    broker.published.clear()
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -371,8 +373,12 @@ async def test_a_loaded_conversation_is_saved_in_one_statement_on_sql(
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", seen)
 
-    # No look-up of the restart point, no count: the store knows what it loaded.
+    # No look-up of the restart point, no count, no second load to tell the broker what is
+    # new: the store knows what it loaded.
     assert statements == [["INSERT", "INTO", "events"]]
+    assert [event["event"] for event in broker.published] == [
+        event.type_name for event in turn_events(4, 10)
+    ]
     again = await store.retrieve("c3")
     assert again is not None
     assert list(again.events) == list(tracker.events)
