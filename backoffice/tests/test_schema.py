@@ -20,9 +20,20 @@ from civicdesk_backoffice.schema import (
 )
 from tests.conftest import StaffFactory, file_request
 
+# Indexes only a migration describes: a GIN index over an expression with an operator
+# class per column is beyond what the models' Index() declares (see migration 0010 and
+# test_queue_search.py, which checks that PostgreSQL uses it).
+_MIGRATION_ONLY_INDEXES = {"ix_tickets_open_department_search_trgm"}
+
+
+def _compared(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (type_ == "index" and name in _MIGRATION_ONLY_INDEXES)
+
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": _compared}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 
