@@ -404,6 +404,18 @@ def meaningful_words(text: str) -> list[str]:
     return found
 
 
+def word_count(text: str) -> int:
+    """How many words ``text`` says, for telling a short reply from a description: a Chinese
+    run counts a word per two characters (its pairs and characters are many more)."""
+    count = 0
+    for word in meaningful_words(text):
+        if not _CHINESE_RUN.fullmatch(word):
+            count += 1
+    for run in _CHINESE_RUN.findall(fold(text)):
+        count += -(-len(run) // 2)
+    return count
+
+
 # Chinese words with the same meaning, each written as the one the catalogue's options use, so
 # "马路" meets "在车行道上" (applied before a run is cut into pairs).
 _CHINESE_SYNONYMS = {

@@ -27,3 +27,19 @@ def locale_of_call(call: Any) -> str | None:
     slots = tracker.get("slots") if isinstance(tracker, Mapping) else None
     language = slots.get("language") if isinstance(slots, Mapping) else None
     return language if language in SPOKEN else None
+
+
+# Button titles the actions compose themselves (every other text is a domain response, with
+# its Chinese variation in domain.yml). Each has both languages: tests/actions check it.
+BUTTON_TITLES: dict[str, dict[str, str]] = {
+    "more_services": {"en": "See other services", CHINESE: "看看其他服务"},
+    "browse_topics": {"en": "Browse by topic", CHINESE: "按类别查找"},
+    "no_service_fits": {"en": "None of these", CHINESE: "都不是"},
+    "best_matches": {"en": "Back to the best matches", CHINESE: "回到最符合的几项"},
+    "all_done": {"en": "That's all", CHINESE: "就这些"},
+}
+
+
+def button_title(name: str) -> str:
+    """The title of one of :data:`BUTTON_TITLES` in the language of the action call."""
+    return BUTTON_TITLES[name][catalogue_locale.get() or "en"]

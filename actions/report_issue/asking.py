@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.attribute_answers import choices, display_answer
+from actions.catalogue_language import button_title
 from actions.form_steps import AskStep, choice_payload
 from actions.open311_client import BackOfficeUnavailable
 from actions.report_issue.contact_step import contact_summary
@@ -42,12 +43,13 @@ from actions.report_issue.state import (
 from actions.report_issue.steps import step_number, total_steps
 from actions.report_issue.submission import checked_photo
 
-# How the service step's moves are shown (the order is the order they are matched in).
+# The service step's moves and their titles (catalogue_language.BUTTON_TITLES), in the
+# order they are matched in.
 MOVE_TITLES = {
-    MORE_SERVICES: "See other services",
-    BROWSE_TOPICS: "Browse by topic",
-    NO_SERVICE_FITS: "None of these",
-    BEST_MATCHES: "Back to the best matches",
+    MORE_SERVICES: "more_services",
+    BROWSE_TOPICS: "browse_topics",
+    NO_SERVICE_FITS: "no_service_fits",
+    BEST_MATCHES: "best_matches",
 }
 
 
@@ -123,7 +125,7 @@ class ActionAskServiceCode(_AskStep, Action):
 
 
 def _moves(*moves: str) -> list[tuple[str, str]]:
-    return [(move, MOVE_TITLES[move]) for move in moves]
+    return [(move, button_title(MOVE_TITLES[move])) for move in moves]
 
 
 def _buttons(options: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -158,7 +160,7 @@ class ActionAskAttributeAnswer(_AskStep, Action):
                 response="utter_ask_attribute_more",
                 question=question["question"],
                 chosen=display_answer(question, chosen),
-                buttons=_buttons([*others, (ALL_DONE, "That's all")]),
+                buttons=_buttons([*others, (ALL_DONE, button_title("all_done"))]),
                 **self.step(tracker),
             )
             return []

@@ -14,7 +14,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer_matching import OptionMatch, fold, match_option, meaningful_words
+from actions.answer_matching import OptionMatch, fold, match_option, meaningful_words, word_count
 from actions.attribute_answers import answers_in, choices, question_from_attribute
 from actions.dependencies import get_open311_client, get_settings
 from actions.form_steps import failed, tell_problem
@@ -36,10 +36,10 @@ from actions.service_matching import search_catalogue
 # The moves of the service step, with the words that mean them when typed.
 # The words of each move (not "services" or "another": a need says those too).
 _MOVE_WORDS = {
-    MORE_SERVICES: "other more others different else show ones",
-    BROWSE_TOPICS: "topic topics categories category browse",
-    NO_SERVICE_FITS: "none neither nothing",
-    BEST_MATCHES: "back best matches",
+    MORE_SERVICES: "other more others different else show ones 其他 其它 别的 更多",
+    BROWSE_TOPICS: "topic topics categories category browse 类别 分类",
+    NO_SERVICE_FITS: "none neither nothing 都不是 都不对",
+    BEST_MATCHES: "back best matches 返回 最符合",
 }
 # A move is said in a few words; a longer message describes the need again.
 _MAX_MOVE_WORDS = 6
@@ -222,7 +222,7 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
         return None
     # What is on the screen first, by its words or its number; then a move said in a few
     # words; then a topic named at any page ("waste services").
-    short = len(meaningful_words(text)) <= _MAX_MOVE_WORDS
+    short = word_count(text) <= _MAX_MOVE_WORDS
     named = [key for key, name in topics if fold(name) == fold(text).strip(" .!")]
     if named:
         return named[0]  # a topic's whole name, as listed ("public health")
@@ -242,7 +242,9 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
 
 
 # Words that turn a description away from the services on the screen.
-_NOT_THESE = re.compile(r"\b(none|neither|nor|not|other|others|different|else|wrong)\b")
+_NOT_THESE = re.compile(
+    r"\b(none|neither|nor|not|other|others|different|else|wrong)\b|都不|不是|不对|其他|其它|别的"
+)
 
 
 async def _described_on_screen(text: str, shown: list[tuple[str, str]]) -> str | None:

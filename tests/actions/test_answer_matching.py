@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.answer_matching import OptionMatch, declines, match_option, position_in
+from actions.answer_matching import OptionMatch, declines, match_option, position_in, word_count
 
 SIDES = [("road", "Road surface"), ("pavement", "Pavement"), ("verge", "Grass verge")]
 BINS = [
@@ -331,3 +331,11 @@ def test_having_none_in_chinese_declines_only_when_it_says_so(text: str, decline
 )
 def test_one_said_with_its_framing_is_the_first(text: str, position: int | None) -> None:
     assert position_in(text, 3) == position
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("none of those, show me other ones", 5), ("按类别找吧", 3), ("A4纸没了", 3)],
+)
+def test_a_chinese_run_counts_a_word_per_two_characters(text: str, count: int) -> None:
+    assert word_count(text) == count

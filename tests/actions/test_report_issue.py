@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dependencies
 from actions.attribute_answers import question_from_attribute
+from actions.catalogue_language import BUTTON_TITLES, catalogue_locale
 from actions.contact_details import ContactDetails, read_contact
 from actions.form_steps import choice_payload
 from actions.open311_client import ServiceMatch
@@ -1256,6 +1257,46 @@ async def test_change_reaches_the_contact_step(catalogue: FakeOpen311) -> None:
 
 
 # --- browsing the catalogue by topic ---------------------------------------------------------
+
+
+async def test_the_moves_are_titled_in_the_conversations_language(catalogue: FakeOpen311) -> None:
+    candidates = [["pothole", "Pothole or road damage"]]
+
+    token = catalogue_locale.set("zh-Hans")
+    try:
+        dispatcher = await ask(ActionAskServiceCode(), {"service_candidates": candidates})
+    finally:
+        catalogue_locale.reset(token)
+
+    titles = [b["title"] for b in dispatcher.messages[1]["buttons"]]
+    assert titles == [
+        BUTTON_TITLES[name]["zh-Hans"]
+        for name in ("more_services", "browse_topics", "no_service_fits")
+    ]
+
+
+def test_every_button_title_the_actions_compose_has_both_languages() -> None:
+    for name, titles in BUTTON_TITLES.items():
+        assert set(titles) == {"en", "zh-Hans"}, name
+        assert all(title.strip() for title in titles.values()), name
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("都不是", {"service_code": "other_problem"}),
+        ("看看其他的", {"service_page": 1.0, "service_browse": None}),
+        ("按类别找吧", {"service_browse": "topics"}),
+    ],
+)
+async def test_the_moves_are_taken_in_chinese_words(
+    catalogue: FakeOpen311, typed: str, expected: dict[str, Any]
+) -> None:
+    candidates = [["pothole", "Pothole or road damage"]]
+
+    result, _ = await validate("service_code", typed, {"service_candidates": candidates})
+
+    assert result.items() >= expected.items()
 
 
 async def test_browse_by_topic_is_offered_with_the_best_matches(catalogue: FakeOpen311) -> None:
