@@ -33,6 +33,7 @@ from civicdesk_backoffice.db import (
     is_database_unavailable,
     safe_url,
 )
+from civicdesk_backoffice.districts import DistrictsError, assign_missing, load_districts
 from civicdesk_backoffice.models import ApiKey, StaffRole
 from civicdesk_backoffice.retention import RetentionResult, strip_closed_contacts
 from civicdesk_backoffice.schema import SchemaNotReadyError, check_schema, head_revision, migrate
@@ -88,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         CommandError,
         CatalogueError,
+        DistrictsError,
         SchemaNotReadyError,
         api_keys.ApiKeyNameTakenError,
         staff.StaffUserExistsError,
@@ -167,6 +169,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the period in days (default: BACKOFFICE__RETENTION__CONTACT_DAYS)",
     )
     retention_run.set_defaults(command=_retention_run)
+
+    districts_cmd = commands.add_parser("districts", help="the city's districts")
+    districts_commands = districts_cmd.add_subparsers(
+        title="districts commands", required=True, metavar="ACTION"
+    )
+    districts_assign = districts_commands.add_parser(
+        "assign",
+        help="give tickets without a district the one their place lies in "
+        "(BACKOFFICE__DISTRICTS_PATH)",
+    )
+    districts_assign.set_defaults(command=_districts_assign)
 
     bootstrap = commands.add_parser(
         "dev-bootstrap",
@@ -262,6 +275,18 @@ def _retention_run(settings: Settings, args: argparse.Namespace) -> int:
         f"contact details removed from {result.tickets} ticket(s) closed before "
         f"{result.cutoff.isoformat(timespec='seconds')} ({days} days)"
     )
+    return 0
+
+
+def _districts_assign(settings: Settings, _args: argparse.Namespace) -> int:
+    districts = load_districts(settings.districts_path)
+
+    async def run() -> tuple[int, int]:
+        async with _database(settings) as sessionmaker:
+            return await assign_missing(sessionmaker, districts)
+
+    looked, assigned = asyncio.run(run())
+    print(f"{assigned} of {looked} ticket(s) without a district got one")
     return 0
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from civicdesk_backoffice import outbox
 from civicdesk_backoffice.api_routes import setup_extension_routes
 from civicdesk_backoffice.app_keys import (
+    DISTRICTS,
     ENGINE,
     READ_ENGINE,
     READ_SESSIONMAKER,
@@ -17,6 +18,7 @@ from civicdesk_backoffice.app_keys import (
 )
 from civicdesk_backoffice.console import setup_console
 from civicdesk_backoffice.db import create_engine, create_sessionmaker
+from civicdesk_backoffice.districts import load_districts
 from civicdesk_backoffice.errors import error_middleware
 from civicdesk_backoffice.open311.views import TICKET_FILER
 from civicdesk_backoffice.public import setup_public
@@ -36,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     """
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[SETTINGS] = settings
+    app[DISTRICTS] = load_districts(settings.districts_path)
     app.cleanup_ctx.append(_database)
     if settings.rasa.enabled:
         app.cleanup_ctx.append(outbox.relay_context)

@@ -232,6 +232,12 @@ class Ticket(Base):
                     "",
                 ),
                 ("ix_tickets_published_at", ("published_at",), "published_at IS NOT NULL"),
+                # Migration 0011: the public page filtered by district.
+                (
+                    "ix_tickets_published_district_published_at",
+                    ("district", "published_at", "id"),
+                    "published_at IS NOT NULL",
+                ),
             )
         ),
     )
@@ -269,6 +275,9 @@ class Ticket(Base):
     """The citizen asked to earn points for this report (see ``points.py``)."""
     locale: Mapped[str] = mapped_column(String(35), default="en", server_default=text("'en'"))
     """The language the ticket was filed in (a BCP 47 tag): staff and pushes answer in it."""
+    district: Mapped[str | None] = mapped_column(String(40))
+    """The city district of the ticket's place (``districts.py``), chosen at filing; None:
+    no place given, or one outside every district."""
 
 
 class ApiKey(Base):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "catalogue" / "services.yml"
+DEFAULT_DISTRICTS_PATH = Path(__file__).parent / "districts.yml"
 """The service catalogue shipped inside the package."""
 
 
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
         port: TCP port ``serve`` listens on.
         max_body_bytes: Largest request body accepted; larger ones get 413.
         catalogue_path: The service catalogue file loaded at ``serve`` start.
+        districts_path: The city's districts (``districts.py``), read at start; a ticket's
+            district is chosen from them when it is filed.
         jurisdiction_id: The one jurisdiction this server answers for; a request naming
             another one gets 404, as the Open311 specification asks.
         contact: Who runs this endpoint, shown in Open311 service discovery.
@@ -135,6 +138,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     catalogue_path: Path = DEFAULT_CATALOGUE_PATH
+    districts_path: Path = DEFAULT_DISTRICTS_PATH
     jurisdiction_id: str = "civicdesk.local"
     contact: str = "CivicDesk back office administrators"
     log_level: str = "INFO"

@@ -109,6 +109,7 @@ class Filing:
         on_stored: Runs inside the storing transaction with the new ticket's id, so what
             it writes commits (or rolls back) together with the ticket.
         locale: The language the citizen filed in (a served locale, see ``locales.py``).
+        district: The district of the request's place (``districts.DistrictMap``), if any.
     """
 
     new: NewServiceRequest
@@ -116,6 +117,7 @@ class Filing:
     claim: idempotency.Claim | None = None
     on_stored: OnStored | None = None
     locale: str = "en"
+    district: str | None = None
 
 
 FilingOutcome = FiledTicket | BaseException
@@ -330,6 +332,7 @@ async def _store_batch_once(
             # References distinct within the batch, so each returned one names one request.
             rows[index] = _new_ticket(filing.new, service, answers, now, _fresh_reference(taken))
             rows[index]["locale"] = filing.locale
+            rows[index]["district"] = filing.district
         ids = await _insert_tickets(connection, list(rows.values()))
         completed = [
             (claim, ids[rows[index]["service_request_id"]])

@@ -9,7 +9,14 @@ from open311_schema import NewServiceRequest, SchemaError, Service, ServiceReque
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice import api_keys, catalogue, idempotency, locales, media, tickets
-from civicdesk_backoffice.app_keys import READ_ENGINE, READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.app_keys import (
+    DISTRICTS,
+    READ_ENGINE,
+    READ_SESSIONMAKER,
+    SESSIONMAKER,
+    SETTINGS,
+)
+from civicdesk_backoffice.districts import DistrictMap
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.models import utcnow
 from civicdesk_backoffice.open311.forms import parse_search, read_form, single_value
@@ -159,8 +166,9 @@ async def create_request(request: web.Request) -> web.Response:
         await _authorise_client(request, presented)
         raise
     filer = request.app[TICKET_FILER]
+    districts = request.app[DISTRICTS]
     if idempotency_key is None:
-        filed = await _file(filer, new, locale, api_key=presented)
+        filed = await _file(filer, new, locale, districts, api_key=presented)
         return _created(fmt, filed.service_request_id, filed.service_notice, replayed=False)
     # The API key is verified and the Idempotency-Key claimed in one committed transaction
     # shared with concurrent requests; a key already in use is looked at on its own.
@@ -178,7 +186,7 @@ async def create_request(request: web.Request) -> web.Response:
         notice = tickets.service_notice(ticket.department, ticket.expected_at)
         return _created(fmt, ticket.service_request_id, notice, replayed=True)
     try:
-        filed = await _file(filer, new, locale, claimed=outcome)
+        filed = await _file(filer, new, locale, districts, claimed=outcome)
     except Exception:
         # Refused or failed: the key is free again for a corrected request. Not when this
         # handler is cancelled: its group may still commit the ticket with the claim, so the
@@ -202,6 +210,7 @@ async def _file(
     filer: tickets.TicketFiler,
     new: NewServiceRequest,
     locale: str,
+    districts: DistrictMap,
     *,
     api_key: str | None = None,
     claimed: idempotency.Claim | None = None,
@@ -219,6 +228,7 @@ async def _file(
         claim=claimed,
         on_stored=link if uploaded is not None else None,
         locale=locale,
+        district=districts.district_of(new.lat, new.long, new.address_string),
     )
     try:
         return await filer.file(filing)

@@ -60,6 +60,8 @@ class PublicReport:
     address: str | None
     lat: float | None
     long: float | None
+    district: str | None = None
+    """The district's code (``districts.py``); like the place, only for complaints."""
     photos: tuple[PublicPhoto, ...] = ()
     history: tuple[tuple[datetime, str], ...] = ()
 
@@ -92,6 +94,7 @@ def to_report(
         address=ticket.address_string if place else None,
         lat=ticket.lat if place else None,
         long=ticket.long if place else None,
+        district=ticket.district if place else None,
         photos=photos if place else (),
         history=history,
     )
@@ -103,6 +106,7 @@ class ReportFilter:
 
     service_code: str = ""
     open311_status: str = ""
+    district: str = ""
     before: tuple[datetime, int] | None = None
 
 
@@ -121,6 +125,13 @@ async def list_reports(
     query = _published()
     if filters.service_code:
         query = query.where(Ticket.service_code == filters.service_code)
+    if filters.district:
+        # Only complaints show their place, so only they are found by it: an application's
+        # district is where the applicant lives.
+        query = query.where(
+            Ticket.district == filters.district,
+            ServiceEntry.type == ServiceType.COMPLAINT.value,
+        )
     if filters.open311_status == "open":
         query = query.where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
     elif filters.open311_status == "closed":

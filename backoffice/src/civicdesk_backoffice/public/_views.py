@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SETTINGS
-from civicdesk_backoffice.console._render import render, url_with
+from civicdesk_backoffice.app_keys import DISTRICTS, READ_SESSIONMAKER, SETTINGS
+from civicdesk_backoffice.console._render import language_of, render, url_with
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.public import _map, _reports
 
@@ -34,11 +34,16 @@ def _filters(request: web.Request) -> _reports.ReportFilter:
             raise ApiError(400, "The page link is broken; start from the first page.") from None
         if moment.tzinfo is None:
             raise ApiError(400, "The page link is broken; start from the first page.")
-    return _reports.ReportFilter(service_code=service, open311_status=status, before=before)
+    district = request.query.get("district", "").strip()
+    if district and request.config_dict[DISTRICTS].by_code(district) is None:
+        raise ApiError(400, "There is no such district.")
+    return _reports.ReportFilter(
+        service_code=service, open311_status=status, district=district, before=before
+    )
 
 
 async def report_list(request: web.Request) -> web.Response:
-    """``GET /reports/?service=&status=open|closed``: published reports, latest first."""
+    """``GET /reports/?service=&status=open|closed&district=``: published reports, latest first."""
     filters = _filters(request)
     async with request.config_dict[READ_SESSIONMAKER]() as session:
         reports, more = await _reports.list_reports(session, filters)
@@ -49,8 +54,11 @@ async def report_list(request: web.Request) -> web.Response:
             "/reports/",
             service=filters.service_code,
             status=filters.open311_status,
+            district=filters.district,
             before=f"{more[0].isoformat()}~{more[1]}",
         )
+    language = language_of(request)
+    districts = request.config_dict[DISTRICTS].districts
     return render(
         request,
         "reports.html",
@@ -60,6 +68,8 @@ async def report_list(request: web.Request) -> web.Response:
             "filters": filters,
             "map": _map.sketch(reports),
             "next_url": next_url,
+            "districts": [(d.code, d.name(language)) for d in districts],
+            "district_names": {d.code: d.name(language) for d in districts},
         },
     )
 
@@ -70,7 +80,11 @@ async def report_page(request: web.Request) -> web.Response:
         report = await _reports.find_report(session, request.match_info["ref"])
     if report is None:
         raise ApiError(404, "")
-    return render(request, "report.html", {"report": report})
+    district = None
+    if report.district is not None:
+        found = request.config_dict[DISTRICTS].by_code(report.district)
+        district = None if found is None else found.name(language_of(request))
+    return render(request, "report.html", {"report": report, "district": district})
 
 
 async def photo(request: web.Request) -> web.StreamResponse:
