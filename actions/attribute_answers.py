@@ -197,6 +197,7 @@ def _parse_number(text: str, unit: str = "") -> str | None:
     "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed").
     Of several, the one said with the ``unit`` asked about, if only one is ("14 days, two
     weeks" for days)."""
+    text = _CHINESE_COUNT.sub(lambda m: str(_chinese_number(m.group(1))), text)
     lowered = _COMPOUND.sub(
         lambda m: str(_NUMBER_WORDS[m.group(1)] + _NUMBER_WORDS[m.group(2)]), text.casefold()
     )
@@ -488,10 +489,27 @@ _CHINESE_TIME = re.compile(
 )
 
 
+# A count in Chinese numerals: before a measure word ("两件", "三个人", "十二岁") or at the end
+# ("一共五"); not 一 in words such as 一共, 一下, 一些, 统一.
+_CHINESE_COUNT = re.compile(
+    r"(?<![零一二两三四五六七八九十百])([零一二两三四五六七八九十百]{1,5})"
+    r"(?=\s*(?:个|件|张|只|台|辆|次|天|周|年|岁|人|位|块|元|米|层|栋|口|箱|袋|本|份|条|把|套|间|"
+    r"小时|分钟|星期|礼拜|月|平方|公斤|斤)|\W*$)"
+)
+
+
 def _chinese_number(said: str) -> int:
-    """ "12", "十二", "二十五", "两" as a number."""
+    """ "12", "十二", "二十五", "两", "一百二十" as a number."""
     if said.isdigit():
         return int(said)
+    if "百" in said:
+        hundreds, _, rest = said.partition("百")
+        rest = rest.removeprefix("零")
+        ones = _chinese_number(rest) if rest else 0
+        # "一百二" is 120: a lone digit after the hundreds is tens.
+        if len(rest) == 1 and rest in _CHINESE_DIGITS:
+            ones *= 10
+        return _CHINESE_DIGITS.get(hundreds, 1) * 100 + ones
     if "十" in said:
         tens, _, ones = said.partition("十")
         return _CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(ones, 0)

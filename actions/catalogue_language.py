@@ -37,7 +37,19 @@ BUTTON_TITLES: dict[str, dict[str, str]] = {
     "no_service_fits": {"en": "None of these", CHINESE: "都不是"},
     "best_matches": {"en": "Back to the best matches", CHINESE: "回到最符合的几项"},
     "all_done": {"en": "That's all", CHINESE: "就这些"},
+    # The numbered lists of the steps whose buttons are a domain response's.
+    "reply_in_chat": {"en": "Reply in this chat only", CHINESE: "只在本聊天回复"},
+    "give_contact": {"en": "Give a phone number or email", CHINESE: "留电话或邮箱"},
+    "send_it": {"en": "Send it", CHINESE: "确认提交"},
+    "change_something": {"en": "Change something", CHINESE: "修改内容"},
+    "withdraw_yes": {"en": "Yes, withdraw it", CHINESE: "是的，撤回"},
+    "withdraw_no": {"en": "No, keep it", CHINESE: "不撤回，保留"},
 }
+
+
+def in_chinese() -> bool:
+    """Whether the action call being run is for a conversation in Chinese."""
+    return catalogue_locale.get() == CHINESE
 
 
 def button_title(name: str) -> str:

@@ -154,6 +154,7 @@ def read_contact(text: Any) -> ContactDetails | None:
     line = clean_text(text)
     if line is None or line.startswith("/"):
         return None
+    line = _SPOKEN_DIGITS.sub(lambda m: m.group().translate(_DIGIT_OF), line)
     emails = _EMAIL.findall(line)
     email = check_email(emails[0].rstrip(".")) if len(emails) == 1 else None
     if emails and email is None:
@@ -177,6 +178,12 @@ def read_contact(text: Any) -> ContactDetails | None:
 
 
 _CLAUSES = re.compile(r"[,;\n，；。]")
+# A phone number said in Chinese numerals, as dictation writes it ("一三九零五七一二三四五",
+# 幺 for one, the ideographic zero for zero): six digits or more, spaces allowed, read as digits.
+_DIGIT_OF = str.maketrans("零\u3007一幺二三四五六七八九", "001123456789")
+_SPOKEN_DIGITS = re.compile(
+    "[零\u3007一幺二三四五六七八九](?:\\s*[零\u3007一幺二三四五六七八九]){5,}"
+)
 
 
 def _digits(text: str) -> int:

@@ -22,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answer_matching import match_option
+from actions.catalogue_language import button_title
 from actions.citizen_identity import citizen_identity
 from actions.dependencies import get_open311_client, get_outbox
 from actions.follow_up import (
@@ -329,7 +330,7 @@ class ActionAskFollowUpConfirm(_AskFollowUp, Action):
     response = "utter_ask_follow_up_confirm"
 
     def options(self, tracker: Tracker) -> list[tuple[str, str]]:
-        return [(YES, "Yes, withdraw it"), (NO, "No, keep it")]
+        return [(YES, button_title("withdraw_yes")), (NO, button_title("withdraw_no"))]
 
 
 # The withdrawal's options, with the words that mean them when typed.

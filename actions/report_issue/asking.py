@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.attribute_answers import choices, display_answer
-from actions.catalogue_language import button_title
+from actions.catalogue_language import button_title, in_chinese
 from actions.form_steps import AskStep, choice_payload
 from actions.open311_client import BackOfficeUnavailable
 from actions.report_issue.contact_step import contact_summary
@@ -212,7 +212,10 @@ class ActionAskContactChoice(_AskStep, Action):
     response = "utter_ask_contact_choice"
 
     def options(self, tracker: Tracker) -> list[tuple[str, str]]:
-        return [(ANONYMOUS, "Reply in this chat only"), (CONTACT, "Give a phone number or email")]
+        return [
+            (ANONYMOUS, button_title("reply_in_chat")),
+            (CONTACT, button_title("give_contact")),
+        ]
 
 
 class ActionAskContactDetails(_AskStep, Action):
@@ -225,6 +228,8 @@ class ActionAskContactName(_AskStep, Action):
     response = "utter_ask_contact_name"
 
 
+# An answer after its question in the summary, by whether the conversation is in Chinese.
+_ANSWER_FORMAT = {False: " {}.", True: "{}。"}
 # The summary, by (a photo is attached, the citizen may be contacted).
 _SUMMARY = {
     (False, False): "utter_ask_confirm_submission",
@@ -238,7 +243,7 @@ class ActionAskConfirmSubmission(_AskStep, Action):
     slot = "confirm_submission"
 
     def options(self, tracker: Tracker) -> list[tuple[str, str]]:
-        return [(SUBMIT, "Send it"), (CHANGE, "Change something")]
+        return [(SUBMIT, button_title("send_it")), (CHANGE, button_title("change_something"))]
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -246,8 +251,10 @@ class ActionAskConfirmSubmission(_AskStep, Action):
         if self.ask_again(dispatcher, tracker):
             return []
         answers = answers_of(tracker)
-        details = " ".join(
-            f"{q['question']} {display_answer(q, answers[q['code']])}."
+        # Each question and its answer, with the full stop of the conversation's language.
+        answered = _ANSWER_FORMAT[in_chinese()]
+        details = ("" if in_chinese() else " ").join(
+            q["question"] + answered.format(display_answer(q, answers[q["code"]]))
             for q in questions_of(tracker)
             if q["code"] in answers
         )
@@ -263,7 +270,7 @@ class ActionAskConfirmSubmission(_AskStep, Action):
             # The summary puts its own full stop after it.
             issue_description=(tracker.get_slot("issue_description") or "").rstrip(" ."),
             issue_location=place or "",
-            details=f" {details}" if details else "",
+            details=f"{'' if in_chinese() else ' '}{details}" if details else "",
             **self.step(tracker),
         )
         return []

@@ -164,6 +164,20 @@ def test_dead_lights_are_off_and_none_is_no_typo_of_not(
     assert parse_answer(SIGNALS, raw)[0] == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("一共两件", ("2",)),
+        ("三个人", ("3",)),
+        ("一百二十块", ("120",)),
+        ("两件沙发和一个床垫", None),  # two counts: which is the answer?
+        ("一下子说不清", None),
+    ],
+)
+def test_counts_in_chinese_numerals(raw: str, expected: tuple[str, ...] | None) -> None:
+    assert parse_answer(question("number"), raw)[0] == expected
+
+
 def test_multi_value_lists() -> None:
     q = question("multivaluelist", "glass", "paper", "food")
 

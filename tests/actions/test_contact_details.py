@@ -190,3 +190,18 @@ def test_chinese_details_in_one_message(
     text: str, phone: str | None, email: str | None, name: str | None
 ) -> None:
     assert read_contact(text) == ContactDetails(phone=phone, email=email, name=name)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("我电话是一三九零五七一二三四五", "13905712345"),
+        ("幺三八 一二三四 五六七八", "138 1234 5678"),
+        ("一共两件", None),  # a count, not a number to ring
+    ],
+)
+def test_a_phone_number_in_chinese_numerals_is_read_as_its_digits(
+    text: str, phone: str | None
+) -> None:
+    found = read_contact(text)
+    assert (found.phone if found else None) == phone

@@ -1299,6 +1299,27 @@ async def test_the_moves_are_taken_in_chinese_words(
     assert result.items() >= expected.items()
 
 
+async def test_a_chinese_summary_and_numbered_list_are_in_chinese(catalogue: FakeOpen311) -> None:
+    slots = {
+        "service_name": "坑洼",
+        "issue_description": "路上有个坑",
+        "issue_location": "体育西路12号",
+        "service_questions": [{**POTHOLE_QUESTIONS[0], "question": "在哪个位置？"}],
+        "service_attributes": {"position": ["road"]},
+    }
+    token = catalogue_locale.set("zh-Hans")
+    try:
+        summary = await ask(ActionAskConfirmSubmission(), slots)
+        contact = await ask(ActionAskContactChoice(), {"failed_attempts": 2.0})
+    finally:
+        catalogue_locale.reset(token)
+
+    assert summary.messages[0]["details"] == "在哪个位置？Road option。"
+    numbered = contact.messages[-1]
+    assert numbered["response"] == "utter_ask_numbered"
+    assert [b["title"] for b in numbered["buttons"]] == ["只在本聊天回复", "留电话或邮箱"]
+
+
 async def test_browse_by_topic_is_offered_with_the_best_matches(catalogue: FakeOpen311) -> None:
     candidates = [["pothole", "Pothole or road damage"]]
 
