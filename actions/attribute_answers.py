@@ -516,6 +516,25 @@ def _chinese_number(said: str) -> int:
     return _CHINESE_DIGITS.get(said, 0)
 
 
+# A day of the month without the month's number: "上个月19号", "这个月3号", "19号".
+_CHINESE_DAY_OF_MONTH = re.compile(
+    r"(上个?月|这个?月|本月|下个?月)?\s*" + _CHINESE_NUMBER + r"\s*(?:号|日)"
+)
+
+
+def _day_of_month(which: str | None, number: int, now: datetime) -> datetime | None:
+    """The ``number``-th of last, this or next month; said alone, the latest one not after
+    today (the 19th, said on 7 December, is 19 November), as a bare weekday is."""
+    months = {"上": -1, "这": 0, "本": 0, "下": 1}.get((which or " ")[0])
+    if months is None:
+        months = 0 if number <= now.day else -1
+    year, month = divmod(now.month - 1 + months, 12)
+    try:
+        return datetime(now.year + year, month + 1, number, 12, tzinfo=now.tzinfo)
+    except ValueError:
+        return None
+
+
 def _chinese_moment(text: str, now: datetime) -> datetime | None:
     """A moment said in Chinese: 昨天, 前天, 明天下午三点, 三天前, 上周六, 下星期一, 5月12日."""
     day: datetime | None = None
@@ -527,6 +546,7 @@ def _chinese_moment(text: str, now: datetime) -> datetime | None:
     weekday = _CHINESE_WEEKDAY.search(text)
     week = _CHINESE_WEEK.search(text)
     date = _CHINESE_DATE.search(text)
+    of_month = _CHINESE_DAY_OF_MONTH.search(text)
     if day is None and span:
         amount, unit, direction = span.groups()
         days = _chinese_number(amount) * {"天": 1, "周": 7, "星期": 7, "礼拜": 7, "个月": 30}[unit]
@@ -553,6 +573,10 @@ def _chinese_moment(text: str, now: datetime) -> datetime | None:
             return None
         if not year_text and day > now + _FURTHEST_AHEAD:
             day = day.replace(year=year - 1)
+    elif day is None and of_month:
+        day = _day_of_month(of_month.group(1), _chinese_number(of_month.group(2)), now)
+        if day is None:
+            return None
     time = _CHINESE_TIME.search(text)
     if time is None:
         return day

@@ -590,3 +590,22 @@ def test_a_chinese_list_answer_with_what_it_leaves_out(raw: str, expected: tuple
     }
 
     assert parse_answer(supply, raw)[0] == expected
+
+
+DECEMBER_7 = datetime(2026, 12, 7, 15, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("上个月18号 不对 是19号 那天拿的钥匙搬进去的", ("2026-11-19T12:00:00Z",)),
+        ("19号", ("2026-11-19T12:00:00Z",)),  # alone: the latest 19th
+        ("这个月3号", ("2026-12-03T12:00:00Z",)),
+        ("下个月5号上午十点", ("2027-01-05T10:00:00Z",)),
+        ("上个月31号", None),  # November has no 31st
+    ],
+)
+def test_a_chinese_day_of_the_month_without_its_month(
+    raw: str, expected: tuple[str, ...] | None
+) -> None:
+    assert parse_answer(question("datetime"), raw, now=lambda: DECEMBER_7)[0] == expected
