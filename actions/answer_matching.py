@@ -32,6 +32,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
 # Chinese characters (CJK unified ideographs, extension A, compatibility), one or a run.
 CHINESE_CHARACTERS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CHINESE_RUN = re.compile(f"[{CHINESE_CHARACTERS}]+")
+CHINESE_RUN = _CHINESE_RUN  # for the modules that read Chinese answers too
 # Chinese that says nothing about which option is meant, longest first: taken out of a run
 # of characters before it is cut into pairs.
 _CHINESE_FILLER = (
@@ -434,6 +435,52 @@ _CHINESE_SYNONYMS = {
     "没了": "不见",
     "丢了": "不见",
     "被偷": "被盗",
+    # Weekdays as the options write them.
+    "礼拜天": "星期日",
+    "礼拜日": "星期日",
+    "星期天": "星期日",
+    "周日": "星期日",
+    "周天": "星期日",
+    "周一": "星期一",
+    "周二": "星期二",
+    "周三": "星期三",
+    "周四": "星期四",
+    "周五": "星期五",
+    "周六": "星期六",
+    "周末": "星期六星期日",
+    # Places that serve food are the options' 餐馆.
+    "烧烤店": "餐馆",
+    "饭店": "餐馆",
+    "饭馆": "餐馆",
+    "餐厅": "餐馆",
+    "小吃店": "餐馆",
+    # Something in the food.
+    "里有东西": "里有异物",
+    "里面有东西": "里有异物",
+    "饭里": "食物里",
+    "菜里": "食物里",
+    # A family member is the options' 亲戚 (relative).
+    "母亲": "亲戚",
+    "父亲": "亲戚",
+    "妈妈": "亲戚",
+    "爸爸": "亲戚",
+    "我妈": "我亲戚",
+    "我爸": "我亲戚",
+    "爷爷": "亲戚",
+    "奶奶": "亲戚",
+    "外婆": "亲戚",
+    "外公": "亲戚",
+    "姥姥": "亲戚",
+    "老伴": "亲戚",
+    # An animal that threatens.
+    "很凶": "威胁",
+    "凶得很": "威胁",
+    "吓人": "威胁人",
+    "扑人": "威胁人",
+    # Dust.
+    "灰尘": "扬尘",
+    "粉尘": "扬尘",
+    "尘土": "扬尘",
 }
 
 
@@ -441,9 +488,15 @@ _CHINESE_SYNONYMS = {
 _CHINESE_SYNONYM_ORDER = sorted(_CHINESE_SYNONYMS, key=len, reverse=True)
 
 
-def _chinese_pairs(run: str) -> list[str]:
+def with_chinese_synonyms(text: str) -> str:
+    """``text`` with its Chinese words written as the options write them (周六 as 星期六)."""
     for word in _CHINESE_SYNONYM_ORDER:
-        run = run.replace(word, _CHINESE_SYNONYMS[word])
+        text = text.replace(word, _CHINESE_SYNONYMS[word])
+    return text
+
+
+def _chinese_pairs(run: str) -> list[str]:
+    run = with_chinese_synonyms(run)
     for phrase in _CHINESE_FILLER:
         run = run.replace(phrase, " ")
     pairs: list[str] = []
@@ -582,6 +635,7 @@ def match_option(
             return OptionMatch(plain)
     # "as big as a car wheel" is about that size, not bigger than it.
     wanted = _AS_BIG_AS.sub(" ", wanted)
+    wanted = _without_negated_clauses(wanted, options)
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
     # A word said twice is one piece of evidence: "Stanley Street ... in the street" is not
     # two words for "A cycle lane". Read off a story, so is one thing said in two words of
@@ -618,6 +672,25 @@ def match_option(
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+# A Chinese clause that says what is not so: "还没咬到人", "不是我自己", "也没找到新工作".
+_CHINESE_CLAUSES = re.compile(r"[\s,，。；;！!？?、]+")
+_NEGATED_CLAUSE = re.compile(r"^(?:但是?|可是?|而且|并且)?(?:还|也|并|都|从)?(没有?|不是|未)")
+
+
+def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
+    """``text`` without its Chinese clauses that deny something ("它冲人叫 还没咬到人": not
+    bitten), unless an option itself says that denial ("没有", "不是本人")."""
+    if not _CHINESE_RUN.search(text):
+        return text
+    kept = []
+    for clause in _CHINESE_CLAUSES.split(text):
+        denial = _NEGATED_CLAUSE.match(clause)
+        if denial and not any(denial.group(1) in fold(name) for _, name in options):
+            continue
+        kept.append(clause)
+    return " ".join(kept) if any(kept) else text
 
 
 def _first_of_each_stem(words: list[str]) -> list[str]:

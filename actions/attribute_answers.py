@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from actions.answer_matching import CHINESE_CHARACTERS, context_words, match_option
+from actions.answer_matching import (
+    CHINESE_CHARACTERS,
+    CHINESE_RUN,
+    context_words,
+    fold,
+    match_option,
+    with_chinese_synonyms,
+)
 from open311_schema import MAX_DESCRIPTION_CHARS, ServiceAttribute, format_datetime
 
 MAX_STRING_CHARS = 255
@@ -660,7 +667,25 @@ def _list_parts(
 ) -> list[str | None]:
     """The options a multi-value answer names, one per part ("glass, paper and food"); a part
     that only says "both" or "all of them" names none and is left out."""
-    return [_match_choice(part, options, service_name) for part in _chosen_parts(text, options)]
+    chosen: list[str | None] = []
+    for part in _chosen_parts(text, options):
+        whole = _named_whole(part, options)
+        chosen += whole if len(whole) > 1 else [_match_choice(part, options, service_name)]
+    return chosen
+
+
+def _named_whole(part: str, options: list[tuple[str, str]]) -> list[str]:
+    """The options whose whole Chinese name a part writes, in the part's order: "周六周日"
+    names 星期六 and 星期日 with no separator between them."""
+    if not CHINESE_RUN.search(part):
+        return []
+    written = with_chinese_synonyms(fold(part))
+    found: list[tuple[int, str]] = []
+    for key, name in options:
+        own = with_chinese_synonyms(fold(name).strip())
+        if own and own in written:
+            found.append((written.find(own), key))
+    return [key for _, key in sorted(found)]
 
 
 def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:

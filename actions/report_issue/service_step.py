@@ -229,6 +229,10 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
     found: OptionMatch = match_option(text, with_moves(shown, *moves))
     if found.key in moves and not short:
         found = match_option(text, shown)
+    gives_up = found.key == NO_SERVICE_FITS or NO_SERVICE_FITS in found.tied
+    if gives_up and _asks_for_others(text):
+        # "None of these, are there others?" asks to see more, not to give up the list.
+        found = OptionMatch(MORE_SERVICES)
     if found.key == MORE_SERVICES and browse != BROWSE_TOPICS and browse is not None:
         return BROWSE_TOPICS
     if found.key is not None:
@@ -239,6 +243,10 @@ async def _typed_choice(text: str, browse: str | None, tracker: Tracker) -> str 
         return None
     topic = match_option(text, topics, by_position=False)
     return topic.key if topic.clear else None
+
+
+def _asks_for_others(text: str) -> bool:
+    return match_option(text, with_moves([], MORE_SERVICES), by_position=False).key is not None
 
 
 # Words that turn a description away from the services on the screen.

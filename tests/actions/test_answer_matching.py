@@ -339,3 +339,30 @@ def test_one_said_with_its_framing_is_the_first(text: str, position: int | None)
 )
 def test_a_chinese_run_counts_a_word_per_two_characters(text: str, count: int) -> None:
     assert word_count(text) == count
+
+
+DOG = [
+    ("loose", "有狗在外面乱跑"),
+    ("aggressive", "有狗在威胁人或其他动物"),
+    ("bite", "有人被咬了"),
+]
+FOR_WHOM = [("self", "给我自己"), ("relative", "给亲戚或朋友")]
+BENEFIT = [("claim", "新申请"), ("found_work", "告诉你们我找到工作了")]
+HAVE = [("yes", "有"), ("no", "没有")]
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        # A clause that denies names nothing: not bitten, not for me, no new job yet.
+        ("它冲人叫 还追小孩 还没咬到人 但是很凶", DOG, "aggressive"),
+        ("给我妈申请的 不是我自己", FOR_WHOM, "relative"),
+        ("申请领钱 还没找到新工作", BENEFIT, "claim"),
+        # Unless an option says the denial itself.
+        ("没有", HAVE, "no"),
+    ],
+)
+def test_a_chinese_clause_that_denies_names_no_option(
+    text: str, options: list[tuple[str, str]], expected: str
+) -> None:
+    assert match_option(text, options).key == expected

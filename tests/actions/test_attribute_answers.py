@@ -609,3 +609,33 @@ def test_a_chinese_day_of_the_month_without_its_month(
     raw: str, expected: tuple[str, ...] | None
 ) -> None:
     assert parse_answer(question("datetime"), raw, now=lambda: DECEMBER_7)[0] == expected
+
+
+WEEKDAYS = {
+    "code": "days",
+    "datatype": "multivaluelist",
+    "question": "?",
+    "hint": "",
+    "choices": [
+        [key, name]
+        for key, name in zip(
+            ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+            ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"),
+            strict=True,
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("就周六周日两天 平时要上班", ("sat", "sun")),  # no separator between the two
+        ("周末", ("sat", "sun")),
+        ("礼拜三", ("wed",)),
+    ],
+)
+def test_chinese_options_written_one_after_another_are_all_chosen(
+    raw: str, expected: tuple[str, ...]
+) -> None:
+    assert parse_answer(WEEKDAYS, raw)[0] == expected

@@ -1286,6 +1286,8 @@ def test_every_button_title_the_actions_compose_has_both_languages() -> None:
     [
         ("都不是", {"service_code": "other_problem"}),
         ("看看其他的", {"service_page": 1.0, "service_browse": None}),
+        ("都不是，还有别的吗", {"service_page": 1.0, "service_browse": None}),
+        ("none of these, any others?", {"service_page": 1.0, "service_browse": None}),
         ("按类别找吧", {"service_browse": "topics"}),
     ],
 )
