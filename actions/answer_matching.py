@@ -478,6 +478,10 @@ _CHINESE_SYNONYMS = {
     "吓人": "威胁人",
     "扑人": "威胁人",
     # Dust.
+    "到处是灰": "到处扬尘",
+    "全是灰": "全是扬尘",
+    "都是灰": "都是扬尘",
+    "灰大": "扬尘大",
     "灰尘": "扬尘",
     "粉尘": "扬尘",
     "尘土": "扬尘",
@@ -675,13 +679,16 @@ def match_option(
 
 
 # A Chinese clause that says what is not so: "还没咬到人", "不是我自己", "也没找到新工作".
-_CHINESE_CLAUSES = re.compile(r"[\s,，。；;！!？?、]+")
+# Clauses end at punctuation or a space; a question mark stays with its clause.
+_CHINESE_CLAUSES = re.compile(r"(?<=[？?])|[\s,，。；;！!、]+")
+_QUESTION_BACK = re.compile(r"[？?]\s*$")
 _NEGATED_CLAUSE = re.compile(r"^(?:但是?|可是?|而且|并且)?(?:还|也|并|都|从)?(没有?|不是|未)")
 
 
 def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
     """``text`` without its Chinese clauses that deny something ("它冲人叫 还没咬到人": not
-    bitten), unless an option itself says that denial ("没有", "不是本人")."""
+    bitten), unless an option itself says that denial ("没有", "不是本人"), and without the
+    questions it asks back ("什么意思？是问新开还是过户？新开": the answer is 新开)."""
     if not _CHINESE_RUN.search(text):
         return text
     kept = []
@@ -690,7 +697,8 @@ def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
         if denial and not any(denial.group(1) in fold(name) for _, name in options):
             continue
         kept.append(clause)
-    return " ".join(kept) if any(kept) else text
+    answers = [clause for clause in kept if clause.strip() and not _QUESTION_BACK.search(clause)]
+    return " ".join(answers or kept) if any(kept) else text
 
 
 def _first_of_each_stem(words: list[str]) -> list[str]:

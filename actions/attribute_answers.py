@@ -205,6 +205,10 @@ def _parse_number(text: str, unit: str = "") -> str | None:
     Of several, the one said with the ``unit`` asked about, if only one is ("14 days, two
     weeks" for days)."""
     text = _CHINESE_COUNT.sub(lambda m: str(_chinese_number(m.group(1))), text)
+    people = {m.group(1) for m in _CHINESE_PEOPLE.finditer(text)}
+    if len(people) == 1 and len(_CHINESE_PEOPLE.findall(text)) > 1:
+        # "一家三口 三个人": one count of people said twice.
+        text = _CHINESE_PEOPLE.sub("", text, count=len(_CHINESE_PEOPLE.findall(text)) - 1)
     lowered = _COMPOUND.sub(
         lambda m: str(_NUMBER_WORDS[m.group(1)] + _NUMBER_WORDS[m.group(2)]), text.casefold()
     )
@@ -505,6 +509,10 @@ _CHINESE_COUNT = re.compile(
 )
 
 
+# A count of people in Chinese, once its numerals are digits: "3口", "3个人", "3位".
+_CHINESE_PEOPLE = re.compile(r"(\d+)\s*(?:口|个人|人|位)")
+
+
 def _chinese_number(said: str) -> int:
     """ "12", "十二", "二十五", "两", "一百二十" as a number."""
     if said.isdigit():
@@ -668,10 +676,14 @@ def _list_parts(
     """The options a multi-value answer names, one per part ("glass, paper and food"); a part
     that only says "both" or "all of them" names none and is left out."""
     chosen: list[str | None] = []
-    for part in _chosen_parts(text, options):
+    for part, context in _chosen_parts(text, options):
         whole = _named_whole(part, options)
-        chosen += whole if len(whole) > 1 else [_match_choice(part, options, service_name)]
-    return chosen
+        key = _match_choice(part, options, service_name)
+        if len(whole) > 1:
+            chosen += whole
+        elif key is not None or not context:
+            chosen.append(key)
+    return chosen if any(chosen) else chosen or [None]
 
 
 def _named_whole(part: str, options: list[tuple[str, str]]) -> list[str]:
@@ -688,19 +700,33 @@ def _named_whole(part: str, options: list[tuple[str, str]]) -> list[str]:
     return [key for _, key in sorted(found)]
 
 
-def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[str]:
+def _chosen_parts(text: str, options: list[tuple[str, str]]) -> list[tuple[str, bool]]:
     """The parts of a list answer that name something chosen: not the empty ones, not "both"
     or "all of them", and not the ones that leave an option out ("not the water", "the water
-    is already okay"), unless an option itself says that word ("Not working at all")."""
+    is already okay"), unless an option itself says that word ("Not working at all").
+
+    Each comes with whether it may be context: Chinese dictation leaves clauses apart with
+    spaces ("电和燃气 水已经有了", "就周六周日两天 平时要上班"); such a clause that names no
+    option is what the citizen adds, not a part of the list that was not understood.
+    """
+    parts: list[tuple[str, bool]] = []
+    for part in _SEPARATORS.split(text):
+        clauses = [c for c in _CHINESE_CLAUSE_GAP.split(part) if c.strip()]
+        parts += [(clause, len(clauses) > 1) for clause in clauses]
     return [
-        part
-        for part in _SEPARATORS.split(text)
-        if part.strip() and not _ONLY_TOGETHER.fullmatch(part) and not _leaves_out(part, options)
+        (part, context)
+        for part, context in parts
+        if not _ONLY_TOGETHER.fullmatch(part) and not _leaves_out(part, options)
     ]
 
 
+_CHINESE_CLAUSE_GAP = re.compile(rf"(?<=[{CHINESE_CHARACTERS}])\s+(?=[{CHINESE_CHARACTERS}])")
+
+
 # Chinese says what is left out after it: "燃气不用", "水就不要了".
-_LEFT_OUT_AFTER = re.compile(r"(不用|不要|不需要|不必|没问题)了?\W*$")
+_LEFT_OUT_AFTER = re.compile(
+    r"(不用|不要|不需要|不必|没问题)了?\W*$|已经(?:有|开通|通|开|装|办)(?:好)?了?|本来就有"
+)
 
 
 def _leaves_out(part: str, options: list[tuple[str, str]]) -> bool:
@@ -725,9 +751,9 @@ def partly_chosen(question: Question, raw: Any, service_name: str = "") -> tuple
     options = choices(question)
     keys: list[str] = []
     unknown: list[str] = []
-    for part in _chosen_parts(raw, options):
+    for part, context in _chosen_parts(raw, options):
         key = _match_choice(part, options, service_name)
-        if key is None:
+        if key is None and not context:
             unknown.append(part.strip())
         elif key not in keys:
             keys.append(key)

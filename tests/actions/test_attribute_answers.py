@@ -639,3 +639,50 @@ def test_chinese_options_written_one_after_another_are_all_chosen(
     raw: str, expected: tuple[str, ...]
 ) -> None:
     assert parse_answer(WEEKDAYS, raw)[0] == expected
+
+
+UTILITIES = {
+    "code": "utility",
+    "datatype": "multivaluelist",
+    "question": "?",
+    "hint": "",
+    "choices": [["water", "水"], ["electricity", "电"], ["gas", "燃气"]],
+}
+SITE = {
+    "code": "problem",
+    "datatype": "multivaluelist",
+    "question": "?",
+    "hint": "",
+    "choices": [
+        ["mud", "马路上有泥土或碎渣"],
+        ["dust", "工地扬尘"],
+        ["hours", "不在允许的时间施工：太早、太晚或夜里"],
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("q", "raw", "expected"),
+    [
+        # Clauses left apart by spaces: one that says it is already there is left out.
+        (UTILITIES, "电和燃气 水已经有了", ("electricity", "gas")),
+        (
+            SITE,
+            "马路上全是工地带出来的泥 风一吹到处是灰 还有就是晚上十一点以后还在施工",
+            ("mud", "dust", "hours"),
+        ),
+        (UTILITIES, "网", None),
+    ],
+)
+def test_chinese_clauses_apart_by_spaces_are_parts_of_the_list(
+    q: Question, raw: str, expected: tuple[str, ...] | None
+) -> None:
+    assert parse_answer(q, raw)[0] == expected
+
+
+def test_a_comma_part_that_names_nothing_is_still_said_back() -> None:
+    assert partly_chosen(UTILITIES, "电，网") == (["electricity"], "网")
+
+
+def test_a_count_of_people_said_twice_is_one_count() -> None:
+    assert parse_answer(question("number"), "我们一家三口 三个人")[0] == ("3",)
