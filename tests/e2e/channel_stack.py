@@ -201,12 +201,27 @@ def public_ticket(stack: Stack, reference: str) -> dict[str, Any]:
     return dict(ticket)
 
 
-def assert_photo_stored_reencoded(ticket: dict[str, Any], sent: bytes) -> None:
-    """The ticket's photo downloads, is an image of the sent size, and is not the sent bytes
-    (re-encoded: the EXIF block with its GPS position is gone)."""
-    media_url = ticket.get("media_url")
-    assert media_url, f"no photo on the ticket: {ticket}"
-    served = httpx.get(str(media_url), timeout=30)
+def assert_photo_stored_reencoded(
+    stack: Stack, identity: str, public: dict[str, Any], sent: bytes
+) -> None:
+    """The ticket's photo downloads for the bot's API client, is an image of the sent size, and
+    is not the sent bytes (re-encoded: the EXIF block with its GPS position is gone); the
+    public Open311 view shows no photo staff have not approved yet."""
+    assert stack.credentials is not None
+    assert not public.get("media_url"), f"an unreviewed photo is public: {public}"
+    headers = {"X-API-Key": stack.credentials.api_key}
+    reply = httpx.get(
+        f"{stack.config.backoffice_url}/api/v1/citizens/{identity}/tickets/"
+        f"{public['service_request_id']}",
+        headers=headers,
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    photos = reply.json()["ticket"].get("media") or []
+    assert photos, f"no photo on the ticket: {reply.json()}"
+    media_url = str(photos[0]["media_url"])
+    assert httpx.get(media_url, timeout=30).status_code == 404, "served to anyone"
+    served = httpx.get(media_url, headers=headers, timeout=30)
     assert served.status_code == 200
     assert served.headers["content-type"].startswith("image/")
     assert served.content != sent
@@ -368,7 +383,7 @@ def assert_report_lands_on_the_ticket(
     public = public_ticket(stack, ticket["service_request_id"])
     assert public["service_code"] == "road_damage"
     assert (public["lat"], public["long"]) == (latitude, longitude)
-    assert_photo_stored_reencoded(public, photo)
+    assert_photo_stored_reencoded(stack, f"{channel}:{citizen.sender_id}", public, photo)
     assert_buttons_arrived_as_payloads(pressed, channel)
     assert any(b["payload"] == '/choose_option{"choice": "road_damage"}' for b, _ in pressed)
     return public, len(pressed)
