@@ -519,12 +519,11 @@ def _chinese_number(said: str) -> int:
         return int(said)
     if "百" in said:
         hundreds, _, rest = said.partition("百")
-        rest = rest.removeprefix("零")
-        ones = _chinese_number(rest) if rest else 0
-        # "一百二" is 120: a lone digit after the hundreds is tens.
+        tail = _chinese_number(rest.removeprefix("零")) if rest else 0
+        # "一百二" is 120 (a lone digit after the hundreds is tens); "一百零五" is 105.
         if len(rest) == 1 and rest in _CHINESE_DIGITS:
-            ones *= 10
-        return _CHINESE_DIGITS.get(hundreds, 1) * 100 + ones
+            tail *= 10
+        return _CHINESE_DIGITS.get(hundreds, 1) * 100 + tail
     if "十" in said:
         tens, _, ones = said.partition("十")
         return _CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(ones, 0)
@@ -753,8 +752,9 @@ def partly_chosen(question: Question, raw: Any, service_name: str = "") -> tuple
     unknown: list[str] = []
     for part, context in _chosen_parts(raw, options):
         key = _match_choice(part, options, service_name)
-        if key is None and not context:
-            unknown.append(part.strip())
+        if key is None:
+            if not context:
+                unknown.append(part.strip())
         elif key not in keys:
             keys.append(key)
     return keys, ", ".join(unknown)

@@ -170,6 +170,8 @@ def test_dead_lights_are_off_and_none_is_no_typo_of_not(
         ("一共两件", ("2",)),
         ("三个人", ("3",)),
         ("一百二十块", ("120",)),
+        ("一百零五块", ("105",)),
+        ("一百二", ("120",)),
         ("两件沙发和一个床垫", None),  # two counts: which is the answer?
         ("一下子说不清", None),
     ],
@@ -686,3 +688,7 @@ def test_a_comma_part_that_names_nothing_is_still_said_back() -> None:
 
 def test_a_count_of_people_said_twice_is_one_count() -> None:
     assert parse_answer(question("number"), "我们一家三口 三个人")[0] == ("3",)
+
+
+def test_a_clause_of_context_is_neither_chosen_nor_said_back() -> None:
+    assert partly_chosen(UTILITIES, "电 平时要上班，网") == (["electricity"], "网")
