@@ -181,6 +181,8 @@ def test_a_chinese_command_of_each_class_stays_a_command(text: str, intent: str)
         ("谢谢，另外小区门口一直有人占道经营", "goodbye"),
         ("路面要改造一下太颠了", "change_value"),
         ("不记得是哪天坏的反正一直不亮", "cancel"),
+        # "重新弄一张" is getting a new card, not starting over.
+        ("身份证找不到了 要重新弄一张 咋办", "restart"),
     ],
 )
 def test_a_chinese_need_taken_for_a_command_still_goes_to_the_intake(
