@@ -77,7 +77,8 @@ class CitizenTicket:
 class Handoff:
     """A request to talk to a person, as ``POST /api/v1/citizens/{identity}/handoffs`` answers.
 
-    ``expected_response`` is when staff should have answered (UTC).
+    ``expected_response`` is when staff should have answered (UTC); ``department`` is named
+    in the conversation's language where the back office has that name.
     """
 
     handoff_id: str
@@ -484,6 +485,10 @@ class Open311Client:
         body: dict[str, Any] = {"message": message[:MAX_HANDOFF_CHARS]}
         if service_request_id:
             body["service_request_id"] = service_request_id
+        # The conversation's language, so the department is named in it (department_name).
+        locale = catalogue_locale.get()
+        if locale:
+            body["locale"] = locale
         path = f"/citizens/{_identity_segment(identity)}/handoffs"
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         try:
@@ -502,7 +507,7 @@ class Open311Client:
             return Handoff(
                 handoff_id=str(reply["handoff_id"]),
                 status=str(reply["status"]),
-                department=str(reply["department"]),
+                department=str(reply.get("department_name") or reply["department"]),
                 expected_response=expected
                 if expected.tzinfo
                 else expected.replace(tzinfo=timezone.utc),

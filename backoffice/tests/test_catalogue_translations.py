@@ -48,6 +48,7 @@ def test_packaged_catalogue_is_translated_to_simplified_chinese_completely(
 def test_every_packaged_translation_is_written_in_chinese(packaged: Catalogue) -> None:
     overlay = packaged.translations["zh-Hans"]
     texts: list[tuple[str, str]] = [(f"group {g}", label) for g, label in overlay.groups.items()]
+    texts += [(f"department {d}", name) for d, name in overlay.departments.items()]
     for code, words in overlay.services.items():
         texts += [(f"{code} name", words.name), (f"{code} description", words.description)]
         # Keywords may be Latin where citizens write it so ("KTV"); most must be Chinese.
@@ -87,11 +88,13 @@ def test_a_missing_service_attribute_option_or_question_is_listed() -> None:
     del zh["services"]["street_light"]["attributes"]["details"]
     del zh["services"]["bulky_waste"]["location_question"]
     del zh["groups"]["transport"]
+    del zh["departments"]["Licensing"]
 
     missing = missing_translations(parse_catalogue(raw), "zh-Hans")
 
     assert missing == [
         "group 'transport'",
+        "department 'Licensing'",
         "service 'street_light', attribute 'fault': option 'flickering'",
         "service 'street_light', attribute 'details'",
         "service 'graffiti'",
@@ -123,6 +126,10 @@ def test_a_missing_service_attribute_option_or_question_is_listed() -> None:
             "option 'gone' is not one of its values",
         ),
         (lambda zh: zh["groups"].update(parks="公园"), "'parks' is not a group of any service"),
+        (
+            lambda zh: zh["departments"].update(Parks="园林局"),
+            "departments: 'Parks' is not the department of any service",
+        ),
         (
             lambda zh: zh["services"]["graffiti"].update(location_question="在哪里？"),
             "location_question has no English to translate",

@@ -20,7 +20,13 @@ from civicdesk_backoffice.locales import (
     parse_locale_parameter,
 )
 from civicdesk_backoffice.models import OutboxMessage, Ticket
-from tests.conftest import StaffFactory, file_request, parse_open311_xml, post_status
+from tests.conftest import (
+    StaffFactory,
+    file_request,
+    parse_open311_xml,
+    post_status,
+    street_light_form,
+)
 from tests.translated_catalogue import translated_catalogue
 
 Client = TestClient[Any, Any]
@@ -282,3 +288,57 @@ async def test_filing_with_a_malformed_locale_is_a_400_and_files_nothing(
     assert "locale" in error["description"]
     async with sessionmaker() as session:
         assert (await session.scalars(select(Ticket))).all() == []
+
+
+# --- the filing notice and the handoff reply name the department in the citizen's language
+
+
+async def test_the_filing_notice_is_in_the_language_the_request_was_filed_in(
+    translated: Client, api_key: str
+) -> None:
+    answers = {}
+    for locale in ("zh-Hans", "en"):
+        response = await translated.post(
+            "/open311/v2/requests.json",
+            data=street_light_form(api_key, locale=locale),
+        )
+        assert response.status == 201, await response.text()
+        answers[locale] = (await response.json())[0]["service_notice"]
+
+    assert answers["zh-Hans"].startswith("已转交路灯管理所处理，预计")
+    assert "日前办结" in answers["zh-Hans"]
+    assert "Sent" not in answers["zh-Hans"]
+    assert answers["en"].startswith("Sent to Street Lighting; expected to be resolved by ")
+
+
+async def test_a_replayed_chinese_filing_gives_the_chinese_notice_again(
+    translated: Client, api_key: str
+) -> None:
+    form = street_light_form(api_key, locale="zh-Hans")
+    sent = {"Idempotency-Key": "zh-notice-1"}
+    first = await translated.post("/open311/v2/requests.json", data=form, headers=sent)
+    again = await translated.post("/open311/v2/requests.json", data=form, headers=sent)
+
+    assert (first.status, again.status) == (201, 201)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    notice = (await again.json())[0]["service_notice"]
+    assert notice == (await first.json())[0]["service_notice"]
+    assert notice.startswith("已转交路灯管理所处理")
+
+
+async def test_a_handoff_names_the_department_in_the_locale_asked_for(
+    translated: Client, api_key: str
+) -> None:
+    reference = await file_request(translated, api_key, account_id="telegram:12345")
+    path = "/api/v1/citizens/telegram:12345/handoffs"
+    sent = {"X-API-Key": api_key}
+    body = {"message": "请找人联系我。", "service_request_id": reference}
+
+    chinese = await translated.post(path, json={**body, "locale": "zh-CN"}, headers=sent)
+    english = await translated.post(path, json=body, headers=sent)
+    bad = await translated.post(path, json={**body, "locale": 7}, headers=sent)
+
+    assert (chinese.status, english.status, bad.status) == (201, 201, 400)
+    zh = await chinese.json()
+    assert (zh["department"], zh["department_name"]) == ("Street Lighting", "路灯管理所")
+    assert (await english.json())["department_name"] == "Street Lighting"

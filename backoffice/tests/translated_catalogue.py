@@ -22,6 +22,11 @@ ZH_HANS: dict[str, Any] = {
         "waste": "垃圾清运",
         "transport": "交通",
     },
+    "departments": {
+        "Street Lighting": "路灯管理所",
+        "Street Cleaning": "市容环卫处",
+        "Licensing": "许可审批科",
+    },
     "services": {
         "street_light": {
             "name": "路灯不亮",

@@ -251,6 +251,34 @@ async def test_a_handoff_follows_the_contract() -> None:
     assert handoff.expected_response_hours == 24
 
 
+async def test_a_handoff_in_a_chinese_conversation_names_the_department_in_chinese() -> None:
+    seen: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(
+            201,
+            json={
+                "handoff_id": "h-2",
+                "status": "waiting",
+                "department": "Street Lighting",
+                "department_name": "路灯管理所",
+                "expected_response": "2026-12-01T09:30:00Z",
+                "expected_response_hours": 24,
+            },
+        )
+
+    token = catalogue_locale.set("zh-Hans")
+    try:
+        async with client(handler) as api:
+            handoff = await api.create_handoff("telegram:12345", "找人工")
+    finally:
+        catalogue_locale.reset(token)
+
+    assert seen == [{"message": "找人工", "locale": "zh-Hans"}]
+    assert handoff.department == "路灯管理所"
+
+
 async def test_a_handoff_reply_of_the_wrong_shape_is_an_outage() -> None:
     async with client(lambda request: httpx.Response(201, json={"handoff_id": "h"})) as api:
         with pytest.raises(BackOfficeUnavailable):

@@ -9,11 +9,12 @@ left the catalogue inactive, so tickets filed under them keep a valid service co
 
 Translations are data beside the English: the index may name ``translations`` (locale tags
 such as ``zh-Hans``); each has a folder of that name next to the index holding
-``groups.yml`` (the label of every group) and one overlay file per service file, of the same
-name, keyed by service code. An overlay replaces the words a citizen sees (name,
-description, group, keywords and synonyms, questions, hints, option names), never the
-structure: naming a service, attribute or option the English lacks is an error, and
-:func:`missing_translations` lists whatever the English has and a locale does not.
+``groups.yml`` (the label of every group), ``departments.yml`` (the name of every
+department, as the notice given on filing and the handoff reply name it) and one overlay file
+per service file, of the same name, keyed by service code. An overlay replaces the words a
+citizen sees (name, description, group, department, keywords and synonyms, questions, hints,
+option names), never the structure: naming a service, attribute or option the English lacks
+is an error, and :func:`missing_translations` lists whatever the English has and a locale does not.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import open311_schema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice.models import ServiceEntry
@@ -178,6 +179,7 @@ class CatalogueEntry(_Strict):
             "name": words.name,
             "description": words.description,
             "group": overlay.groups.get(self.group),
+            "department": overlay.departments.get(self.department),
             "keywords": list(dict.fromkeys([*words.keywords, *words.synonyms])),
             "location_question": words.location_question,
             "photo_question": words.photo_question,
@@ -237,6 +239,11 @@ def _overlay_problems(services: Sequence[CatalogueEntry], overlay: LocaleOverlay
         for group in overlay.groups
         if group not in {entry.group for entry in services}
     ]
+    problems.extend(
+        f"departments: {department!r} is not the department of any service"
+        for department in overlay.departments
+        if department not in {entry.department for entry in services}
+    )
     for code, words in overlay.services.items():
         entry = by_code.get(code)
         if entry is None:
@@ -277,6 +284,11 @@ def missing_translations(catalogue: Catalogue, locale: str) -> list[str]:
         for group in dict.fromkeys(entry.group for entry in catalogue.services)
         if group not in overlay.groups
     ]
+    missing.extend(
+        f"department {department!r}"
+        for department in dict.fromkeys(entry.department for entry in catalogue.services)
+        if department not in overlay.departments
+    )
     for entry in catalogue.services:
         words = overlay.services.get(entry.code)
         if words is None:
@@ -326,6 +338,12 @@ class OverlayGroups(_Strict):
     groups: dict[_Label, _Label]
 
 
+class OverlayDepartments(_Strict):
+    """``departments.yml`` of a translation: the name of every department."""
+
+    departments: dict[_Label, _Label]
+
+
 class CataloguePart(_Strict):
     """One service file of a split catalogue: services only, the index holds the version."""
 
@@ -359,10 +377,11 @@ class ServiceTranslation(_Strict):
 
 
 class LocaleOverlay(_Strict):
-    """A whole translation of the catalogue: group labels and every service's words."""
+    """A whole translation: group labels, department names and every service's words."""
 
     groups: dict[_Label, _Label]
     services: dict[str, ServiceTranslation]
+    departments: dict[_Label, _Label] = Field(default_factory=dict)
 
 
 _LOCALE_TAG = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*"
@@ -388,12 +407,13 @@ class ServiceWords:
     name: str
     description: str
     group: str
+    department: str
     keywords: tuple[str, ...]
     location_question: str | None
     photo_question: str | None
 
 
-def _translation(service: ServiceEntry, locale: str) -> dict[str, Any]:
+def _translation(service: ServiceEntry | Row[Any], locale: str) -> dict[str, Any]:
     stored = (service.translations or {}).get(locale)
     return stored if isinstance(stored, dict) else {}
 
@@ -408,10 +428,36 @@ def words_of(service: ServiceEntry, locale: str) -> ServiceWords:
         name=words.get("name") or service.name,
         description=words.get("description") or service.description,
         group=words.get("group") or service.group,
+        department=department_in(service, locale),
         keywords=tuple(words.get("keywords") or service.keywords),
         location_question=words.get("location_question") or service.location_question,
         photo_question=words.get("photo_question") or service.photo_question,
     )
+
+
+def department_in(service: ServiceEntry | Row[Any], locale: str) -> str:
+    """The name of ``service``'s department in ``locale``, the English one if it has none.
+
+    ``service`` is a ``services`` row or any row with its ``department`` and ``translations``.
+    """
+    words = _translation(service, locale)
+    return str(words.get("department") or service.department)
+
+
+async def department_name(session: AsyncSession, department: str, locale: str) -> str:
+    """``department``'s name in ``locale``, from any service of that department (one read).
+
+    English, or a department no service names in ``locale``, is the name as given.
+    """
+    if locale == "en":
+        return department
+    found = await session.execute(
+        select(ServiceEntry.department, ServiceEntry.translations)
+        .where(ServiceEntry.department == department)
+        .limit(1)
+    )
+    row = found.first()
+    return department if row is None else department_in(row, locale)
 
 
 def localised_attributes(service: ServiceEntry, locale: str) -> list[ServiceAttribute]:
@@ -554,6 +600,7 @@ def _read_overlay(folder: Path, file_of: dict[str, str], problems: list[str]) ->
     """
     locale = folder.name
     groups: dict[str, str] = {}
+    departments: dict[str, str] = {}
     services: dict[str, ServiceTranslation] = {}
     groups_path = folder / "groups.yml"
     raw_groups = _read_yaml(groups_path, str(groups_path))
@@ -563,9 +610,20 @@ def _read_overlay(folder: Path, file_of: dict[str, str], problems: list[str]) ->
         problems.extend(
             f"{locale}/groups.yml: {_describe_issue(raw_groups, i)}" for i in error.errors()
         )
+    # Optional: a translation without it names every department in English.
+    departments_path = folder / "departments.yml"
+    if departments_path.exists():
+        raw_departments = _read_yaml(departments_path, str(departments_path))
+        try:
+            departments = OverlayDepartments.model_validate(raw_departments).departments
+        except ValidationError as error:
+            problems.extend(
+                f"{locale}/departments.yml: {_describe_issue(raw_departments, i)}"
+                for i in error.errors()
+            )
     english_files = set(file_of.values())
     for part_path in sorted(folder.glob("*.yml")):
-        if part_path.name == groups_path.name:
+        if part_path.name in (groups_path.name, departments_path.name):
             continue
         where = f"{locale}/{part_path.name}"
         if part_path.name not in english_files:
@@ -585,7 +643,7 @@ def _read_overlay(folder: Path, file_of: dict[str, str], problems: list[str]) ->
                 problems.append(f"{where}: service {code!r} is translated twice")
             else:
                 services[code] = words
-    return LocaleOverlay(groups=groups, services=services)
+    return LocaleOverlay(groups=groups, services=services, departments=departments)
 
 
 def parse_catalogue(raw: object, *, source: str = "<data>") -> Catalogue:

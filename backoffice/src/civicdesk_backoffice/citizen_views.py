@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicdesk_backoffice import handoffs, idempotency, media, staff, workflow
+from civicdesk_backoffice import catalogue, handoffs, idempotency, locales, media, staff, workflow
 from civicdesk_backoffice.api_support import page_size, read_json_object, require_api_client
 from civicdesk_backoffice.app_keys import READ_SESSIONMAKER, SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.errors import ApiError
@@ -141,10 +141,12 @@ async def rate(request: web.Request) -> web.Response:
 
 
 async def create_handoff(request: web.Request) -> web.Response:
-    """``POST /api/v1/citizens/{identity}/handoffs`` ``{"message", "service_request_id"}``.
+    """``POST /api/v1/citizens/{identity}/handoffs`` ``{"message", "service_request_id", ...}``.
 
     The citizen asks for a person. Returns 201 with the handoff id, the department that
-    answers and when an answer can be expected. With an ``Idempotency-Key`` header a retry
+    answers (``department_name`` in the optional ``locale``, the citizen's language, default
+    English) and
+    when an answer can be expected. With an ``Idempotency-Key`` header a retry
     creates nothing more: the same key with the same request answers the first handoff
     again (``Idempotent-Replayed: true``), with another request 422.
     """
@@ -161,6 +163,10 @@ async def create_handoff(request: web.Request) -> web.Response:
     reference = body.get("service_request_id")
     if reference is not None and not isinstance(reference, str):
         raise ApiError(400, "service_request_id must be a string.")
+    locale = body.get("locale", locales.DEFAULT_LOCALE)
+    if not isinstance(locale, str):
+        raise ApiError(400, "locale must be a string.")
+    locale = locales.parse_locale_parameter(locale)
     keyed = None if key is None else handoffs.keyed_id(client.id, key)
     settings = request.app[SETTINGS]
     try:
@@ -169,7 +175,8 @@ async def create_handoff(request: web.Request) -> web.Response:
             if reference is not None and reference.strip():
                 ticket = await _ticket_of(session, reference.strip(), identity)
             if keyed is not None and (earlier := await session.get(Handoff, keyed)) is not None:
-                return _replayed_handoff(earlier, identity, message, ticket)
+                name = await catalogue.department_name(session, earlier.department, locale)
+                return _replayed_handoff(earlier, identity, message, ticket, name)
             handoff = handoffs.new_handoff(
                 session,
                 identity=identity,
@@ -183,7 +190,8 @@ async def create_handoff(request: web.Request) -> web.Response:
             staff.record_citizen_audit(
                 session, client, "handoff.create", ticket=ticket, detail={"handoff_id": handoff.id}
             )
-            view = handoffs.citizen_view(handoff)
+            name = await catalogue.department_name(session, handoff.department, locale)
+            view = handoffs.citizen_view(handoff, name)
     except IntegrityError:
         if keyed is None:
             raise
@@ -195,19 +203,22 @@ async def create_handoff(request: web.Request) -> web.Response:
             ticket = (
                 None if earlier.ticket_id is None else await session.get(Ticket, earlier.ticket_id)
             )
-            return _replayed_handoff(earlier, identity, message, ticket)
+            name = await catalogue.department_name(session, earlier.department, locale)
+            return _replayed_handoff(earlier, identity, message, ticket, name)
     return web.json_response(view, status=201)
 
 
 def _replayed_handoff(
-    earlier: Handoff, identity: str, message: str, ticket: Ticket | None
+    earlier: Handoff, identity: str, message: str, ticket: Ticket | None, department_name: str
 ) -> web.Response:
     if not handoffs.same_request(earlier, identity, message, ticket):
         raise ApiError(
             422, f"This {idempotency.HEADER} was already used for another request for a person."
         )
     return web.json_response(
-        handoffs.citizen_view(earlier), status=201, headers={"Idempotent-Replayed": "true"}
+        handoffs.citizen_view(earlier, department_name),
+        status=201,
+        headers={"Idempotent-Replayed": "true"},
     )
 
 

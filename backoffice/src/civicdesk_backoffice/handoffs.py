@@ -125,13 +125,18 @@ def answer(handoff: Handoff, user: StaffUser, text: str) -> None:
     handoff.answered_by_id = user.id
 
 
-def citizen_view(handoff: Handoff) -> dict[str, Any]:
-    """What the citizen's client is told when the handoff is queued."""
+def citizen_view(handoff: Handoff, department_name: str | None = None) -> dict[str, Any]:
+    """What the citizen's client is told when the handoff is queued.
+
+    ``department_name``: the department's name in the citizen's language (the stored English
+    name when not given); ``department`` stays the stored name.
+    """
     hours = round((handoff.expected_response_at - handoff.created_at).total_seconds() / 3600)
     return {
         "handoff_id": handoff.id,
         "status": handoff.status,
         "department": handoff.department,
+        "department_name": department_name or handoff.department,
         "expected_response": format_datetime(handoff.expected_response_at),
         "expected_response_hours": hours,
     }

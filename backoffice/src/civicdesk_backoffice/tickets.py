@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from civicdesk_backoffice import api_keys, idempotency, media
 from civicdesk_backoffice.attributes import check_attributes
-from civicdesk_backoffice.catalogue import ServiceAttribute, is_service_code, parse_attributes
+from civicdesk_backoffice.catalogue import (
+    ServiceAttribute,
+    department_in,
+    is_service_code,
+    parse_attributes,
+)
 from civicdesk_backoffice.db import is_database_unavailable
 from civicdesk_backoffice.group_commit import GroupCommit
 from civicdesk_backoffice.idempotency import InvalidApiKeyError
@@ -73,14 +78,56 @@ def parse_reference(typed: str) -> str | None:
     return REFERENCE_PREFIX + code if "U" not in code else None
 
 
-def service_notice(department: str, expected_at: datetime | None) -> str:
-    """The one-sentence notice returned when a request is filed (and shown with it later)."""
+# Chinese is written with full-width punctuation on purpose.
+def service_notice(department: str, expected_at: datetime | None, locale: str = "en") -> str:
+    """The one-sentence notice returned when a request is filed (and shown with it later).
+
+    Written in ``locale`` (a served locale, see ``locales.py``); ``department`` is its name in
+    that language (:func:`catalogue.department_in`).
+    """
+    if locale == "zh-Hans":
+        if expected_at is None:
+            return f"已转交{department}处理。"
+        return (
+            f"已转交{department}处理，预计"  # noqa: RUF001
+            f"{expected_at.year}年{expected_at.month}月{expected_at.day}日前办结（UTC 时间）。"  # noqa: RUF001
+        )
     if expected_at is None:
         return f"Sent to {department}."
     return (
         f"Sent to {department}; expected to be resolved by "
         f"{expected_at.day} {expected_at:%B %Y} (UTC)."
     )
+
+
+_SERVICE_TRANSLATIONS = select(
+    ServiceEntry.code, ServiceEntry.department, ServiceEntry.translations
+).where(ServiceEntry.code.in_(bindparam("codes", expanding=True)))
+
+
+async def _translated_services(
+    executor: AsyncConnection | AsyncSession, codes: set[str]
+) -> dict[str, Row[Any]]:
+    """The department and translations of the services among ``codes``, one read."""
+    rows = await executor.execute(_SERVICE_TRANSLATIONS, {"codes": sorted(codes)})
+    return {row.code: row for row in rows}
+
+
+async def notice_of(executor: AsyncConnection | AsyncSession, ticket: Ticket) -> str:
+    """The filing notice of a stored ticket, in the language it was filed in.
+
+    The department is named in that language while the ticket is still with its service's
+    department (a ticket moved elsewhere keeps the English name it was moved to).
+    """
+    locale = ticket.locale or "en"
+    department = ticket.department
+    if locale != "en":
+        service = (await _translated_services(executor, {ticket.service_code})).get(
+            ticket.service_code
+        )
+        if service is not None and service.department == ticket.department:
+            department = department_in(service, locale)
+    return service_notice(department, ticket.expected_at, locale)
 
 
 @dataclass(frozen=True)
@@ -334,6 +381,11 @@ async def _store_batch_once(
             rows[index]["locale"] = filing.locale
             rows[index]["district"] = filing.district
         ids = await _insert_tickets(connection, list(rows.values()))
+        # English needs nothing more; another language reads its department names (one read).
+        foreign = {
+            filings[index].new.service_code for index in rows if filings[index].locale != "en"
+        }
+        translated = await _translated_services(connection, foreign) if foreign else {}
         completed = [
             (claim, ids[rows[index]["service_request_id"]])
             for index in rows
@@ -346,7 +398,10 @@ async def _store_batch_once(
                 await filing.on_stored(session, ticket_id)
             service = services[filing.new.service_code]
             reference = values["service_request_id"]
-            notice = service_notice(service.department, values["expected_at"])
+            department = service.department
+            if filing.locale != "en" and filing.new.service_code in translated:
+                department = department_in(translated[filing.new.service_code], filing.locale)
+            notice = service_notice(department, values["expected_at"], filing.locale)
             outcomes[index] = FiledTicket(ticket_id, reference, notice)
         stage.committing = True  # leaving the block commits
     # Reached only once the transaction has committed.

@@ -183,7 +183,8 @@ async def create_request(request: web.Request) -> web.Response:
     )
     if isinstance(outcome, idempotency.Replay):
         ticket = outcome.ticket
-        notice = tickets.service_notice(ticket.department, ticket.expected_at)
+        async with sessionmaker() as session:
+            notice = await tickets.notice_of(session, ticket)
         return _created(fmt, ticket.service_request_id, notice, replayed=True)
     try:
         filed = await _file(filer, new, locale, districts, claimed=outcome)
