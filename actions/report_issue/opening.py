@@ -153,6 +153,7 @@ def location_in(message: Mapping[str, Any]) -> str | None:
             place is not None
             and (len(place.split()) >= 2 or any(c.isdigit() for c in place))
             and _looks_like_a_place(place)
+            and _names_somewhere(place)
         ):
             return place
     return None
@@ -173,6 +174,33 @@ _PLACE_WORDS = re.compile(
     r"office|church|library|hospital|garden|gardens|terrace|crescent|row|hill|green|gate)\b",
     re.IGNORECASE,
 )
+
+
+# The kinds of street a name ends with ("Grange Road", "Elm St"): with a word before it that
+# is not "the" or "a", a place one can find.
+_STREET_KINDS = re.compile(
+    r"\b(?!(?:the|a|an|this|that|our|my|main)\s)[^\W\d_][\w'-]*\s+"
+    r"(road|rd|street|st|lane|ln|avenue|ave|way|drive|close|court|square|crescent|terrace|"
+    r"row|grove|place|walk|parade|mews|gardens)\b",
+    re.IGNORECASE,
+)
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _names_somewhere(place: str) -> bool:
+    """Whether a place said in passing names somewhere staff could find: a number, a named
+    street, a capitalised name ("Orchard Primary") or Chinese (its own checks apply).
+
+    "across the path by the swings" or "in the park" says where within a place the citizen has
+    in mind, not which place: the place step asks for it instead.
+    """
+    if any(c.isdigit() for c in place) or _CHINESE.search(place) or _STREET_KINDS.search(place):
+        return True
+    return any(
+        word[:1].isupper() and word.casefold() not in _BEFORE_PLACE
+        for word in re.findall(r"[^\W\d_][\w'-]*", place)
+        if word != "I"
+    )
 
 
 def _looks_like_a_place(place: str) -> bool:

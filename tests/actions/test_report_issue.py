@@ -155,6 +155,32 @@ def test_the_house_number_stays_with_the_street(text: str, span: str, expected: 
     assert location_in(located(text, span)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        (
+            "big branch down in the park, its right across the path by the swings",
+            "across the path by the swings",
+            None,
+        ),
+        ("the bench in the park is broken", "in the park", None),
+        ("dog mess all over victoria park", "victoria park", None),
+        ("broken glass all over the main road", "the main road", None),
+        (
+            "dog mess behind Orchard Primary again",
+            "behind Orchard Primary",
+            "behind Orchard Primary",
+        ),
+        ("lamp out on grange road", "grange road", "grange road"),
+        ("lift broken at Westgate library", "Westgate library", "Westgate library"),
+    ],
+)
+def test_a_place_said_in_passing_is_kept_only_if_it_names_somewhere(
+    text: str, span: str, expected: str | None
+) -> None:
+    assert location_in(located(text, span)) == expected
+
+
 async def test_the_opening_keeps_the_house_number(catalogue: FakeOpen311) -> None:
     text = "the street lamp outside no. 12 Jiefang Road has been dark for a week"
     message = located(text, "Jiefang Road")
@@ -1938,6 +1964,21 @@ async def test_a_tapped_option_of_a_multi_choice_question_offers_the_others() ->
     assert message["chosen"] == "Furniture"
     assert [b["title"] for b in message["buttons"]] == ["Fridge or freezer", "Other", "That's all"]
     assert second["service_attributes"] == {"items": ["furniture", "fridge"]}
+    assert done["attribute_adding"] is None
+    assert "service_attributes" not in done, "closing keeps the options chosen"
+
+
+@pytest.mark.parametrize(
+    "said", ["that's all", "no, nothing else", "就这些", "没有了", "好的，就这样吧"]
+)
+async def test_that_is_all_typed_in_either_language_closes_a_multi_choice_question(
+    said: str,
+) -> None:
+    slots = {"service_questions": [ITEMS_QUESTION], "service_attributes": {}}
+    first, _ = await press("attribute_answer", "furniture", slots)
+
+    done, _ = await validate("attribute_answer", said, {**slots, **first})
+
     assert done["attribute_adding"] is None
     assert "service_attributes" not in done, "closing keeps the options chosen"
 
