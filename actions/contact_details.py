@@ -20,8 +20,10 @@ MAX_EMAIL_CHARS = 254
 MIN_PHONE_DIGITS = 6
 MAX_PHONE_DIGITS = 15  # the longest number E.164 allows
 
-# An email address as people type it; checked further by `check_email`.
-_EMAIL = re.compile(r"[^\s@,;<>()]+@[^\s@,;<>()]+")
+# An email address as people type it; checked further by `check_email`. Chinese is written
+# without spaces, so Chinese characters and full-width punctuation end it too ("何静，a@b.cn").
+_NOT_IN_EMAIL = r"\s@,;<>()\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_EMAIL = re.compile(rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+")
 _EMAIL_SHAPE = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z]{2,63}"
@@ -138,10 +140,26 @@ def name_in(text: Any) -> str | None:
     return check_name(rest) if rest else None
 
 
+# Who someone is, said before their name ("社区志愿者何静", "三楼业主张伟"): not part of it.
+_CHINESE_ROLE = re.compile(
+    r"(?:[一二三四五六七八九十\d]+楼|社区|小区|街道|村里?的?)?"
+    r"(?:志愿者|居委会|业主|家长|居民|负责人|工作人员|店主|老板|房东|租户|住户)"
+    r"(?=[\u3400-\u4dbf\u4e00-\u9fff]{2})"
+)
+
+_CHINESE_ROLE_ALONE = re.compile(
+    r"(?:社区|小区)?(?:志愿者|居委会|业主|家长|居民|负责人|工作人员|店主|老板|房东|租户|住户)"
+)
+
+
 def _chinese_name_in(line: str) -> str | None:
-    """The name in "我叫李娜", "李娜", "联系人：王先生", or None."""
-    rest = _CHINESE_FILLER.sub(" ", line)
-    names = [part for part in re.split(r"[^\w·]+", rest) if _CHINESE_NAME.fullmatch(part)]
+    """The name in "我叫李娜", "李娜", "联系人：王先生", "社区志愿者何静", or None."""
+    rest = _CHINESE_FILLER.sub(" ", _CHINESE_ROLE.sub(" ", line))
+    names = [
+        part
+        for part in re.split(r"[^\w·]+", rest)
+        if _CHINESE_NAME.fullmatch(part) and not _CHINESE_ROLE_ALONE.fullmatch(part)
+    ]
     return names[0] if len(names) == 1 else None
 
 

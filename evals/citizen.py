@@ -186,7 +186,7 @@ class Citizen:
             if wanted:
                 button = offered[wanted[0]]
                 return button.payload if self.mode == "tap" else button.title
-        done = next((b for b in reply.buttons if b.title == "That's all"), None)
+        done = next((b for b in reply.buttons if b.choice == "_all_done"), None)
         return done.payload if done is not None and self.mode == "tap" else self._says("thats_all")
 
     def _attribute_code(self, reply: Reply) -> str | None:

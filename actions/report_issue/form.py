@@ -67,8 +67,13 @@ _CONFIRM_OPTIONS = [
 
 # "That's all" in words, after the options of "choose all that apply" were offered again.
 _ENOUGH = re.compile(
-    r"^\W*(no|nope|nothing( else)?|none|done|finished|that'?s (all|it|everything)|no more|"
-    r"(no,? )?that'?s all( thanks?)?|that is all|nothing more)\W*(thanks?|thank you)?\W*$",
+    r"^\W*(no\b\W*)?(no|nope|nothing( else)?|none|done|finished|"
+    r"that'?s (all|it|everything)|no more|"
+    r"(no,? )?that'?s all( thanks?)?|that is all|nothing more|"
+    # The same in Chinese: 就这些, 没有了, 没别的了, 够了, 就这样吧.
+    r"(好的?|嗯|对)?\W*(就这些|就这样|就这么多|就这几(个|样)|没有?了|没有?别的了?|没有?其他的?了?|"
+    r"没有?其它的?了?|够了|不用了|不要了|完了|没啦|就(是)?这些)(了|吧|啦|啊|呀)*)"
+    r"\W*(thanks?|thank you|谢谢)?\W*$",
     re.IGNORECASE,
 )
 

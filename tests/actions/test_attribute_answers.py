@@ -171,6 +171,9 @@ def test_dead_lights_are_off_and_none_is_no_typo_of_not(
         ("三个人", ("3",)),
         ("一百二十块", ("120",)),
         ("一百零五块", ("105",)),
+        ("估计一百来人吧", ("100",)),  # said roughly: 来, 多, 几, 左右
+        ("五十多个", ("50",)),
+        ("二十左右", ("20",)),
         ("一百二", ("120",)),
         ("两件沙发和一个床垫", None),  # two counts: which is the answer?
         ("一下子说不清", None),

@@ -184,6 +184,11 @@ def test_a_name_is_split_for_open311_at_the_first_space() -> None:
         ("联系人：王先生，电话 020-12345678", "020-12345678", None, "王先生"),
         ("邮箱 lina@example.org 李娜", None, "lina@example.org", "李娜"),
         ("13912345678", "13912345678", None, None),
+        # An email right after Chinese punctuation; who they are before the name.
+        ("社区志愿者何静，hejing@example.org", None, "hejing@example.org", "何静"),
+        ("邮箱是hejing@example.org。", None, "hejing@example.org", None),
+        ("三楼业主张伟 13912345678", "13912345678", None, "张伟"),
+        ("我是业主，13912345678", "13912345678", None, None),
     ],
 )
 def test_chinese_details_in_one_message(
