@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actions.open311_client import CitizenTicket, Open311Client, ServiceMatch, ServiceNeeds
+from actions.open311_client import (
+    CitizenPoints,
+    CitizenTicket,
+    Open311Client,
+    ServiceMatch,
+    ServiceNeeds,
+)
 from actions.outbox import Filer, HandoffFiler, MoveSender, Outbox
 from actions.settings import ActionSettings
 from open311_schema import Service, ServiceDefinition
@@ -32,6 +38,12 @@ class Open311Api(Filer, HandoffFiler, MoveSender, Protocol):
     ) -> list[CitizenTicket]: ...
 
     async def add_comment(self, identity: str, service_request_id: str, text: str) -> None: ...
+
+    async def set_points_opt_in(
+        self, identity: str, service_request_id: str, opt_in: bool
+    ) -> int: ...
+
+    async def citizen_points(self, identity: str) -> CitizenPoints: ...
 
 
 _settings: ActionSettings | None = None

@@ -89,6 +89,24 @@ class Handoff:
 
 
 @dataclass(frozen=True)
+class PointsAward:
+    """One award of points: how many, why (``report_confirmed``) and for which ticket."""
+
+    points: int
+    reason: str
+    service_request_id: str
+
+
+@dataclass(frozen=True)
+class CitizenPoints:
+    """A citizen's points, as ``GET /api/v1/citizens/{identity}/points`` answers: the
+    balance and the awards behind it, newest first."""
+
+    balance: int
+    awards: tuple[PointsAward, ...]
+
+
+@dataclass(frozen=True)
 class ServiceMatch:
     """One entry of a catalogue search, best first."""
 
@@ -459,6 +477,66 @@ class Open311Client:
         if comment:
             body["comment"] = comment[:MAX_REASON_CHARS]
         return await self._ticket_move(identity, service_request_id, "rating", body)
+
+    async def set_points_opt_in(self, identity: str, service_request_id: str, opt_in: bool) -> int:
+        """``PUT .../tickets/{id}/points`` ``{"opt_in"}``: the citizen's answer to the points
+        question for one complaint. Saying it again is harmless, so a retry is safe.
+
+        Returns:
+            The points this ticket has earned so far (0 or 1).
+
+        Raises:
+            TicketNotFound: no ticket with that reference was filed by this identity.
+            ExtensionUnavailable: the server has no points.
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        path = (
+            f"/citizens/{_identity_segment(identity)}/tickets/"
+            f"{_path_segment(service_request_id)}/points"
+        )
+        try:
+            response = await self._send("PUT", path, json={"opt_in": opt_in}, extension=True)
+        except RequestRejected as error:
+            if error.status == 404:
+                raise TicketNotFound(service_request_id) from error
+            if error.status in (405, 501):
+                raise ExtensionUnavailable(f"points answered {error.status}") from error
+            raise
+        body = _json_body(response)
+        earned = body.get("points_earned") if isinstance(body, dict) else None
+        if not isinstance(earned, int) or isinstance(earned, bool):
+            raise BackOfficeUnavailable("points reply of an unexpected shape")
+        return earned
+
+    async def citizen_points(self, identity: str) -> CitizenPoints:
+        """``GET /api/v1/citizens/{identity}/points``: the balance and each award's ticket.
+
+        Raises:
+            ExtensionUnavailable: the server has no points (or refused the identity).
+            BackOfficeUnavailable: the server could not be reached or failed.
+        """
+        path = f"/citizens/{_identity_segment(identity)}/points"
+        try:
+            response = await self._send("GET", path, extension=True)
+        except RequestRejected as error:
+            raise ExtensionUnavailable(f"points answered {error.status}") from error
+        body = _json_body(response)
+        balance = body.get("balance") if isinstance(body, dict) else None
+        items = body.get("awards") if isinstance(body, dict) else None
+        if not isinstance(balance, int) or isinstance(balance, bool) or not isinstance(items, list):
+            raise BackOfficeUnavailable("points reply of an unexpected shape")
+        try:
+            awards = tuple(
+                PointsAward(
+                    points=int(item["points"]),
+                    reason=str(item["reason"]),
+                    service_request_id=str(item["service_request_id"]),
+                )
+                for item in items
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise BackOfficeUnavailable(f"unreadable points: {error}") from error
+        return CitizenPoints(balance=balance, awards=awards)
 
     async def create_handoff(
         self,

@@ -10,9 +10,11 @@ from datetime import datetime, timezone
 
 from actions.open311_client import (
     BackOfficeUnavailable,
+    CitizenPoints,
     CitizenTicket,
     ExtensionUnavailable,
     Handoff,
+    PointsAward,
     RequestRejected,
     ServiceMatch,
     ServiceNeeds,
@@ -98,6 +100,10 @@ class FakeOpen311:
     handoff_keys: list[str | None] = field(default_factory=list)
     # The ``locale`` every try to file a request gave (None: English).
     locales: list[str | None] = field(default_factory=list)
+    # Points: each ticket's last opt-in answer, and the tickets staff confirmed (a point each
+    # for those opted in, as the back office awards them; see confirm()).
+    points_opt_in: dict[str, bool] = field(default_factory=dict)
+    confirmed: list[str] = field(default_factory=list)
 
     async def list_services(self) -> list[Service]:
         self._maybe_fail()
@@ -242,6 +248,31 @@ class FakeOpen311:
             expected_response=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc),
             expected_response_hours=24,
         )
+
+    async def set_points_opt_in(self, identity: str, service_request_id: str, opt_in: bool) -> int:
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable("points")
+        if self.owners.get(service_request_id, "") != identity:
+            raise TicketNotFound(service_request_id)
+        self.points_opt_in[service_request_id] = opt_in
+        return 1 if service_request_id in self.confirmed else 0
+
+    async def citizen_points(self, identity: str) -> CitizenPoints:
+        self._maybe_fail()
+        if not self.with_extensions:
+            raise ExtensionUnavailable("points")
+        awards = tuple(
+            PointsAward(points=1, reason="report_confirmed", service_request_id=ref)
+            for ref in reversed(self.confirmed)  # newest first
+            if self.owners.get(ref) == identity
+        )
+        return CitizenPoints(balance=sum(a.points for a in awards), awards=awards)
+
+    def confirm(self, service_request_id: str) -> None:
+        """Staff confirm the report: a point once, if the citizen opted in (never removed)."""
+        if self.points_opt_in.get(service_request_id) and service_request_id not in self.confirmed:
+            self.confirmed.append(service_request_id)
 
     def _move(
         self, identity: str, service_request_id: str, move: str, detail: object

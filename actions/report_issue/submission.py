@@ -20,6 +20,7 @@ from actions.citizen_identity import citizen_identity
 from actions.dependencies import Open311Api, get_open311_client, get_outbox
 from actions.form_steps import CancelForm, cleared
 from actions.open311_client import BackOfficeUnavailable
+from actions.points import offer_points
 from actions.report_issue.contact_step import contact_of
 from actions.report_issue.opening import (
     allowed_media_bases,
@@ -90,10 +91,13 @@ class ActionSubmitComplaint(Action):
         dispatcher.utter_message(
             response="utter_what_happens_next", service_request_id=entry.service_request_id
         )
+        # Offered after the reference is known; ignoring it changes nothing (actions/points.py).
+        offer = offer_points(dispatcher, tracker, entry.service_request_id)
         return [
             *cleared_intake(),
             SlotSet("service_request_id", entry.service_request_id),
             SlotSet("ticket_reference", entry.service_request_id),
+            *offer,
         ]
 
 
