@@ -602,6 +602,46 @@ class Outbox:
                 (state, reference, notice, key),
             )
 
+    # A citizen's data: what this file holds about a conversation goes on request, and
+    # finished rows go after the retention period (bot/retention.py calls both).
+
+    def erase_conversation(self, conversation_id: str) -> dict[str, int]:
+        """Delete every row of ``conversation_id`` in the three tables, waiting work too: a
+        submission kept for a citizen who asked to be erased must not file a ticket with
+        their contact details afterwards. Returns how many rows went, per kind."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            counts = {
+                kind: db.execute(
+                    f"DELETE FROM {table} WHERE conversation_id = ?",  # noqa: S608 (fixed names)
+                    (conversation_id,),
+                ).rowcount
+                for kind, table in _BACKLOG_TABLES.items()
+            }
+            db.execute("COMMIT")
+        return counts
+
+    def drop_finished(self, older_than_seconds: float) -> dict[str, int]:
+        """Delete delivered and rejected rows created more than ``older_than_seconds`` ago.
+
+        What such a row still holds (the conversation id, the citizen's identity, the ticket
+        reference; a refused request for a person keeps its words) links a chat to a ticket
+        and is of no use to the outbox any more. Rows still waiting are never touched.
+        Returns how many rows went, per kind."""
+        cutoff = self._clock() - older_than_seconds
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            counts = {
+                kind: db.execute(
+                    f"DELETE FROM {table} WHERE state IN ('delivered', 'rejected')"  # noqa: S608
+                    " AND created_at < ?",
+                    (cutoff,),
+                ).rowcount
+                for kind, table in _BACKLOG_TABLES.items()
+            }
+            db.execute("COMMIT")
+        return counts
+
     # Requests for a person: kept like submissions when the back office cannot take them.
 
     def enqueue_handoff(
