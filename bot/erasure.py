@@ -11,6 +11,17 @@ from that sender starts a new conversation. The conversation is locked while it 
 so a turn running at the same moment finishes first. Erasing a conversation that does not
 exist is not an error (``events: 0``), so a retry is safe.
 
+The action server's outbox loses that conversation's rows too (``actions/outbox.py``, the
+file at ``CIVICDESK_OUTBOX_PATH``, which Rasa reads with the action server's default when the
+two share a host): submissions and requests still waiting included, so nothing kept for the
+citizen is filed after they were erased. ``outbox`` is ``null`` in the answer when there is
+no outbox file where Rasa looks (an action server on another host keeps its own).
+
+The back office's erasure (``POST /api/v1/staff/citizens/{identity}/erase``, by an admin)
+calls this route with its ``BACKOFFICE__RASA__TOKEN``; set ``CIVICDESK_ERASURE_TOKEN`` to that
+same value (Rasa's ``--auth-token``, which already reads and writes every conversation
+through Rasa's HTTP API) and one staff action erases a citizen everywhere.
+
 The sender id is Rasa's conversation id: the ``id`` of the back office's ``channel:id``
 identity (``telegram:12345`` → ``12345``). Supported stores: Rasa's SQL store and its
 subclasses (``bot.tracker_store.TrimmingSQLTrackerStore``), and the in-memory stores.
@@ -22,6 +33,7 @@ import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -36,6 +48,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.observability import sender_tag
+from actions.outbox import Outbox
+from bot.retention import outbox_path
 from bot.tracker_store import TrimmingSQLTrackerStore, restart_points
 
 logger = logging.getLogger(__name__)
@@ -89,6 +103,14 @@ async def erase_conversation(store: TrackerStore, sender_id: str) -> int:
     raise ErasureNotSupported(type(store).__name__)
 
 
+def erase_outbox(sender_id: str, path: Path | None = None) -> dict[str, int] | None:
+    """Delete the outbox rows of ``sender_id``: counts per kind, None without an outbox file."""
+    path = outbox_path() if path is None else path
+    if not path.is_file():
+        return None
+    return Outbox(path).erase_conversation(sender_id)
+
+
 def _authorised(request: Request) -> HTTPResponse | None:
     expected = os.environ.get(ERASURE_TOKEN_ENV, "")
     if not expected:
@@ -128,9 +150,17 @@ class ConversationErasureInput(InputChannel):  # type: ignore[misc]
             try:
                 async with agent.lock_store.lock(sender_id):
                     events = await erase_conversation(agent.tracker_store, sender_id)
+                    # Under the lock too: a turn filing a submission right now keeps it in the
+                    # outbox before this runs, so it goes with the rest.
+                    outbox = erase_outbox(sender_id)
             except ErasureNotSupported as error:
                 return _error(501, "not_implemented", f"cannot erase from a {error} store")
-            logger.info("conversation erased: %d event(s) (%s)", events, sender_tag(sender_id))
-            return response.json({"erased": {"events": events}})
+            logger.info(
+                "conversation erased: %d event(s), outbox rows %s (%s)",
+                events,
+                "not here" if outbox is None else outbox,
+                sender_tag(sender_id),
+            )
+            return response.json({"erased": {"events": events, "outbox": outbox}})
 
         return blueprint

@@ -16,7 +16,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 
+from actions.outbox import Outbox
 from bot.tracker_store import restart_points
+from open311_schema import NewServiceRequest
 from tests.channels.conftest import serve_app
 
 DOMAIN = Domain.from_yaml(
@@ -41,7 +43,15 @@ def store(tmp_path: Path) -> Iterator[SQLTrackerStore]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, store: SQLTrackerStore) -> Sanic:
+def outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Outbox:
+    """The action server's outbox where Rasa looks for it (same host, same variable)."""
+    path = tmp_path / "outbox.sqlite3"
+    monkeypatch.setenv("CIVICDESK_OUTBOX_PATH", str(path))
+    return Outbox(path)
+
+
+@pytest.fixture
+def app(tmp_path: Path, store: SQLTrackerStore, outbox: Outbox) -> Sanic:
     credentials = tmp_path / "credentials.yml"
     credentials.write_text("bot.erasure.ConversationErasureInput:\n")
     Sanic.test_mode = True
@@ -73,7 +83,7 @@ async def test_a_conversation_is_erased_and_others_are_kept(
         again = await client.post(f"{base}/civicdesk/conversations/12345/erase", headers=auth)
     assert first.status_code == 200, first.text
     assert first.json()["erased"]["events"] == 10
-    assert again.json() == {"erased": {"events": 0}}
+    assert again.json()["erased"]["events"] == 0
     with store.engine.connect() as connection:
         senders = {row[0] for row in connection.exec_driver_sql("SELECT sender_id FROM events")}
         points = connection.execute(restart_points.select()).fetchall()
@@ -102,3 +112,52 @@ async def test_erasure_needs_its_token(
     tracker = await store.retrieve("12345")
     assert tracker is not None
     assert tracker.get_slot("contact_phone") == "+86 139 0000 0000"
+
+
+async def test_the_outbox_rows_of_the_conversation_go_too(
+    app: Sanic, store: SQLTrackerStore, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CIVICDESK_ERASURE_TOKEN", TOKEN)
+    await remember(store, "12345", turns=1)
+    outbox.enqueue("12345", NewServiceRequest(service_code="streetlight", phone="+8613900001111"))
+    outbox.enqueue_handoff("12345", "telegram:12345", "call me on 139 0000 1111")
+    outbox.enqueue_move("12345", "telegram:12345", "reopen", "CD-000001", "still broken")
+    outbox.enqueue("777", NewServiceRequest(service_code="graffiti", phone="+8613900002222"))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with serve_app(app) as base, httpx.AsyncClient() as client:
+        first = await client.post(f"{base}/civicdesk/conversations/12345/erase", headers=auth)
+        again = await client.post(f"{base}/civicdesk/conversations/12345/erase", headers=auth)
+    assert first.json()["erased"]["outbox"] == {
+        "submissions": 1,
+        "handoffs": 1,
+        "ticket_moves": 1,
+    }
+    assert again.json()["erased"]["outbox"] == {"submissions": 0, "handoffs": 0, "ticket_moves": 0}
+    assert outbox.entries_for("12345") == []
+    assert [entry.service_code for entry in outbox.entries_for("777")] == ["graffiti"]
+    raw = outbox_bytes(outbox)
+    assert b"13900001111" not in raw.replace(b" ", b"")
+    assert b"13900002222" in raw
+
+
+def outbox_bytes(outbox: Outbox) -> bytes:
+    """Every row of the three tables as text, to look for what should be gone."""
+    with outbox._connect() as db:
+        rows = [
+            repr(tuple(row))
+            for table in ("outbox", "handoffs", "ticket_moves")
+            for row in db.execute(f"SELECT * FROM {table}")  # noqa: S608 (fixed names)
+        ]
+    return "\n".join(rows).encode()
+
+
+async def test_without_an_outbox_file_here_the_answer_says_so(
+    app: Sanic, store: SQLTrackerStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CIVICDESK_ERASURE_TOKEN", TOKEN)
+    monkeypatch.setenv("CIVICDESK_OUTBOX_PATH", str(tmp_path / "elsewhere" / "outbox.sqlite3"))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with serve_app(app) as base, httpx.AsyncClient() as client:
+        answer = await client.post(f"{base}/civicdesk/conversations/12345/erase", headers=auth)
+    assert answer.json() == {"erased": {"events": 0, "outbox": None}}
+    assert not (tmp_path / "elsewhere").exists()

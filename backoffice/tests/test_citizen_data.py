@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicdesk_backoffice import log_ids
 from civicdesk_backoffice.__main__ import main
+from civicdesk_backoffice.app import create_app
 from civicdesk_backoffice.models import (
     AuditEntry,
     Handoff,
@@ -25,7 +30,8 @@ from civicdesk_backoffice.models import (
     utcnow,
 )
 from civicdesk_backoffice.retention import strip_closed_contacts
-from tests.conftest import StaffFactory, audit_log, file_request, post_status
+from civicdesk_backoffice.settings import RasaSettings, Settings
+from tests.conftest import ClientFactory, StaffFactory, audit_log, file_request, post_status
 
 Client = TestClient[Any, Any]
 ME = "telegram:12345"
@@ -315,3 +321,109 @@ async def test_erasure_is_logged_by_hashed_identity_only(
     assert world["lamp"] in text
     for personal in PERSONAL:
         assert personal not in text
+
+
+@dataclass
+class FakeBotSide:
+    """Rasa's erase route as bot/erasure.py answers it; records who was erased."""
+
+    token: str
+    erased: list[str] = field(default_factory=list)
+    url: str = ""
+
+    async def erase(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"error": {"code": "unauthorized"}}, status=401)
+        self.erased.append(request.match_info["sender_id"])
+        first = self.erased.count(request.match_info["sender_id"]) == 1
+        outbox = {"submissions": 1 if first else 0, "handoffs": 0, "ticket_moves": 0}
+        return web.json_response({"erased": {"events": 12 if first else 0, "outbox": outbox}})
+
+    async def trigger_intent(self, request: web.Request) -> web.Response:
+        return web.json_response({"tracker": {}})
+
+
+BOT_TOKEN = "rasa-auth-token"
+
+
+@pytest.fixture
+async def bot_side(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeBotSide:
+    fake = FakeBotSide(BOT_TOKEN)
+    app = web.Application()
+    app.router.add_post("/civicdesk/conversations/{sender_id}/erase", fake.erase)
+    app.router.add_post("/conversations/{sender_id}/trigger_intent", fake.trigger_intent)
+    server = await aiohttp_server(app, host="127.0.0.1", port=0)
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+async def _with_rasa(
+    aiohttp_client: ClientFactory, settings: Settings, url: str, token: str
+) -> Client:
+    rasa = RasaSettings(url=url, token=SecretStr(token), timeout_seconds=5, poll_seconds=0.05)
+    return await aiohttp_client(create_app(settings.model_copy(update={"rasa": rasa})))
+
+
+async def test_an_admins_erasure_reaches_the_bot_side_and_is_audited(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    api_key: str,
+    make_staff: StaffFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bot_side: FakeBotSide,
+) -> None:
+    client = await _with_rasa(aiohttp_client, settings, bot_side.url, BOT_TOKEN)
+    world = await _arrange(client, api_key, make_staff)
+    url = f"/api/v1/staff/citizens/{ME}/erase"
+    first = await client.post(url, headers=world["admin"].headers)
+    assert first.status == 200, await first.text()
+    assert (await first.json())["bot"] == {
+        "status": "erased",
+        "events": 12,
+        "outbox": {"submissions": 1, "handoffs": 0, "ticket_moves": 0},
+    }
+    again = await client.post(url, headers=world["admin"].headers)
+    assert (await again.json())["bot"]["events"] == 0
+    # Rasa's sender id is the id part of the identity.
+    assert bot_side.erased == ["12345", "12345"]
+    summaries = [e for e in await audit_log(sessionmaker) if e.action == "citizen.erase"]
+    assert [e.detail["bot"]["status"] for e in summaries] == ["erased", "erased"]
+    assert summaries[0].detail["bot"]["outbox"]["submissions"] == 1
+    assert "12345" not in json.dumps([e.detail for e in summaries])
+
+
+async def test_the_answer_says_when_the_bot_side_was_not_erased(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    api_key: str,
+    make_staff: StaffFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bot_side: FakeBotSide,
+) -> None:
+    wrong = await _with_rasa(aiohttp_client, settings, bot_side.url, "not-the-erasure-token")
+    world = await _arrange(wrong, api_key, make_staff)
+    url = f"/api/v1/staff/citizens/{ME}/erase"
+    refused = await wrong.post(url, headers=world["admin"].headers)
+    assert refused.status == 200
+    body = await refused.json()
+    assert body["bot"] == {"status": "refused", "reason": "HTTP 401 unauthorized"}
+    # The back office's own erasure went ahead all the same.
+    assert sorted(body["erased"]["tickets"]) == sorted([world["lamp"], world["graffiti"]])
+
+    supervised = await wrong.post(url, headers=world["supervisor"].headers)
+    assert (await supervised.json())["bot"]["status"] == "skipped"
+
+    gone = await _with_rasa(aiohttp_client, settings, "http://127.0.0.1:9", BOT_TOKEN)
+    down = await gone.post(url, headers=world["admin"].headers)
+    assert (await down.json())["bot"]["status"] == "unreachable"
+
+    plain = await aiohttp_client(create_app(settings))
+    unset = await plain.post(url, headers=world["admin"].headers)
+    assert (await unset.json())["bot"]["status"] == "not_configured"
+    assert bot_side.erased == []
+    statuses = [
+        e.detail["bot"]["status"]
+        for e in await audit_log(sessionmaker)
+        if e.action == "citizen.erase"
+    ]
+    assert statuses == ["refused", "skipped", "unreachable", "not_configured"]

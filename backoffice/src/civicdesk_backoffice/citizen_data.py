@@ -12,6 +12,14 @@ because staff still have to fix the street light. Handoffs and points lose the i
 (it becomes ``erased``), and the chat pushes queued or sent to it are deleted (they only
 existed to reach that chat). Erasing twice changes nothing the second time.
 
+An admin's erasure reaches the bot side too, when the back office knows Rasa
+(``BACKOFFICE__RASA__URL`` and ``__TOKEN``, as for chat pushes): before the back office's own
+rows change, it calls Rasa's ``POST /civicdesk/conversations/{id}/erase`` (``bot/erasure.py``),
+which deletes the conversation and the action server's outbox rows of that sender, and the
+answer's ``bot`` object reports what Rasa said (counts, or why nothing was erased there). Rasa
+must accept the token: its ``CIVICDESK_ERASURE_TOKEN`` is the back office's Rasa token. A
+supervisor's erasure does not reach it: a conversation spans every department.
+
 Every export and erasure is audited: one entry per ticket touched (``citizen.exported`` /
 ``citizen.erased``, naming which fields were cleared) and one summary entry with the counts.
 No entry stores the identity or any erased value, so the audit log (append-only) never
@@ -20,17 +28,20 @@ keeps what was erased.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 from aiohttp import web
 from open311_schema import format_datetime
 from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicdesk_backoffice import handoffs, media, staff, workflow
-from civicdesk_backoffice.app_keys import SESSIONMAKER
+from civicdesk_backoffice.app_keys import SESSIONMAKER, SETTINGS
 from civicdesk_backoffice.citizen_views import channel_identity
 from civicdesk_backoffice.errors import ApiError
 from civicdesk_backoffice.log_ids import sender_tag
@@ -45,6 +56,7 @@ from civicdesk_backoffice.models import (
     Ticket,
     utcnow,
 )
+from civicdesk_backoffice.settings import RasaSettings
 from civicdesk_backoffice.staff_views import (
     _audit_view,
     _comment_view,
@@ -234,8 +246,56 @@ def strip_contact(ticket: Ticket, *, unlink: bool) -> list[str]:
     return cleared
 
 
-async def erase(session: AsyncSession, user: StaffUser, identity: str) -> ErasureReport:
-    """Erase ``identity``'s contact details within ``user``'s reach; audits what changed."""
+SUPERVISOR_SKIP = "a supervisor's erasure stays in their department; an admin's reaches the bot"
+
+
+async def erase_on_bot_side(settings: RasaSettings, identity: str) -> Json:
+    """Ask Rasa to erase the conversation of ``identity`` and its outbox rows.
+
+    Returns the answer's ``bot`` object: ``{"status": "erased", "events": n, "outbox": {...}
+    or null}``, or a ``status`` of ``not_configured``, ``unreachable`` or ``refused`` with a
+    ``reason`` (no personal data: an HTTP status, an error code or an exception's kind).
+    Erasing there twice is harmless, so the staff member may simply call erase again.
+    """
+    if not settings.enabled:
+        return {"status": "not_configured", "reason": "BACKOFFICE__RASA__URL/TOKEN unset"}
+    _, _, sender_id = identity.partition(":")
+    url = f"{settings.url.rstrip('/')}/civicdesk/conversations/{quote(sender_id, safe='')}/erase"
+    headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
+    timeout = aiohttp.ClientTimeout(total=settings.timeout_seconds)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(url, headers=headers) as response,
+        ):
+            status = response.status
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+        return {"status": "unreachable", "reason": type(error).__name__}
+    erased = answer.get("erased") if isinstance(answer, dict) else None
+    if status != 200 or not isinstance(erased, dict):
+        problem = answer.get("error") if isinstance(answer, dict) else None
+        code = problem.get("code") if isinstance(problem, dict) else None
+        return {"status": "refused", "reason": f"HTTP {status}" + (f" {code}" if code else "")}
+    outbox = erased.get("outbox")
+    return {
+        "status": "erased",
+        "events": int(erased.get("events") or 0),
+        "outbox": (
+            {str(kind): int(count) for kind, count in outbox.items()}
+            if isinstance(outbox, dict)
+            else None
+        ),
+    }
+
+
+async def erase(
+    session: AsyncSession, user: StaffUser, identity: str, *, bot: Json | None = None
+) -> ErasureReport:
+    """Erase ``identity``'s contact details within ``user``'s reach; audits what changed.
+
+    ``bot``, what the bot side said (:func:`erase_on_bot_side`), goes in the summary entry.
+    """
     report = ErasureReport()
     found = await _tickets_of(session, user, identity, for_update=True)
     ticket_ids = [ticket.id for ticket, _ in found]
@@ -268,6 +328,7 @@ async def erase(session: AsyncSession, user: StaffUser, identity: str) -> Erasur
             "handoffs": report.handoffs,
             "points": report.points,
             "pushes_deleted": report.pushes_deleted,
+            "bot": bot,
         },
     )
     return report
@@ -295,22 +356,29 @@ async def export_view(request: web.Request) -> web.Response:
 async def erase_view(request: web.Request) -> web.Response:
     """``POST /api/v1/staff/citizens/{identity}/erase``."""
     identity = channel_identity(request.match_info["identity"])
-    async with request.app[SESSIONMAKER].begin() as session:
+    sessionmaker = request.app[SESSIONMAKER]
+    async with sessionmaker.begin() as session:
         user = await _signed_in(request, session)
         refused = user.role not in (StaffRole.ADMIN.value, StaffRole.SUPERVISOR.value)
         if refused:
             staff.record_audit(session, user, "citizen.erase.refused")
-            report = ErasureReport()
-        else:
-            report = await erase(session, user, identity)
     if refused:
         _require_reach(user)
+    # The bot side first, outside any transaction: once its outbox has lost the sender's
+    # waiting submissions, none of them can file a ticket after the back office was erased.
+    if staff.can_see_all_departments(user):
+        bot = await erase_on_bot_side(request.app[SETTINGS].rasa, identity)
+    else:
+        bot = {"status": "skipped", "reason": SUPERVISOR_SKIP}
+    async with sessionmaker.begin() as session:
+        report = await erase(session, user, identity, bot=bot)
     logger.info(
-        "citizen data erased: ticket(s) %s (%s)",
+        "citizen data erased: ticket(s) %s, bot side %s (%s)",
         ",".join(report.tickets) or "none",
+        bot["status"],
         sender_tag(identity),
     )
-    return web.json_response({"scope": _scope(user), "erased": report.as_json()})
+    return web.json_response({"scope": _scope(user), "erased": report.as_json(), "bot": bot})
 
 
 def setup_citizen_data_routes(app: web.Application) -> None:
