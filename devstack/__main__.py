@@ -9,7 +9,14 @@ import sys
 import time
 from types import FrameType
 
-from devstack._stack import ROOT, Stack, StackConfig, StackError, read_env_file
+from devstack._stack import (
+    RETENTION_INTERVAL_SECONDS,
+    ROOT,
+    Stack,
+    StackConfig,
+    StackError,
+    read_env_file,
+)
 
 
 def _port(environment: dict[str, str], name: str, default: int) -> int:
@@ -61,7 +68,14 @@ def main() -> int:
                 "\nPress Ctrl-C to stop everything.",
                 flush=True,
             )
+            # Conversations idle past the retention period go, as a cron job would remove
+            # them in production (bot/retention.py); now, then every few hours.
+            next_retention = time.monotonic()
             while not (exited := stack.exited()):
+                if time.monotonic() >= next_retention:
+                    if stack.run_retention() != 0:
+                        print(f"retention failed: see {stack.log_path('retention')}")
+                    next_retention = time.monotonic() + RETENTION_INTERVAL_SECONDS
                 time.sleep(0.5)
             name, code = exited[0]
             print(f"\n{name} stopped unexpectedly (exit code {code}); last log lines:")

@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+RETENTION_INTERVAL_SECONDS = 6 * 3600.0
+"""How often ``make run`` runs the bot side's retention (bot/retention.py)."""
+
+
 class StackError(RuntimeError):
     """A process could not be started or did not become healthy."""
 
@@ -228,8 +232,7 @@ class Stack:
             CIVICDESK_ACTIONS_HOST="127.0.0.1",
             CIVICDESK_ACTIONS_PORT=str(config.actions_port),
             # Submissions waiting for the back office survive restarts in this file.
-            CIVICDESK_OUTBOX_PATH=self._configured("CIVICDESK_OUTBOX_PATH")
-            or str(config.var_dir / "outbox.sqlite3"),
+            CIVICDESK_OUTBOX_PATH=self._outbox_path(),
         )
         self._spawn(
             "actions",
@@ -354,9 +357,44 @@ class Stack:
         path.write_text(text)
         return path
 
+    def run_retention(self, timeout_seconds: float = 600.0) -> int:
+        """Run the bot side's retention once (``python -m bot.retention``) on this stack's
+        conversations and outbox, appending to ``logs/retention.log``; its exit code.
+
+        ``make run`` calls it at start and every :data:`RETENTION_INTERVAL_SECONDS`; the
+        period is ``CIVICDESK_RETENTION_DAYS`` (30 days by default)."""
+        self.log_path("retention").parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path("retention").open("ab") as log:
+            try:
+                return subprocess.run(
+                    [str(_root_python()), "-m", "bot.retention"],
+                    env=self._rasa_env(""),
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout_seconds,
+                    check=False,
+                ).returncode
+            except subprocess.TimeoutExpired:
+                logger.warning("retention did not finish in %.0f s", timeout_seconds)
+                return -1
+
+    def _outbox_path(self) -> str:
+        return self._configured("CIVICDESK_OUTBOX_PATH") or str(
+            self.config.var_dir / "outbox.sqlite3"
+        )
+
     def _rasa_env(self, action_token: str) -> dict[str, str]:
         credentials = self.credentials
         return self._env(
+            # Erasure and retention reach the action server's outbox in this same file.
+            CIVICDESK_OUTBOX_PATH=self._outbox_path(),
+            # The back office's erasure calls Rasa's erase route with the token it holds for
+            # Rasa (BACKOFFICE__RASA__TOKEN), so one staff action erases a citizen everywhere.
+            CIVICDESK_ERASURE_TOKEN=self._configured("CIVICDESK_ERASURE_TOKEN")
+            or self.rasa_token
+            or "",
             CIVICDESK_ACTION_ENDPOINT_URL=f"{self.config.actions_url}/webhook",
             CIVICDESK_ACTION_TOKEN=action_token,
             # Channels upload citizens' photos to the back office's media endpoint.

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from actions.outbox import Outbox
 from devstack import ROOT, Stack, StackConfig, StackError, read_env_file, scratch_config, train
 
 
@@ -79,6 +80,29 @@ def test_conversations_are_kept_in_the_stacks_state_directory(
         "type": "bot.tracker_store.TrimmingSQLTrackerStore",
         "url": "${CIVICDESK_TRACKER_DB_URL}",
     }
+
+
+def test_rasa_shares_the_outbox_file_and_takes_the_back_offices_erasure_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CIVICDESK_OUTBOX_PATH", "CIVICDESK_ERASURE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    stack = Stack(StackConfig(var_dir=tmp_path))
+    stack.rasa_token = "per-run"
+    rasa = stack._rasa_env("t")
+    assert rasa["CIVICDESK_OUTBOX_PATH"] == str(tmp_path / "outbox.sqlite3")
+    assert rasa["CIVICDESK_ERASURE_TOKEN"] == stack._backoffice_env()["BACKOFFICE__RASA__TOKEN"]
+    chosen = StackConfig(var_dir=tmp_path, environment={"CIVICDESK_ERASURE_TOKEN": "own"})
+    assert Stack(chosen)._rasa_env("t")["CIVICDESK_ERASURE_TOKEN"] == "own"
+
+
+def test_the_retention_job_runs_on_the_stacks_files(tmp_path: Path) -> None:
+    Outbox(tmp_path / "outbox.sqlite3")
+    config = StackConfig(var_dir=tmp_path, tracker_db_url=f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    assert Stack(config).run_retention() == 0
+    log = (tmp_path / "logs" / "retention.log").read_text()
+    assert '"days": 30, "conversations": 0' in log
+    assert '"outbox": {"submissions": 0' in log
 
 
 def test_a_busy_port_is_named_with_the_process_holding_it(tmp_path: Path) -> None:
