@@ -88,8 +88,10 @@ def test_citizen_files_a_complaint_and_gets_its_reference(stack: Stack) -> None:
     assert template_pattern("utter_ask_confirm_submission").match(summary), summary
     replies = say(stack, "citizen-42", '/choose_option{"choice": "submit"}')
 
-    assert len(replies) == 2, replies
+    # The third is the points question (actions/points.py), which waits for nothing.
+    assert len(replies) == 3, replies
     assert template_pattern("utter_what_happens_next").match(replies[1]), replies
+    assert replies[2] == response_text("utter_offer_points"), replies
     filed = template_pattern("utter_complaint_filed").match(replies[0])
     assert filed, replies[0]
     reference = filed["service_request_id"]
