@@ -481,6 +481,25 @@ _CHINESE_SYNONYMS = {
     "凶得很": "威胁",
     "吓人": "威胁人",
     "扑人": "威胁人",
+    # Water that does not come.
+    "不出水": "没有水",
+    "没水": "没有水",
+    "停水": "没有水",
+    "断水": "没有水",
+    "水出不来": "没有水",
+    # For or against.
+    "不同意": "反对",
+    "不赞成": "反对",
+    "不支持": "反对",
+    "同意": "支持",
+    "赞成": "支持",
+    # Characters miswritten for others that sound the same (同音字), as dictation and
+    # pinyin input write them.
+    "景盖": "井盖",
+    "井改": "井盖",
+    "路等": "路灯",
+    "拉圾": "垃圾",
+    "垃级": "垃圾",
     # Dust.
     "到处是灰": "到处扬尘",
     "全是灰": "全是扬尘",
@@ -510,9 +529,16 @@ def _chinese_pairs(run: str) -> list[str]:
     pairs: list[str] = []
     for piece in run.split():
         pairs += [piece[i : i + 2] for i in range(len(piece) - 1)]
-        # Each character too, as weaker evidence (see word_fit): "弄坏" meets "坏了" on 坏.
-        pairs += list(piece)
+        # Each character too, as weaker evidence (see word_fit): "弄坏" meets "坏了" on 坏;
+        # not the characters that only build sentences (或, 和, 的), which many options have.
+        pairs += [char for char in piece if char not in _GRAMMAR_CHARACTERS or len(piece) == 1]
     return pairs
+
+
+# Characters that carry no meaning of their own in an answer: "or", "and", particles, measure
+# words. As a pair with another they still count ("或者"). Negations do mean something alone
+# ("没" meets "完全没有水").
+_GRAMMAR_CHARACTERS = frozenset("或和与及也都就还很太是在了着过的地得个些吗呢吧")
 
 
 def position_in(text: str, count: int) -> int | None:
@@ -686,7 +712,20 @@ def match_option(
 # Clauses end at punctuation or a space; a question mark stays with its clause.
 _CHINESE_CLAUSES = re.compile(r"(?<=[？?])|[\s,，。；;！!、]+")
 _QUESTION_BACK = re.compile(r"[？?]\s*$")
-_NEGATED_CLAUSE = re.compile(r"^(?:但是?|可是?|而且|并且)?(?:还|也|并|都|从)?(没有?|不是|未)")
+# A subject of up to four characters may come first ("新房没通燃气"); "没了" (is gone) says
+# what is so, not what is not.
+_NEGATED_CLAUSE = re.compile(
+    r"^(?:但是?|可是?|而且|并且)?(?:[\u4e00-\u9fff]{1,4}?)??(?:还|也|并|都|从)?(没有?|不是|未)(?![了啦])"
+)
+# A clause that speaks to the listener ("你们是管马路的吧", "您能不能"), not about the matter.
+_ADDRESSING = re.compile(r"^(?:喂+)?(?:你们|您们|你|您)(?:这里|这边)?(?:是|管|负责|能|可以|会)")
+
+
+def denies(clause: str, options: Sequence[Option]) -> bool:
+    """Whether a Chinese ``clause`` says what is not so ("新房没通燃气"), where no option
+    itself says that denial (then the clause names that option: "没有水")."""
+    denial = _NEGATED_CLAUSE.match(clause.strip())
+    return denial is not None and not any(denial.group(1) in fold(name) for _, name in options)
 
 
 def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
@@ -697,8 +736,7 @@ def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
         return text
     kept = []
     for clause in _CHINESE_CLAUSES.split(text):
-        denial = _NEGATED_CLAUSE.match(clause)
-        if denial and not any(denial.group(1) in fold(name) for _, name in options):
+        if denies(clause, options) or _ADDRESSING.match(clause):
             continue
         kept.append(clause)
     answers = [clause for clause in kept if clause.strip() and not _QUESTION_BACK.search(clause)]

@@ -18,6 +18,7 @@ from actions.answer_matching import (
     CHINESE_CHARACTERS,
     CHINESE_RUN,
     context_words,
+    denies,
     fold,
     match_option,
     with_chinese_synonyms,
@@ -731,7 +732,7 @@ _LEFT_OUT_AFTER = re.compile(
 
 
 def _leaves_out(part: str, options: list[tuple[str, str]]) -> bool:
-    if _ALREADY_FINE.search(part) or _LEFT_OUT_AFTER.search(part):
+    if _ALREADY_FINE.search(part) or _LEFT_OUT_AFTER.search(part) or denies(part, options):
         return True
     found = _LEFT_OUT.match(part)
     if found is None:

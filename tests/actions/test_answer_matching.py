@@ -349,6 +349,12 @@ DOG = [
 FOR_WHOM = [("self", "给我自己"), ("relative", "给亲戚或朋友")]
 BENEFIT = [("claim", "新申请"), ("found_work", "告诉你们我找到工作了")]
 HAVE = [("yes", "有"), ("no", "没有")]
+DRAIN = [
+    ("blocked_drain", "下水道或雨水口堵了"),
+    ("flooding", "马路或路面积水"),
+    ("missing_cover", "下水道井盖不见了或坏了"),
+]
+POSITION = [("support", "我支持"), ("object", "我反对"), ("neutral", "我有意见要说")]
 
 
 @pytest.mark.parametrize(
@@ -360,6 +366,15 @@ HAVE = [("yes", "有"), ("no", "没有")]
         ("申请领钱 还没找到新工作", BENEFIT, "claim"),
         # Unless an option says the denial itself.
         ("没有", HAVE, "no"),
+        # A subject may come before the denial; "没了" (is gone) is no denial.
+        ("是新申请 我家里没找到工作", BENEFIT, "claim"),
+        ("井盖没了", DRAIN, "missing_cover"),
+        # A clause speaking to the listener is not about the matter.
+        ("喂喂 你们是管马路的吧 下水道的井盖不见了", DRAIN, "missing_cover"),
+        # Miswritten characters that sound the same (景盖 for 井盖).
+        ("景盖被人搬走了", DRAIN, "missing_cover"),
+        ("不同意 坚决不能改", POSITION, "object"),
+        ("同意", POSITION, "support"),
     ],
 )
 def test_a_chinese_clause_that_denies_names_no_option(

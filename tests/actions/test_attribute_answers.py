@@ -584,6 +584,7 @@ def test_a_list_answer_that_leaves_out_or_corrects_itself(
         ("水和电都要过户", ("water", "electricity")),
         ("水、电，燃气不用", ("water", "electricity")),
         ("燃气不要，要水跟电", ("water", "electricity")),
+        ("水跟电 新房没通燃气", ("water", "electricity")),  # a clause that denies
     ],
 )
 def test_a_chinese_list_answer_with_what_it_leaves_out(raw: str, expected: tuple[str, ...]) -> None:
