@@ -24,8 +24,10 @@ FILES = (
     "blind6",
     "blind7",
     "blind8",
+    "blind9",
     "zh1",
     "zh2",
+    "zh3",
 )
 
 
