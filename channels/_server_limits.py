@@ -20,6 +20,12 @@ Two processes use it:
   (8 MiB by default); Rasa sends the loaded part of the conversation with each call, which the
   trimming tracker store keeps to a few dozen events.
 
+Routes that take less declare it: ``@blueprint.route(..., ctx_max_body_bytes=N)``. On an app
+:func:`apply` set up, such a route's limit is lowered to ``N`` once Sanic has matched the
+route and before it reads the body, so a body declared larger (``Content-Length``) is refused
+without reading any of it, and a chunked one as soon as its chunks pass ``N``; the route's
+own check after reading stays, for apps built without :func:`apply` (the channel tests).
+
 No Rasa import here: the action server uses this module without loading Rasa.
 """
 
@@ -44,6 +50,9 @@ DEFAULT_ACTIONS_MAX_BODY_BYTES = 8 * 1024 * 1024
 # Below this no channel could take a photo, nor Rasa an action server's answer.
 MIN_BODY_BYTES = 64 * 1024
 
+ROUTE_LIMIT = "max_body_bytes"
+"""The route context key (``ctx_max_body_bytes=`` on the route) of a route's own limit."""
+
 _installed = False
 
 
@@ -62,24 +71,44 @@ def max_body_bytes(env: str, default: int) -> int:
     return value
 
 
+def route_limit(request: Request) -> int | None:
+    """The limit the matched route declares (``ctx_max_body_bytes``), None without one."""
+    route = getattr(request, "route", None)
+    limit = getattr(getattr(route, "ctx", None), ROUTE_LIMIT, None)
+    return limit if isinstance(limit, int) else None
+
+
+async def _lower_to_route_limit(request: Request, **_: Any) -> None:
+    """Sanic's ``http.routing.after`` signal: the route is known, its body not read yet."""
+    limit, stream = route_limit(request), request.stream
+    if limit is not None and stream is not None:
+        stream.request_max_size = min(stream.request_max_size, limit)
+
+
 def apply(app: Sanic, limit: int) -> None:
-    """Read at most ``limit`` bytes of any request body to ``app``; answer past it with a
-    JSON 413. Idempotent (the last limit wins)."""
+    """Read at most ``limit`` bytes of any request body to ``app``, less where a route says so
+    (``ctx_max_body_bytes``); answer past it with a JSON 413. Idempotent (the last limit
+    wins)."""
     app.config.REQUEST_MAX_SIZE = limit
 
     def too_large(request: Request, exception: Exception) -> HTTPResponse:
-        logger.info("request body over the %d-byte limit refused", limit)
+        own = route_limit(request)
+        applied = limit if own is None else min(own, limit)
+        logger.info("request body over the %d-byte limit refused", applied)
         return json_response(
             {
                 "error": {
                     "code": "body_too_large",
-                    "description": f"the request body is larger than the limit of {limit} bytes",
+                    "description": f"the request body is larger than the limit of {applied} bytes",
                 }
             },
             status=413,
         )
 
     app.error_handler.add(PayloadTooLarge, too_large)
+    if not getattr(app.ctx, "civicdesk_route_limits", False):
+        app.signal("http.routing.after")(_lower_to_route_limit)
+        app.ctx.civicdesk_route_limits = True
 
 
 def install() -> None:
@@ -108,7 +137,9 @@ __all__ = [
     "DEFAULT_ACTIONS_MAX_BODY_BYTES",
     "DEFAULT_RASA_MAX_BODY_BYTES",
     "RASA_ENV",
+    "ROUTE_LIMIT",
     "apply",
     "install",
     "max_body_bytes",
+    "route_limit",
 ]

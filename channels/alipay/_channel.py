@@ -224,7 +224,7 @@ class AlipayInput(CivicDeskInputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = Blueprint(f"civicdesk_{self.name()}_{id(self)}", __name__)
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], ctx_max_body_bytes=MAX_BODY_BYTES)
         async def receive(request: Request) -> HTTPResponse:
             try:
                 if len(request.body or b"") > MAX_BODY_BYTES:

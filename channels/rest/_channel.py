@@ -70,7 +70,7 @@ class RestInput(CivicDeskInputChannel):
         async def health(request: Request) -> HTTPResponse:
             return json_response({"status": "ok"})
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], ctx_max_body_bytes=MAX_BODY_BYTES)
         async def receive(request: Request) -> HTTPResponse:
             try:
                 await self.authenticate(request)

@@ -117,7 +117,7 @@ class SignedRestInput(CivicDeskInputChannel):
         async def health(request: Request) -> HTTPResponse:
             return json_response({"status": "ok"})
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], ctx_max_body_bytes=self.max_body_bytes)
         async def receive(request: Request) -> HTTPResponse:
             try:
                 if len(request.body or b"") > self.max_body_bytes:

@@ -338,7 +338,7 @@ class VoiceInput(CivicDeskInputChannel):
                 {"status": "ok", "webhook": bool(self._secret), "alexa": self._alexa is not None}
             )
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], ctx_max_body_bytes=MAX_BODY_BYTES)
         async def webhook(request: Request) -> HTTPResponse:
             try:
                 if len(request.body or b"") > MAX_BODY_BYTES:
@@ -355,7 +355,7 @@ class VoiceInput(CivicDeskInputChannel):
             headers = {"X-CivicDesk-Duplicate": "true"} if duplicate else None
             return json_response(reply, headers=headers)
 
-        @blueprint.route("/alexa", methods=["POST"])
+        @blueprint.route("/alexa", methods=["POST"], ctx_max_body_bytes=MAX_BODY_BYTES)
         async def alexa(request: Request) -> HTTPResponse:
             try:
                 if len(request.body or b"") > MAX_BODY_BYTES:

@@ -54,6 +54,8 @@ COOKIE_NAME = "civicdesk_session"
 CSRF_HEADER = "X-CivicDesk-Webchat"
 MAX_MESSAGE_CHARS = 2000
 MAX_JSON_BYTES = 16 * 1024
+# Room beyond the photo cap for the multipart form around it and a photo slightly too large.
+PHOTO_FORM_ALLOWANCE_BYTES = 1024 * 1024
 _STATIC_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
@@ -289,7 +291,7 @@ class WebChatInput(CivicDeskInputChannel):
                 _static("app.js"), content_type=_STATIC_TYPES["app.js"], headers=_SECURITY_HEADERS
             )
 
-        @blueprint.route("/message", methods=["POST"])
+        @blueprint.route("/message", methods=["POST"], ctx_max_body_bytes=MAX_JSON_BYTES)
         async def message(request: Request) -> HTTPResponse:
             try:
                 await self.authenticate(request)
@@ -305,7 +307,7 @@ class WebChatInput(CivicDeskInputChannel):
                 return error.response()
             return await self._turn(request, data, text, on_new_message)
 
-        @blueprint.route("/location", methods=["POST"])
+        @blueprint.route("/location", methods=["POST"], ctx_max_body_bytes=MAX_JSON_BYTES)
         async def location(request: Request) -> HTTPResponse:
             try:
                 await self.authenticate(request)
@@ -319,7 +321,13 @@ class WebChatInput(CivicDeskInputChannel):
                 request, data, LOCATION_INTENT_TEXT, on_new_message, location=place
             )
 
-        @blueprint.route("/photo", methods=["POST"])
+        # A photo a little over its own cap is still read, to be refused in the
+        # citizen's language; a body far over it is refused before it is read.
+        @blueprint.route(
+            "/photo",
+            methods=["POST"],
+            ctx_max_body_bytes=self._max_photo_bytes + PHOTO_FORM_ALLOWANCE_BYTES,
+        )
         async def photo(request: Request) -> HTTPResponse:
             try:
                 await self.authenticate(request)

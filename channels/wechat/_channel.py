@@ -138,7 +138,7 @@ class WeChatInput(CivicDeskInputChannel):
                 return error.response()
             return text(request.args.get("echostr") or "")
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], ctx_max_body_bytes=MAX_BODY_BYTES)
         async def receive(request: Request) -> HTTPResponse:
             try:
                 await self.authenticate(request)
