@@ -17,6 +17,7 @@ from actions.__main__ import TOKEN_HEADER, create_server_app
 from actions.settings import ActionSettings
 from channels._server_limits import ACTIONS_ENV
 from tests.channels.conftest import serve_app
+from tests.channels.test_server_limits import headers_only
 from tests.fakes import FakeOpen311
 
 AUTH = {TOKEN_HEADER: "action-secret", "Content-Type": "application/json"}
@@ -116,3 +117,10 @@ async def test_without_the_token_the_shape_is_not_even_looked_at(base: str) -> N
 async def test_an_empty_body_is_refused_by_rasa_sdk_itself(base: str) -> None:
     response = await post(base, b"")
     assert response.status_code == 400
+
+
+async def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(base: str) -> None:
+    # Only the headers go: the 413 comes back without the server waiting for the body.
+    answer = await headers_only(base, "/webhook", LIMIT + 1, {TOKEN_HEADER: "action-secret"})
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert b"body_too_large" in answer

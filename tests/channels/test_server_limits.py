@@ -111,15 +111,18 @@ def app_with_a_small_route(seen: list[int]) -> Sanic:
     return app
 
 
-async def headers_only(base: str, path: str, length: int) -> bytes:
+async def headers_only(
+    base: str, path: str, length: int, headers: dict[str, str] | None = None
+) -> bytes:
     """Send a POST's headers declaring ``length`` bytes and none of the body; the answer, or
     b"" if the server still waits for the body after two seconds."""
     host, port = base.removeprefix("http://").split(":")
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {length}\r\n\r\n".encode()
+            f"{extra}Content-Length: {length}\r\n\r\n".encode()
         )
         await writer.drain()
         try:
