@@ -17,6 +17,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answer_matching import CHINESE_RUN
 from actions.dependencies import get_settings
 from actions.form_steps import clean_text, latest_intent
 from actions.report_issue.delivered import announce_delivered
@@ -332,8 +333,15 @@ class ActionAnswerStrayReply(Action):
 
 
 def says_a_matter(text: str) -> bool:
-    """Whether a message said outside any process says what a new matter is about."""
-    return len(words(text) - _OPENING_WORDS - _WAYS_OUT_WORDS) >= STRAY_MATTER_WORDS
+    """Whether a message said outside any process says what a new matter is about.
+
+    Chinese is written without spaces ("这个月电费比平时翻了一倍" is one run of several
+    words), so a run counts a word per three whole characters: fewer than ``word_count``'s two, as
+    a way out in Chinese is wordier ("不对 回到上一步", "我不想继续了 先这样吧" stay ways out).
+    """
+    said = words(text) - _OPENING_WORDS - _WAYS_OUT_WORDS
+    count = sum(len(word) // 3 if CHINESE_RUN.fullmatch(word) else 1 for word in said)
+    return count >= STRAY_MATTER_WORDS
 
 
 # The words of the ways out and of yes and no, which say nothing about a matter.

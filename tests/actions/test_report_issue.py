@@ -97,6 +97,10 @@ def test_only_an_opening_that_says_what_is_wrong_counts_as_description(
         ("no, go back to the start", False),
         ("change that one please", False),
         ('/choose_option{"choice": "submit"}', False),
+        # Chinese, written without spaces: a run is several words.
+        ("这个月电费比平时翻了一倍 肯定哪里搞错了吧", True),
+        ("不对 回到上一步", False),
+        ("我不想继续了 先这样吧", False),
     ],
 )
 async def test_a_stray_answer_that_says_a_matter_starts_the_intake(text: str, intake: bool) -> None:
