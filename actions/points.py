@@ -74,7 +74,12 @@ class ActionAnswerPointsOffer(Action):
         reference = tracker.get_slot(OFFER_SLOT)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         identity = citizen_identity(tracker)
-        if not isinstance(reference, str) or intent not in ("affirm", "deny") or identity is None:
+        if (
+            not isinstance(reference, str)
+            or intent not in ("affirm", "deny")
+            or identity is None
+            or not just_asked(tracker)
+        ):
             return [FollowupAction("action_answer_stray_reply")]
         opt_in = intent == "affirm"
         try:
@@ -126,6 +131,28 @@ class ActionShowPoints(Action):
             response=response, balance=points.balance, references=references_of(points)
         )
         return []
+
+
+def just_asked(tracker: Tracker) -> bool:
+    """Whether the bot's last message before the citizen's latest one was the points question.
+
+    A question left unanswered stays in ``points_offer``; a "yes" to something else later
+    (after a filing that waits in the outbox, say) must not answer it.
+    """
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "bot" and seen_user:
+            said = (event.get("metadata") or {}).get("utter_action")
+            return said in _QUESTIONS
+    return False
+
+
+_QUESTIONS = frozenset({"utter_offer_points", "utter_points_answer_not_sent"})
 
 
 def references_of(points: CitizenPoints) -> str:

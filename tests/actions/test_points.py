@@ -46,10 +46,15 @@ async def submit(slots: dict[str, Any]) -> tuple[list[Any], CollectingDispatcher
 
 
 async def answer(
-    intent: str, slots: dict[str, Any], text: str = ""
+    intent: str, slots: dict[str, Any], text: str = "", *, after: str = "utter_offer_points"
 ) -> tuple[list[Any], CollectingDispatcher]:
+    """The citizen's message right after the bot said ``after`` (a response key)."""
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(slots, intent=intent, text=text, input_channel="telegram")
+    tracker.events[:0] = [
+        {"event": "user", "text": "send it", "input_channel": "telegram"},
+        {"event": "bot", "text": "...", "metadata": {"utter_action": after}},
+    ]
     return await ActionAnswerPointsOffer().run(dispatcher, tracker, {}), dispatcher
 
 
@@ -147,7 +152,9 @@ async def test_a_back_office_outage_keeps_the_question_open(catalogue: FakeOpen3
     assert responses(dispatcher) == ["utter_points_answer_not_sent"]
     assert events == [], "the offer stays, so the next tap sends it"
     catalogue.unavailable = False
-    events, dispatcher = await answer("affirm", {OFFER_SLOT: reference})
+    events, dispatcher = await answer(
+        "affirm", {OFFER_SLOT: reference}, after="utter_points_answer_not_sent"
+    )
     assert catalogue.points_opt_in == {reference: True}
     assert responses(dispatcher) == ["utter_points_opted_in"]
 
@@ -157,6 +164,19 @@ async def test_a_yes_with_no_question_open_is_a_stray_answer(catalogue: FakeOpen
 
     assert events == [FollowupAction("action_answer_stray_reply")]
     assert dispatcher.messages == []
+
+
+async def test_a_question_left_unanswered_is_not_answered_by_a_later_yes(
+    catalogue: FakeOpen311,
+) -> None:
+    catalogue.with_extensions = True
+    reference = await file_one(catalogue)
+
+    # The question was ignored; later a filing waited in the outbox, and "yes" came after it.
+    events, _ = await answer("affirm", {OFFER_SLOT: reference}, after="utter_submission_queued")
+
+    assert events == [FollowupAction("action_answer_stray_reply")]
+    assert catalogue.points_opt_in == {}
 
 
 async def test_a_server_without_points_says_so_and_closes_the_question(
