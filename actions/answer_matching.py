@@ -42,6 +42,8 @@ _CHINESE_FILLER = (
     "那个",
     "一个",
     "一张",
+    "一下",
+    "一点",
     "就是",
     "还是",
     "应该",
@@ -287,6 +289,8 @@ _SYNONYM_GROUPS = (
     "missing gone stolen lost disappeared removed steal nicked pinched robbed taken took",
     # "Completely dead" and "unlit" say the lights are off.
     "off dead unlit",
+    # Outdoors is a public place.
+    "outside outdoors public",
     "loose rocking rocks wobbly wobbles wobble wobbling unstable",
     "building builder builders construction renovation renovating workmen",
     "visitor visitors visiting guest guests staying visit",
@@ -304,7 +308,7 @@ _SYNONYM_GROUPS = (
     "grandmother grandfather grandad grandpa grandma",
     "taxi cab minicab",
     "car vehicle motor auto automobile",
-    "house home flat apartment property",
+    "house home flat apartment property indoors",
     "plan instalment instalments installments monthly month parts",
     "new first",
     "renew renewal extend",
@@ -487,6 +491,13 @@ _CHINESE_SYNONYMS = {
     "停水": "没有水",
     "断水": "没有水",
     "水出不来": "没有水",
+    # A doctor's appointment ("约个号") and an alarm to call for help.
+    "挂号": "预约门诊",
+    "约个号": "预约门诊",
+    "约号": "预约门诊",
+    "叫人的": "呼叫器",
+    "呼救": "紧急呼叫",
+    "一键呼叫": "紧急呼叫器",
     # For or against.
     "不同意": "反对",
     "不赞成": "反对",
@@ -731,9 +742,12 @@ def denies(clause: str, options: Sequence[Option]) -> bool:
 def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
     """``text`` without its Chinese clauses that deny something ("它冲人叫 还没咬到人": not
     bitten), unless an option itself says that denial ("没有", "不是本人"), and without the
-    questions it asks back ("什么意思？是问新开还是过户？新开": the answer is 新开)."""
+    questions it asks back ("什么意思？是问新开还是过户？新开": the answer is 新开).
+
+    In English, a clause after the first that starts with a denial ("Rats. Big ones, not
+    little mice", "by the bins, not inside my flat") goes too, unless an option says it."""
     if not _CHINESE_RUN.search(text):
-        return text
+        return _without_english_denials(text, options)
     kept = []
     for clause in _CHINESE_CLAUSES.split(text):
         if denies(clause, options) or _ADDRESSING.match(clause):
@@ -741,6 +755,24 @@ def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
         kept.append(clause)
     answers = [clause for clause in kept if clause.strip() and not _QUESTION_BACK.search(clause)]
     return " ".join(answers or kept) if any(kept) else text
+
+
+_ENGLISH_CLAUSES = re.compile(r"[.,;!?]+\s*|\s+but\s+", re.IGNORECASE)
+_ENGLISH_DENIAL = re.compile(r"^\W*(?:and\s+|but\s+)?(not|never|no)\b", re.IGNORECASE)
+
+
+def _without_english_denials(text: str, options: Sequence[Option]) -> str:
+    clauses = [clause for clause in _ENGLISH_CLAUSES.split(text) if clause.strip()]
+    if len(clauses) < 2:
+        return text
+    kept = [clauses[0]]
+    for clause in clauses[1:]:
+        denial = _ENGLISH_DENIAL.match(clause)
+        said = denial.group(1).casefold() if denial else ""
+        if denial and not any(re.search(rf"\b{said}\b", fold(name)) for _, name in options):
+            continue
+        kept.append(clause)
+    return " ".join(kept)
 
 
 def _first_of_each_stem(words: list[str]) -> list[str]:

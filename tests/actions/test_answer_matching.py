@@ -381,3 +381,28 @@ def test_a_chinese_clause_that_denies_names_no_option(
     text: str, options: list[tuple[str, str]], expected: str
 ) -> None:
     assert match_option(text, options).key == expected
+
+
+PESTS = [("rats", "Rats"), ("mice", "Mice"), ("cockroaches", "Cockroaches")]
+PEST_PLACE = [
+    ("home", "In my home"),
+    ("street", "In the street or a public place"),
+    ("business", "At a shop or restaurant"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        # A later clause that denies names nothing: not the mice, not the flat.
+        ("Rats. Big ones, not little mice.", PESTS, "rats"),
+        ("Outside by the bins, not inside my flat thank goodness.", PEST_PLACE, "street"),
+        ("in the street, but not at the shop", PEST_PLACE, "street"),
+        # The first clause is the answer, whatever it starts with.
+        ("not sure, maybe mice", PESTS, "mice"),
+    ],
+)
+def test_an_english_clause_that_denies_names_no_option(
+    text: str, options: list[tuple[str, str]], expected: str
+) -> None:
+    assert match_option(text, options).key == expected
