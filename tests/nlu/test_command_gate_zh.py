@@ -189,3 +189,10 @@ def test_a_chinese_need_taken_for_a_command_still_goes_to_the_intake(
     text: str, intent: str
 ) -> None:
     assert gated(text, intent) == "report_issue"
+
+
+@pytest.mark.parametrize("text", ["算了不留了", "算了，我不给了", "算了 就不填了"])
+def test_declining_details_after_suan_le_is_an_answer_not_a_cancel(text: str) -> None:
+    # At the contact step "算了不留了" is "no, I'd rather not leave them": the request goes on.
+    assert gated(text, "cancel") != "cancel"
+    assert gated("算了 不办了", "cancel") == "cancel"
