@@ -482,6 +482,9 @@ _CHINESE_SYNONYMS = {
     "老伴": "亲戚",
     # An animal that threatens.
     "很凶": "威胁",
+    "挺凶": "威胁",
+    "太凶": "威胁",
+    "身上扑": "威胁人",
     "凶得很": "威胁",
     "吓人": "威胁人",
     "扑人": "威胁人",
@@ -724,9 +727,13 @@ def match_option(
 _CHINESE_CLAUSES = re.compile(r"(?<=[？?])|[\s,，。；;！!、]+")
 _QUESTION_BACK = re.compile(r"[？?]\s*$")
 # A subject of up to four characters may come first ("新房没通燃气"); "没了" (is gone) says
-# what is so, not what is not.
+# what is so, not what is not. "不光乱跑" (not only loose) points past itself too.
 _NEGATED_CLAUSE = re.compile(
-    r"^(?:但是?|可是?|而且|并且)?(?:[\u4e00-\u9fff]{1,4}?)??(?:还|也|并|都|从)?(没有?|不是|未)(?![了啦])"
+    r"^(?:但是?|可是?|而且|并且)?(?:[\u4e00-\u9fff]{1,4}?)??(?:还|也|并|都|从)?(没有?|不是|未|不光|不仅|不只|不止)(?![了啦])"
+)
+# A citizen correcting themselves within an answer.
+_CHINESE_CORRECTION = re.compile(
+    r"(?:^|[\s,.，。…!！]+)(?:不对不对|不对|说错了|哦不|噢不|不不)(?=[\s,.，。…!！]|$)"
 )
 # A clause that speaks to the listener ("你们是管马路的吧", "您能不能"), not about the matter.
 _ADDRESSING = re.compile(r"^(?:喂+)?(?:你们|您们|你|您)(?:这里|这边)?(?:是|管|负责|能|可以|会)")
@@ -748,6 +755,14 @@ def _without_negated_clauses(text: str, options: Sequence[Option]) -> str:
     little mice", "by the bins, not inside my flat") goes too, unless an option says it."""
     if not _CHINESE_RUN.search(text):
         return _without_english_denials(text, options)
+    # "在外面乱跑……不对 不光乱跑 它老往人身上扑": what follows a correction is the answer.
+    corrected = _CHINESE_CORRECTION.split(text)
+    if (
+        len(corrected) > 1
+        and corrected[-1].strip()
+        and not any(_CHINESE_CORRECTION.search(fold(name)) for _, name in options)
+    ):
+        text = corrected[-1]
     kept = []
     for clause in _CHINESE_CLAUSES.split(text):
         if denies(clause, options) or _ADDRESSING.match(clause):

@@ -374,6 +374,8 @@ POSITION = [("support", "我支持"), ("object", "我反对"), ("neutral", "我�
         # Miswritten characters that sound the same (景盖 for 井盖).
         ("景盖被人搬走了", DRAIN, "missing_cover"),
         ("不同意 坚决不能改", POSITION, "object"),
+        # What follows a correction is the answer; "not only X" points past X.
+        ("在外面乱跑……不对 它老往人身上扑 挺凶", DOG, "aggressive"),
         ("同意", POSITION, "support"),
     ],
 )
