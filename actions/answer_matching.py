@@ -896,14 +896,8 @@ _FRAMING = frozenset(
 def context_words(*texts: str) -> frozenset[str]:
     """Stems that cannot tell a list's options apart in a description: framing words, and
     the words of the chosen service's own name ("doctor" in a request for a doctor's
-    appointment says which service, not which of its options). Of a Chinese name, its words
-    (pairs of characters), not each character: 对 in "对规划发表看法" must still tell "我反对"."""
-    return _FRAMING | frozenset(
-        stem(word)
-        for text in texts
-        for word in meaningful_words(text)
-        if not (len(word) == 1 and _CHINESE_RUN.fullmatch(word))
-    )
+    appointment says which service, not which of its options)."""
+    return _FRAMING | frozenset(stem(word) for text in texts for word in meaningful_words(text))
 
 
 # Declining in plain words, at a step that may be declined (being contacted, a name).

@@ -809,13 +809,11 @@ def answers_in(
     belonged to another list. With ``lists``, "choose all that apply" questions are read too,
     clause by clause ("glass everywhere and the seat is snapped": the glass, the seat).
     """
+    ignore = context_words(service_name, service_words)
     found: dict[str, list[str]] = {}
     for question in questions:
         datatype = question.get("datatype")
         options = choices(question)
-        ignore = context_words(service_name, service_words) - _chinese_keywords_of_one_option(
-            service_words, options
-        )
         if datatype == "singlevaluelist":
             keys = [_clearly_named(text, options, ignore)]
         elif datatype == "multivaluelist" and lists:
@@ -831,25 +829,6 @@ def answers_in(
         if chosen:
             found[question["code"]] = chosen
     return found
-
-
-def _chinese_keywords_of_one_option(
-    service_words: str, options: list[tuple[str, str]]
-) -> frozenset[str]:
-    """The Chinese keywords of a service that are the words of one of these options alone.
-
-    Chinese keywords are phrases ("反对", "支持" for a comment on a plan); one that names a
-    single option ("我反对") says which option, so a story's words for it still count.
-    """
-    kept: set[str] = set()
-    for keyword in service_words.split():
-        if not CHINESE_RUN.fullmatch(keyword):
-            continue
-        words = context_words(keyword) - context_words("")
-        holders = [key for key, name in options if keyword in with_chinese_synonyms(name)]
-        if len(holders) == 1:
-            kept |= words
-    return frozenset(kept)
 
 
 # Where a story moves on to another thing: a sentence's end, a comma, "and", "but", "also".

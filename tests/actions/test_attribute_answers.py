@@ -696,35 +696,3 @@ def test_a_count_of_people_said_twice_is_one_count() -> None:
 
 def test_a_clause_of_context_is_neither_chosen_nor_said_back() -> None:
     assert partly_chosen(UTILITIES, "电 平时要上班，网") == (["electricity"], "网")
-
-
-def test_the_characters_of_a_chinese_service_name_still_tell_its_options_apart() -> None:
-    # 对 is in the service's name (对规划……发表看法) and in 我反对: the name's words are set aside,
-    # not its single characters.
-    position: Question = {
-        "code": "position",
-        "datatype": "singlevaluelist",
-        "question": "您的态度是？",
-        "choices": [["support", "我支持"], ["object", "我反对"], ["neutral", "我有意见要说"]],
-    }
-    story = "看到公示说那块地要盖一栋二十层的楼，我要说一下我反对。"
-
-    assert answers_in(story, [position], service_name="对规划或征求意见发表看法") == {}
-    assert answers_in("我坚决反对", [position], service_name="对规划或征求意见发表看法") == {
-        "position": ["object"]
-    }
-
-
-def test_a_chinese_keyword_that_is_one_options_word_still_names_it() -> None:
-    # 反对 and 支持 are keywords of the service (for finding it) and the options' own words.
-    position: Question = {
-        "code": "position",
-        "datatype": "singlevaluelist",
-        "question": "您的态度是？",
-        "choices": [["support", "我支持"], ["object", "我反对"], ["neutral", "我有意见要说"]],
-    }
-    keywords = "征求意见 规划 公示 反对 支持"
-
-    found = answers_in("那块绿地改停车场，我坚决反对", [position], service_words=keywords)
-
-    assert found == {"position": ["object"]}
