@@ -185,7 +185,6 @@ _STREET_KINDS = re.compile(
     r"row|grove|place|walk|parade|mews|gardens)\b",
     re.IGNORECASE,
 )
-_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _names_somewhere(place: str) -> bool:
@@ -195,7 +194,7 @@ def _names_somewhere(place: str) -> bool:
     "across the path by the swings" or "in the park" says where within a place the citizen has
     in mind, not which place: the place step asks for it instead.
     """
-    if any(c.isdigit() for c in place) or _CHINESE.search(place) or _STREET_KINDS.search(place):
+    if any(c.isdigit() for c in place) or CHINESE_RUN.search(place) or _STREET_KINDS.search(place):
         return True
     return any(
         word[:1].isupper() and word.casefold() not in _BEFORE_PLACE
