@@ -203,11 +203,13 @@ async def test_handoff_is_queued_for_the_tickets_department_and_answered(
         "handoff_id",
         "status",
         "department",
+        "department_name",
         "expected_response",
         "expected_response_hours",
     }
     assert handoff["status"] == "waiting"
     assert handoff["department"] == "Street Lighting"
+    assert handoff["department_name"] == "Street Lighting", "English without a locale"
     assert handoff["expected_response_hours"] == 24
     expected = _parse(handoff["expected_response"])
     assert before + timedelta(hours=24) - timedelta(seconds=5) <= expected
