@@ -25,9 +25,11 @@ FILES = (
     "blind7",
     "blind8",
     "blind9",
+    "blind10",
     "zh1",
     "zh2",
     "zh3",
+    "zh4",
 )
 
 
