@@ -684,6 +684,9 @@ def match_option(
     # "as big as a car wheel" is about that size, not bigger than it.
     wanted = _AS_BIG_AS.sub(" ", wanted)
     wanted = _without_negated_clauses(wanted, options)
+    whole = _chinese_label_said(wanted, options, ignore)
+    if whole is not None:
+        return OptionMatch(whole, score=2.0)
     said = [word for word in meaningful_words(wanted) if stem(word) not in ignore]
     # A word said twice is one piece of evidence: "Stanley Street ... in the street" is not
     # two words for "A cycle lane". Read off a story, so is one thing said in two words of
@@ -720,6 +723,42 @@ def match_option(
         score=best_score,
         runner_up=ranked[1][0] if len(ranked) > 1 else 0.0,
     )
+
+
+# A leading "I" in a Chinese option's label ("我反对"): the citizen says "……我反对" or "反对".
+_LEADING_PRONOUN = re.compile(r"^(?:我们|我家|本人|我)")
+# Labels that catch what the others do not ("其他原因"): said in passing, they name nothing.
+_CHINESE_OTHER = re.compile(r"^(?:其他|其它|别的)")
+
+
+def label_core(name: str) -> str:
+    """An option's label as a citizen would say it back: folded, less a leading 我 ("我反对":
+    "反对")."""
+    return _LEADING_PRONOUN.sub("", fold(name).strip())
+
+
+def _chinese_label_said(text: str, options: Sequence[Option], ignore: frozenset[str]) -> str | None:
+    """The one option whose whole Chinese label (less a leading 我) ``text`` says word for
+    word: "……我要说一下我反对" names 我反对, although 我有意见要说 shares more single characters
+    (要, 说) with it. Chinese is read in characters and pairs of them, so a longer label
+    gathers such chance evidence; a label said whole is better evidence than any of it.
+
+    Labels of one character, "other" labels, labels made only of the service name's words
+    (``ignore``) and labels said inside another said label ("有水" in "没有水") do not count;
+    two labels said whole name neither."""
+    if not _CHINESE_RUN.search(text):
+        return None
+    said: list[tuple[str, str]] = []
+    for key, name in options:
+        core = label_core(name)
+        if len(core) < 2 or not _CHINESE_RUN.fullmatch(core) or _CHINESE_OTHER.match(core):
+            continue
+        pairs = {core[i : i + 2] for i in range(len(core) - 1)}
+        if pairs <= ignore or core not in text:
+            continue
+        said.append((key, core))
+    said = [(key, core) for key, core in said if not any(core != c and core in c for _, c in said)]
+    return said[0][0] if len(said) == 1 else None
 
 
 # A Chinese clause that says what is not so: "还没咬到人", "不是我自己", "也没找到新工作".

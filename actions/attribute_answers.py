@@ -20,6 +20,7 @@ from actions.answer_matching import (
     context_words,
     denies,
     fold,
+    label_core,
     match_option,
     with_chinese_synonyms,
 )
@@ -809,11 +810,17 @@ def answers_in(
     belonged to another list. With ``lists``, "choose all that apply" questions are read too,
     clause by clause ("glass everywhere and the seat is snapped": the glass, the seat).
     """
-    ignore = context_words(service_name, service_words)
+    keywords = service_words.split()
     found: dict[str, list[str]] = {}
     for question in questions:
         datatype = question.get("datatype")
         options = choices(question)
+        # A keyword that is one option's whole label ("反对" of a consultation, for 我反对)
+        # says that option, not only the service.
+        labels = {label_core(name) for _, name in options}
+        ignore = context_words(
+            service_name, " ".join(word for word in keywords if fold(word) not in labels)
+        )
         if datatype == "singlevaluelist":
             keys = [_clearly_named(text, options, ignore)]
         elif datatype == "multivaluelist" and lists:

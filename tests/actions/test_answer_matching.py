@@ -408,3 +408,24 @@ def test_an_english_clause_that_denies_names_no_option(
     text: str, options: list[tuple[str, str]], expected: str
 ) -> None:
     assert match_option(text, options).key == expected
+
+
+POSITION_ZH = [("support", "我支持"), ("object", "我反对"), ("neutral", "我有意见要说")]
+WATER_ZH = [("none", "没有水"), ("some", "有水")]
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        # The whole label said outweighs the single characters a longer label shares.
+        ("看到公示说要盖二十层的楼，我要说一下我反对。", POSITION_ZH, "object"),
+        ("反对", POSITION_ZH, "object"),
+        ("我有意见要说", POSITION_ZH, "neutral"),
+        # A label said inside another said label ("有水" in "没有水") does not count.
+        ("今天一早起来就没有水", WATER_ZH, "none"),
+    ],
+)
+def test_a_chinese_label_said_whole_names_its_option(
+    text: str, options: list[tuple[str, str]], expected: str
+) -> None:
+    assert match_option(text, options, by_position=False).key == expected

@@ -696,3 +696,21 @@ def test_a_count_of_people_said_twice_is_one_count() -> None:
 
 def test_a_clause_of_context_is_neither_chosen_nor_said_back() -> None:
     assert partly_chosen(UTILITIES, "电 平时要上班，网") == (["electricity"], "网")
+
+
+def test_a_keyword_that_is_an_options_whole_label_still_names_it() -> None:
+    # The consultation service is found by 反对 and 支持, and they are also two of its options:
+    # "……我要说一下我反对" takes 我反对, not 我有意见要说 (which shares 要 and 说 with it).
+    position: Question = {
+        "code": "position",
+        "datatype": "singlevaluelist",
+        "choices": [["support", "我支持"], ["object", "我反对"], ["neutral", "我有意见要说"]],
+    }
+    story = "看到公示说老公交场站那块地要盖一栋二十层的楼，我要说一下我反对。"
+    keywords = "征求意见 规划 公示 发表意见 反对 支持"
+    found = answers_in(
+        story, [position], service_name="对规划或征求意见发表看法", service_words=keywords
+    )
+    assert found == {"position": ["object"]}
+    # A story that only gives its view in other words takes no option.
+    assert answers_in("公示说那块地要盖楼，我想说说", [position], service_words=keywords) == {}
