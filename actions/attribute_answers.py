@@ -206,7 +206,7 @@ def _parse_number(text: str, unit: str = "") -> str | None:
     "a couple"); None when it says none or more than one ("3 or 4", "one sofa and one bed").
     Of several, the one said with the ``unit`` asked about, if only one is ("14 days, two
     weeks" for days)."""
-    text = _CHINESE_COUNT.sub(lambda m: str(_chinese_number(m.group(1))), text)
+    text = _chinese_amounts_in_figures(_CHINESE_COUNT.sub(_chinese_count, text))
     people = {m.group(1) for m in _CHINESE_PEOPLE.finditer(text)}
     if len(people) == 1 and len(_CHINESE_PEOPLE.findall(text)) > 1:
         # "一家三口 三个人": one count of people said twice.
@@ -226,7 +226,7 @@ def _parse_number(text: str, unit: str = "") -> str | None:
     money = _MONEY.search(lowered)
     if money:
         lowered = _MONEY.sub(f"{money.group(1)}.{int(money.group(2)):02d}", lowered, count=1)
-    leading = _LEADING_NUMBER.match(lowered)
+    leading = _LEADING_NUMBER.match(lowered) or _CHINESE_LEADING_NUMBER.match(lowered)
     found = [match.group(0) for match in _NUMBER.finditer(lowered)]
     found += [word for word in _WORDS.findall(lowered) if word in _NUMBER_WORDS]
     if _COUPLE.search(lowered):
@@ -252,7 +252,9 @@ def _parse_number(text: str, unit: str = "") -> str | None:
 # Where an answer corrects itself: what follows the last of these is what the citizen means.
 _CORRECTION = re.compile(
     r"\b(?:actually|i mean|or rather|make (?:it|that)|no wait|scratch that|correction|"
-    r"sorry,? (?:i mean|no)|no,? sorry|so just|so only)\b|,\s*no\s*,|不对|我是说|应该是|改成",
+    r"sorry,? (?:i mean|no)|no,? sorry|so just|so only)\b|,\s*no\s*,"
+    # "4张，哦不5张……算了就4张吧": 算了 settles on what follows it.
+    r"|不对|我是说|应该是|改成|说错了|哦不|噢不|呃不|不不|算了",
     re.IGNORECASE,
 )
 
@@ -321,9 +323,10 @@ def spoken_dates_in_figures(lowered: str) -> str:
 
 
 # An amount of money with its smaller unit: "23 pounds 50", "£4.20", "twelve euros fifty".
+# (Chinese amounts, whose smaller unit is tenths, are _CHINESE_DECIMAL's.)
 _MONEY = re.compile(
-    r"(\d+)\s*(?:pounds?|quid|dollars?|euros?|yuan|元|块)\s*(?:and\s+)?(\d{1,2})\b"
-    r"(?:\s*(?:pence|p|cents?|角|毛))?"
+    r"(\d+)\s*(?:pounds?|quid|dollars?|euros?|yuan)\s*(?:and\s+)?(\d{1,2})\b"
+    r"(?:\s*(?:pence|p|cents?))?"
 )
 
 
@@ -434,6 +437,13 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
             return None
     if _TODAY.search(lowered):
         return format_datetime(now)
+    try:
+        # A date said with its weekday ("14 January, a Thursday"): the date says which day.
+        written = _written_date(text, lowered, now)
+    except ValueError:
+        return None
+    if written is not None:
+        return format_datetime(written) if written <= now + _FURTHEST_AHEAD else None
     weekday = _WEEKDAY.search(lowered)
     if weekday:
         wanted = _WEEKDAYS.index(weekday.group(2))
@@ -441,7 +451,7 @@ def _parse_datetime(text: str, now: datetime) -> str | None:
             return format_datetime(now + timedelta(days=(wanted - now.weekday()) % 7 or 7))
         return format_datetime(now - timedelta(days=(now.weekday() - wanted) % 7 or 7))
     try:
-        moment = _written_date(text, lowered, now) or _month_only(lowered, now)
+        moment = _month_only(lowered, now)
     except ValueError:
         return None
     if moment is None or moment > now + _FURTHEST_AHEAD:
@@ -502,36 +512,87 @@ _CHINESE_TIME = re.compile(
 )
 
 
-# A count in Chinese numerals: before a measure word ("两件", "三个人", "十二岁") or at the end
-# ("一共五"), also said roughly ("一百来人", "五十多个", "二十左右"); not 一 in words such as
-# 一共, 一下, 一些, 统一.
-_CHINESE_COUNT = re.compile(
-    r"(?<![零一二两三四五六七八九十百])([零一二两三四五六七八九十百]{1,5})"
-    r"(?=\s*(?:来|多|几|余)?\s*(?:左右|上下|出头)?\W*$"
-    r"|\s*(?:来|多|几|余)?\s*(?:个|件|张|只|台|辆|次|天|周|年|岁|人|位|块|元|米|层|栋|口|箱|袋|本|份|条|把|套|间|"
-    r"小时|分钟|星期|礼拜|月|平方|公斤|斤))"
+# Measure words a Chinese count is said with ("两棵", "三个人", "十二岁", "五盏灯").
+_MEASURE_WORDS = (
+    "个|件|张|只|台|辆|次|回|趟|遍|天|周|年|岁|人|位|名|户|块|元|米|层|栋|座|口|箱|袋|包|瓶|"
+    "桶|盒|本|份|条|把|套|间|棵|株|盆|盏|根|支|颗|处|匹|双|对|扇|节|架|部|"
+    "小时|分钟|星期|礼拜|月|平方|公斤|千克|斤|公里|厘米|吨"
 )
-
-
+# A count in Chinese numerals: before a measure word or at the end ("一共五"), also said
+# roughly ("一百来人", "五十多个", "二十左右", "两千五"); not 一 in words such as 一共, 一下,
+# 一些, 统一.
+_CHINESE_COUNT = re.compile(
+    r"(?<![零一二两三四五六七八九十百千万])([零一二两三四五六七八九十百千万]{1,7})"
+    r"(?=\s*(?:来|多|几|余)?\s*(?:左右|上下|出头)?\W*$"
+    r"|\s*(?:来|多|几|余)?\s*(?:" + _MEASURE_WORDS + r"))"
+)
+# The number said first, with its measure word, before a Chinese comma or stop: "2棵，都是香樟",
+# "4.6，多扣的那1次" (what follows explains it).
+_CHINESE_LEADING_NUMBER = re.compile(
+    r"^\W*(\d+(?:\.\d+)?)\s*(?:" + _MEASURE_WORDS + r")?\s*[，、；：。！…]"
+)
+# Chinese amounts whose smaller unit is tenths, once their numerals are digits: "4块6" (4.6),
+# "4块6毛5" (4.65), "12块80", "十块五" (10.5), "一米五" (1.5 m).
+_CHINESE_DECIMAL = re.compile(
+    r"(\d+)\s*(?:块|元|米)\s*(?:(\d\d)|(\d)\s*(?:毛|角)?\s*(?:(\d)\s*分?)?)(?![\d.])"
+)
+# A Chinese amount of 毛/角 alone: "5毛" (0.5).
+_CHINESE_TENTHS = re.compile(r"(?<![\d.])(\d)\s*(?:毛|角)")
+_CHINESE_POWERS = {"十": 10, "百": 100, "千": 1000}
 # A count of people in Chinese, once its numerals are digits: "3口", "3个人", "3位".
 _CHINESE_PEOPLE = re.compile(r"(\d+)\s*(?:口|个人|人|位)")
 
 
-def _chinese_number(said: str) -> int:
-    """ "12", "十二", "二十五", "两", "一百二十" as a number."""
+def _chinese_amounts_in_figures(text: str) -> str:
+    def decimal(match: re.Match[str]) -> str:
+        whole, hundredths, tenths, then = match.groups()
+        return f"{whole}.{hundredths or tenths + (then or '')}"
+
+    return _CHINESE_TENTHS.sub(r"0.\1", _CHINESE_DECIMAL.sub(decimal, text))
+
+
+def _chinese_count(match: re.Match[str]) -> str:
+    """A count's numerals as digits; two numbers side by side ("三四个") as the two, so that
+    the answer says more than one number and is asked again."""
+    said = match.group(1)
+    value = _chinese_value(said)
+    if value is None:
+        return "或".join(str(_CHINESE_DIGITS[c]) for c in said if c in _CHINESE_DIGITS)
+    return str(value)
+
+
+def _chinese_value(said: str) -> int | None:
+    """ "12", "十二", "二十五", "两", "一百二十", "一百二" (120), "一百零五", "两千五" (2500),
+    "三万" as a number; None for digits side by side ("三四", a range)."""
     if said.isdigit():
         return int(said)
-    if "百" in said:
-        hundreds, _, rest = said.partition("百")
-        tail = _chinese_number(rest.removeprefix("零")) if rest else 0
-        # "一百二" is 120 (a lone digit after the hundreds is tens); "一百零五" is 105.
-        if len(rest) == 1 and rest in _CHINESE_DIGITS:
-            tail *= 10
-        return _CHINESE_DIGITS.get(hundreds, 1) * 100 + tail
-    if "十" in said:
-        tens, _, ones = said.partition("十")
-        return _CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(ones, 0)
-    return _CHINESE_DIGITS.get(said, 0)
+    total = section = 0
+    digit: int | None = None
+    last_power = 0
+    after_zero = False
+    for character in said:
+        if character == "零":
+            after_zero = True
+        elif character in _CHINESE_DIGITS:
+            if digit is not None:
+                return None
+            digit = _CHINESE_DIGITS[character]
+        elif character in _CHINESE_POWERS:
+            last_power = _CHINESE_POWERS[character]
+            section += (1 if digit is None else digit) * last_power
+            digit, after_zero = None, False
+        elif character == "万":
+            total += (section + (digit or 0) or 1) * 10000
+            section, digit, last_power, after_zero = 0, None, 10000, False
+    if digit is not None:
+        # A lone digit after hundreds or more is the next place down: "两千五" is 2500.
+        section += digit * last_power // 10 if last_power >= 100 and not after_zero else digit
+    return total + section
+
+
+def _chinese_number(said: str) -> int:
+    """ "12", "十二", "二十五", "两", "一百二十" as a number (0 when it says none)."""
+    return _chinese_value(said) or 0
 
 
 # A day of the month without the month's number: "上个月19号", "这个月3号", "19号".
@@ -553,6 +614,26 @@ def _day_of_month(which: str | None, number: int, now: datetime) -> datetime | N
         return None
 
 
+# A year said by where it lies from this one: "明年1月14号" is next January.
+_CHINESE_YEARS = {"前年": -2, "去年": -1, "今年": 0, "明年": 1, "后年": 2}
+
+
+def _chinese_date(date: re.Match[str], text: str, now: datetime) -> datetime | None:
+    year_text, month_text, day_text = date.groups()
+    before = text[: date.start()]
+    shift = next((shift for word, shift in _CHINESE_YEARS.items() if word in before), None)
+    year = int(year_text) if year_text else now.year + (shift or 0)
+    try:
+        day = datetime(
+            year, _chinese_number(month_text), _chinese_number(day_text), 12, tzinfo=now.tzinfo
+        )
+    except ValueError:
+        return None
+    if not year_text and shift is None and day > now + _FURTHEST_AHEAD:
+        day = day.replace(year=year - 1)
+    return day
+
+
 def _chinese_moment(text: str, now: datetime) -> datetime | None:
     """A moment said in Chinese: 昨天, 前天, 明天下午三点, 三天前, 上周六, 下星期一, 5月12日."""
     day: datetime | None = None
@@ -569,6 +650,11 @@ def _chinese_moment(text: str, now: datetime) -> datetime | None:
         amount, unit, direction = span.groups()
         days = _chinese_number(amount) * {"天": 1, "周": 7, "星期": 7, "礼拜": 7, "个月": 30}[unit]
         day = now + timedelta(days=days if direction.endswith("后") else -days)
+    elif day is None and date:
+        # A date said with its weekday ("1月14号，礼拜四"): the date says which day.
+        day = _chinese_date(date, text, now)
+        if day is None:
+            return None
     elif day is None and weekday:
         which, name = weekday.groups()
         wanted = min(_CHINESE_WEEKDAYS.index(name), 6)
@@ -580,17 +666,6 @@ def _chinese_moment(text: str, now: datetime) -> datetime | None:
             day = monday + timedelta(days=7 * weeks + wanted)
     elif day is None and week:
         day = now + timedelta(days=-7 if week.group(1) == "上" else 7)
-    elif day is None and date:
-        year_text, month_text, day_text = date.groups()
-        year = int(year_text) if year_text else now.year
-        try:
-            day = datetime(
-                year, _chinese_number(month_text), _chinese_number(day_text), 12, tzinfo=now.tzinfo
-            )
-        except ValueError:
-            return None
-        if not year_text and day > now + _FURTHEST_AHEAD:
-            day = day.replace(year=year - 1)
     elif day is None and of_month:
         day = _day_of_month(of_month.group(1), _chinese_number(of_month.group(2)), now)
         if day is None:
@@ -642,6 +717,15 @@ def _month_only(lowered: str, now: datetime) -> datetime | None:
     return None
 
 
+_YEAR_SHIFT = re.compile(r"\b(last|this|next) year\b")
+
+
+def _year_shift(lowered: str) -> int:
+    """-1, 0 or 1 for a date said with "last year", "this year" or "next year"."""
+    said = _YEAR_SHIFT.search(lowered)
+    return {"last": -1, "this": 0, "next": 1}[said.group(1)] if said else 0
+
+
 def _written_date(text: str, lowered: str, now: datetime) -> datetime | None:
     """A date in figures ("12/11/2026"), in words ("12 May", "May 12th 2027") or ISO 8601."""
     day_month_year = _DAY_MONTH_YEAR.search(lowered)
@@ -654,7 +738,7 @@ def _written_date(text: str, lowered: str, now: datetime) -> datetime | None:
             if index:
                 month_text, day_text = day_text, month_text
             if month_text in _MONTHS:
-                year = int(year_text) if year_text else now.year
+                year = int(year_text) if year_text else now.year + _year_shift(lowered)
                 month = _MONTHS.index(month_text) + 1
                 return datetime(year, month, int(day_text), tzinfo=now.tzinfo)
     try:

@@ -177,9 +177,50 @@ def test_dead_lights_are_off_and_none_is_no_typo_of_not(
         ("一百二", ("120",)),
         ("两件沙发和一个床垫", None),  # two counts: which is the answer?
         ("一下子说不清", None),
+        ("两棵，都是香樟", ("2",)),  # any measure word; what follows the comma explains it
+        ("五盏灯不亮", ("5",)),
+        ("两千五百块", ("2500",)),
+        ("两千五", ("2500",)),
+        ("一万二", ("12000",)),
+        ("三四个", None),  # a range: asked again
+        ("一家三口", ("3",)),  # 一家 is the family, not a count of households
     ],
 )
 def test_counts_in_chinese_numerals(raw: str, expected: tuple[str, ...] | None) -> None:
+    assert parse_answer(question("number"), raw)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("4块6", ("4.6",)),  # the smaller unit of 块 is tenths (毛), not hundredths
+        ("4块6毛5", ("4.65",)),
+        ("4元6角5分", ("4.65",)),
+        ("12块80", ("12.8",)),
+        ("十块五", ("10.5",)),
+        ("5毛", ("0.5",)),
+        ("一米五", ("1.5",)),
+        ("4块6，多扣的那一次", ("4.6",)),  # the amount said first, then which time
+        ("twelve euros fifty", ("12.5",)),
+        ("4 pounds 6", ("4.06",)),
+    ],
+)
+def test_chinese_amounts_with_their_smaller_unit(raw: str, expected: tuple[str, ...]) -> None:
+    assert parse_answer(question("number"), raw)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("4张，哦不5张……算了就4张吧", ("4",)),  # 算了 settles on what follows
+        ("3个，说错了，是5个", ("5",)),
+        ("就两张算了", ("2",)),
+        ("算了，不知道", None),
+    ],
+)
+def test_a_chinese_count_corrected_in_the_answer(
+    raw: str, expected: tuple[str, ...] | None
+) -> None:
     assert parse_answer(question("number"), raw)[0] == expected
 
 
@@ -714,3 +755,18 @@ def test_a_keyword_that_is_an_options_whole_label_still_names_it() -> None:
     assert found == {"position": ["object"]}
     # A story that only gives its view in other words takes no option.
     assert answers_in("公示说那块地要盖楼，我想说说", [position], service_words=keywords) == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("明年1月14号，礼拜四", "2027-01-14T12:00:00Z"),  # the year said by where it lies
+        ("去年5月1日", "2025-05-01T12:00:00Z"),
+        ("1月14号，星期三", "2026-01-14T12:00:00Z"),  # the date, not last Wednesday
+        ("14 January next year", "2027-01-14T00:00:00Z"),
+        ("Wednesday 14 January", "2026-01-14T00:00:00Z"),
+        ("last year, 3 March", "2025-03-03T00:00:00Z"),
+    ],
+)
+def test_a_date_said_with_its_weekday_or_year_word(raw: str, expected: str) -> None:
+    assert parse_answer(question("datetime"), raw, now=lambda: NOW)[0] == (expected,)
