@@ -591,11 +591,39 @@ def port_holder(port: int) -> tuple[int, str] | None:
     return None
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (for tests running their own stack)."""
+    """A TCP port on 127.0.0.1 that is free right now (for tests running their own stack).
+
+    It is taken below the kernel's ephemeral range: a port from that range (what binding port
+    0 gives) can be handed to some process's outgoing connection in the seconds before Rasa
+    binds it, and Rasa then fails with "address already in use"."""
+    low = _ephemeral_ports()[0]
+    for _ in range(200):
+        port = secrets.SystemRandom().randrange(max(1024, low - 12000), low)
+        if port in _GIVEN_PORTS:  # given to a stack not yet listening on it
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _GIVEN_PORTS.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' ports (32768-60999 by default)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def read_env_file(path: Path) -> dict[str, str]:
