@@ -26,10 +26,12 @@ FILES = (
     "blind8",
     "blind9",
     "blind10",
+    "blind11",
     "zh1",
     "zh2",
     "zh3",
     "zh4",
+    "zh5",
 )
 
 
