@@ -601,8 +601,9 @@ def free_port() -> int:
     0 gives) can be handed to some process's outgoing connection in the seconds before Rasa
     binds it, and Rasa then fails with "address already in use"."""
     low = _ephemeral_ports()[0]
+    chance = secrets.SystemRandom()
     for _ in range(200):
-        port = secrets.SystemRandom().randrange(max(1024, low - 12000), low)
+        port = chance.randrange(max(1024, low - 12000), low)
         if port in _GIVEN_PORTS:  # given to a stack not yet listening on it
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
